@@ -1,0 +1,323 @@
+//! One line in, one row or one corrupt record out.
+
+use std::collections::HashMap;
+
+use crate::json::{Value, canonical_string};
+
+use super::base64;
+use super::corrupt::{Corrupt, CorruptReason};
+use super::crypto::{Cipher, DecryptError, decrypt};
+use super::date::UtcDateTime;
+use super::envelope::Envelope;
+use super::rules::{CollectionName, RecordRules, strips_escapes};
+use super::sanitise::canonical_val;
+use super::transform::audit_transform;
+use super::validate::validate;
+
+/// `INSERT` or `DELETE` (spec §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DbType {
+    /// The document had no `_removedDateTime`.
+    Insert,
+    /// The document had a `_removedDateTime` (whatever its value).
+    Delete,
+}
+
+impl DbType {
+    /// `INSERT` / `DELETE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DbType::Insert => "INSERT",
+            DbType::Delete => "DELETE",
+        }
+    }
+}
+
+/// A good record's output (spec §7); partition columns are added by writers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// `message._id`: objects in canonical JSON, primitives as Python `str`;
+    /// `None` when the message has none.
+    pub id: Option<String>,
+    /// First two characters of `message._id.id`, for collections keyed that way.
+    pub id_part: Option<String>,
+    /// Insert or delete.
+    pub db_type: DbType,
+    /// Last-modified instant (UTC).
+    pub last_modified: UtcDateTime,
+    /// The canonical, sanitised document.
+    pub val: String,
+}
+
+/// A data key the key service refused for good (HTTP 400): the records under it
+/// are corrupt, the run goes on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key service cannot decrypt data key under {key_encryption_key_id}: {detail}")]
+pub struct KeyRejected {
+    /// The master key id the data key was wrapped under.
+    pub key_encryption_key_id: String,
+    /// The service's explanation (never key material).
+    pub detail: String,
+}
+
+/// Resolved data keys, as the pipeline reads them: synchronous, because keys are
+/// fetched (once per distinct key) before a batch of records is processed.
+pub trait DataKeys {
+    /// The plaintext data key for a wrapped key, or the service's refusal.
+    fn data_key(
+        &self,
+        key_encryption_key_id: &str,
+        encrypted_key: &str,
+    ) -> Result<&[u8], KeyRejected>;
+}
+
+/// Data keys held in memory: for tests, captured data and per-batch resolution.
+#[derive(Debug, Default, Clone)]
+pub struct StaticKeys {
+    keys: HashMap<String, Result<Vec<u8>, KeyRejected>>,
+}
+
+impl StaticKeys {
+    /// No keys.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a resolved key (the wrapped key is the map key, as DKS's cache uses).
+    pub fn insert(&mut self, encrypted_key: impl Into<String>, data_key: Vec<u8>) {
+        self.keys.insert(encrypted_key.into(), Ok(data_key));
+    }
+
+    /// Records a refusal.
+    pub fn reject(&mut self, encrypted_key: impl Into<String>, rejected: KeyRejected) {
+        self.keys.insert(encrypted_key.into(), Err(rejected));
+    }
+
+    /// Whether a wrapped key has an entry (resolved or refused).
+    pub fn contains(&self, encrypted_key: &str) -> bool {
+        self.keys.contains_key(encrypted_key)
+    }
+}
+
+impl DataKeys for StaticKeys {
+    fn data_key(
+        &self,
+        key_encryption_key_id: &str,
+        encrypted_key: &str,
+    ) -> Result<&[u8], KeyRejected> {
+        match self.keys.get(encrypted_key) {
+            Some(Ok(key)) => Ok(key),
+            Some(Err(rejected)) => Err(rejected.clone()),
+            None => Err(KeyRejected {
+                key_encryption_key_id: key_encryption_key_id.to_owned(),
+                detail: "unknown data key".to_owned(),
+            }),
+        }
+    }
+}
+
+/// Reusable buffers, one per worker, so the hot path does not reallocate.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    ciphertext: Vec<u8>,
+    iv: Vec<u8>,
+    val: Vec<u8>,
+}
+
+/// The per-record behaviour of one run: a collection, its rules and a cipher.
+#[derive(Debug, Clone)]
+pub struct RecordPipeline {
+    collection: CollectionName,
+    rules: RecordRules,
+    cipher: Cipher,
+}
+
+impl RecordPipeline {
+    /// A pipeline with explicit rules.
+    pub fn new(collection: CollectionName, rules: RecordRules, cipher: Cipher) -> Self {
+        Self {
+            collection,
+            rules,
+            cipher,
+        }
+    }
+
+    /// A pipeline with the spec's rules for the collection.
+    pub fn for_collection(collection: CollectionName, cipher: Cipher) -> Self {
+        let rules = RecordRules::for_collection(&collection);
+        Self::new(collection, rules, cipher)
+    }
+
+    /// The collection this pipeline was built for.
+    pub fn collection(&self) -> &CollectionName {
+        &self.collection
+    }
+
+    /// The whole record: envelope, key, decryption, then [`Self::process_plaintext`].
+    pub fn process_line(
+        &self,
+        line: &[u8],
+        keys: &dyn DataKeys,
+        scratch: &mut Scratch,
+    ) -> Result<Row, Corrupt> {
+        let text = std::str::from_utf8(line).map_err(|e| {
+            Corrupt::new(
+                CorruptReason::MalformedLine,
+                "line",
+                format!("not UTF-8 at byte {}", e.valid_up_to()),
+            )
+        })?;
+        let envelope = Envelope::parse(text)?;
+        self.check_id(&envelope)?;
+        let plaintext = self.decrypt(&envelope, keys, scratch)?;
+        self.process_plaintext(&envelope, &plaintext, scratch)
+    }
+
+    /// Decrypts `dbObject` with the record's data key.
+    pub fn decrypt(
+        &self,
+        envelope: &Envelope<'_>,
+        keys: &dyn DataKeys,
+        scratch: &mut Scratch,
+    ) -> Result<Vec<u8>, Corrupt> {
+        let enc = envelope.encryption()?;
+        let db_object = envelope.db_object()?;
+        base64::decode_into(enc.initialisation_vector, &mut scratch.iv).map_err(|e| {
+            Corrupt::new(
+                CorruptReason::BadBase64,
+                "message.encryption.initialisationVector",
+                e,
+            )
+        })?;
+        if scratch.iv.len() != self.cipher.iv_len() {
+            return Err(Corrupt::new(
+                CorruptReason::BadIv,
+                "message.encryption.initialisationVector",
+                format!(
+                    "{} bytes, {} needs {}",
+                    scratch.iv.len(),
+                    self.cipher.name(),
+                    self.cipher.iv_len()
+                ),
+            ));
+        }
+        base64::decode_into(db_object, &mut scratch.ciphertext)
+            .map_err(|e| Corrupt::new(CorruptReason::BadBase64, "message.dbObject", e))?;
+        let key = keys
+            .data_key(enc.key_encryption_key_id, enc.encrypted_encryption_key)
+            .map_err(|e| {
+                Corrupt::new(
+                    CorruptReason::KeyUnavailable,
+                    "message.encryption.encryptedEncryptionKey",
+                    e,
+                )
+            })?;
+        let ciphertext = std::mem::take(&mut scratch.ciphertext);
+        decrypt(self.cipher, key, &scratch.iv, ciphertext).map_err(|e| match e {
+            DecryptError::KeyLength(_) => Corrupt::new(
+                CorruptReason::BadKey,
+                "message.encryption.encryptedEncryptionKey",
+                e,
+            ),
+            DecryptError::IvLength(_) => Corrupt::new(
+                CorruptReason::BadIv,
+                "message.encryption.initialisationVector",
+                e,
+            ),
+            DecryptError::TagMismatch => {
+                Corrupt::new(CorruptReason::DecryptFailed, "message.dbObject", e)
+            }
+        })
+    }
+
+    /// `id_part` needs `message._id.id` (spec §7).
+    fn id_part(&self, envelope: &Envelope<'_>) -> Result<Option<String>, Corrupt> {
+        if !self.rules.id_part {
+            return Ok(None);
+        }
+        let bad = |detail: &str| Corrupt::new(CorruptReason::BadId, "message._id.id", detail);
+        match envelope.id() {
+            Some(Value::Object(o)) => match o.get("id") {
+                Some(Value::Str(s)) => Ok(Some(s.chars().take(2).collect())),
+                Some(other) => Err(bad(&format!("is {}, not a string", other.type_name()))),
+                None => Err(bad("absent")),
+            },
+            Some(other) => Err(bad(&format!(
+                "message._id is {}, not an object",
+                other.type_name()
+            ))),
+            None => Err(bad("message._id absent")),
+        }
+    }
+
+    fn check_id(&self, envelope: &Envelope<'_>) -> Result<(), Corrupt> {
+        self.id_part(envelope).map(|_| ())
+    }
+
+    /// From the decrypted bytes: UTF-8, JSON, transform, validate, sanitise, row.
+    pub fn process_plaintext(
+        &self,
+        envelope: &Envelope<'_>,
+        plaintext: &[u8],
+        scratch: &mut Scratch,
+    ) -> Result<Row, Corrupt> {
+        let id_part = self.id_part(envelope)?;
+        let text = std::str::from_utf8(plaintext).map_err(|e| {
+            Corrupt::new(
+                CorruptReason::InvalidUtf8,
+                "dbObject",
+                format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            )
+        })?;
+        let doc = crate::json::parse(text)
+            .map_err(|e| Corrupt::new(CorruptReason::InvalidDocument, "dbObject", e))?;
+        let doc = match doc {
+            Value::Object(o) => o,
+            other => {
+                return Err(Corrupt::new(
+                    CorruptReason::InvalidDocument,
+                    "dbObject",
+                    format!("is a JSON {}, not an object", other.type_name()),
+                ));
+            }
+        };
+        let mut doc = if self.rules.audit_transform {
+            audit_transform(envelope, doc)?
+        } else {
+            doc
+        };
+        let validated = validate(&mut doc)?;
+        let strip =
+            match envelope.db_and_collection(self.collection.db(), self.collection.collection()) {
+                (Some(db), Some(coll)) => strips_escapes(db, coll),
+                _ => false,
+            };
+        canonical_val(Value::Object(doc), strip, &mut scratch.val)?;
+        // canonical_val writes UTF-8 (strings came from &str, the rest is ASCII).
+        let val = String::from_utf8(std::mem::take(&mut scratch.val)).map_err(|_| {
+            Corrupt::new(
+                CorruptReason::InvalidDocument,
+                "dbObject",
+                "canonical text not UTF-8",
+            )
+        })?;
+        let id = envelope.id().map(|v| match v {
+            Value::Object(_) | Value::Array(_) => canonical_string(v),
+            primitive => primitive
+                .py_str()
+                .map(std::borrow::Cow::into_owned)
+                .unwrap_or_default(),
+        });
+        Ok(Row {
+            id,
+            id_part,
+            db_type: if validated.is_delete {
+                DbType::Delete
+            } else {
+                DbType::Insert
+            },
+            last_modified: validated.last_modified,
+            val,
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! What the spec makes collection-specific, as data the pipeline is given.
+
+use std::fmt;
+
+/// A collection name, `db:collection` (e.g. `calculator:calculationParts`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CollectionName {
+    db: String,
+    collection: String,
+}
+
+/// A collection name that is not `db:collection`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("collection name {name:?} is not of the form db:collection")]
+pub struct BadCollectionName {
+    /// The text given.
+    pub name: String,
+}
+
+impl CollectionName {
+    /// Parses `db:collection`; both parts non-empty.
+    pub fn parse(name: &str) -> Result<Self, BadCollectionName> {
+        match name.split_once(':') {
+            Some((db, collection)) if !db.is_empty() && !collection.is_empty() => Ok(Self {
+                db: db.to_owned(),
+                collection: collection.to_owned(),
+            }),
+            _ => Err(BadCollectionName {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// The database part.
+    pub fn db(&self) -> &str {
+        &self.db
+    }
+
+    /// The collection part.
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// Whether this is `db:collection`.
+    pub fn is(&self, db: &str, collection: &str) -> bool {
+        self.db == db && self.collection == collection
+    }
+}
+
+impl fmt::Display for CollectionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.db, self.collection)
+    }
+}
+
+impl std::str::FromStr for CollectionName {
+    type Err = BadCollectionName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// The three collections whose escaped `\r`, `\n` (and `\|`) the older exporters
+/// removed (spec §5.1). Decided per record, from the message's own db/collection.
+const ESCAPE_STRIPPED: [(&str, &str); 3] = [
+    ("penalties-and-deductions", "sanction"),
+    ("core", "healthAndDisabilityDeclaration"),
+    ("accepted-data", "healthAndDisabilityCircumstances"),
+];
+
+/// Whether spec §5.1 applies to records of `db:collection`.
+pub fn strips_escapes(db: &str, collection: &str) -> bool {
+    ESCAPE_STRIPPED
+        .iter()
+        .any(|&(d, c)| d == db && c == collection)
+}
+
+/// Per-run record behaviour (spec §3 and §7), chosen by the collection's ingester.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecordRules {
+    /// Reshape the document around its `context` (businessAudit, spec §3).
+    pub audit_transform: bool,
+    /// Emit `id_part` from `message._id.id`; records without it are corrupt.
+    pub id_part: bool,
+}
+
+impl RecordRules {
+    /// The spec's rules for a collection given to a run.
+    pub fn for_collection(name: &CollectionName) -> Self {
+        Self {
+            audit_transform: name.is("data", "businessAudit"),
+            id_part: name.is("calculator", "calculationParts"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_rules() {
+        let n = CollectionName::parse("calculator:calculationParts").unwrap();
+        assert_eq!((n.db(), n.collection()), ("calculator", "calculationParts"));
+        assert_eq!(n.to_string(), "calculator:calculationParts");
+        assert!(RecordRules::for_collection(&n).id_part);
+        assert!(!RecordRules::for_collection(&n).audit_transform);
+        let audit = CollectionName::parse("data:businessAudit").unwrap();
+        assert!(RecordRules::for_collection(&audit).audit_transform);
+        for bad in ["", "a", ":b", "a:"] {
+            assert!(CollectionName::parse(bad).is_err());
+        }
+        assert!(strips_escapes("core", "healthAndDisabilityDeclaration"));
+        assert!(!strips_escapes("core", "claimant"));
+    }
+}

@@ -1,0 +1,3 @@
+//! Weir's integration tests (one binary; see `fixtures/` for shared helpers).
+
+mod conformance;
