@@ -1,3 +1,6 @@
 //! Weir's integration tests (one binary; see `fixtures/` for shared helpers).
 
 mod conformance;
+mod lines;
+mod properties;
+mod sample;
