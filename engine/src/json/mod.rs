@@ -2,6 +2,15 @@
 //! the two serialisations of the old job (ASCII `json.dumps` and the canonical
 //! sorted, compact UTF-8 form), with Python's float `repr`.
 //!
+//! ```
+//! use weir_engine::json::{parse, write_canonical};
+//!
+//! let mut doc = parse(r#"{"b": 1E400, "a": [1.0, 1e16, NaN], "b": "é"}"#).unwrap();
+//! let mut out = Vec::new();
+//! write_canonical(&mut doc, &mut out);
+//! assert_eq!(String::from_utf8(out).unwrap(), r#"{"a":[1.0,1e+16,NaN],"b":"é"}"#);
+//! ```
+//!
 //! serde_json cannot be used on the record path: it rejects `NaN`, keeps the first
 //! of duplicate keys, loses big integers and formats floats differently.
 

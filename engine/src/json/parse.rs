@@ -100,6 +100,25 @@ static STRING_STOP: [bool; 256] = {
     t
 };
 
+/// The index of the first `"`, `\\` or control byte at or after `from` (or the
+/// length). Long strings (the base64 `dbObject`) dominate parsing, so find the
+/// quote or backslash with memchr and check the run for control bytes in one
+/// vectorisable pass.
+fn scan_plain(bytes: &[u8], from: usize) -> usize {
+    let rest = &bytes[from..];
+    let stop = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    let run = &rest[..stop];
+    if run.iter().fold(false, |any, &b| any | (b < 0x20)) {
+        // Rare: a raw control character; find the first one.
+        return from
+            + run
+                .iter()
+                .position(|&b| STRING_STOP[b as usize])
+                .unwrap_or(stop);
+    }
+    from + stop
+}
+
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -227,10 +246,7 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
         self.pos += 1; // opening quote
         let start = self.pos;
-        let mut i = self.pos;
-        while i < self.bytes.len() && !STRING_STOP[self.bytes[i] as usize] {
-            i += 1;
-        }
+        let i = scan_plain(self.bytes, start);
         match self.bytes.get(i) {
             None => {
                 self.pos = i;
@@ -289,10 +305,7 @@ impl<'a> Parser<'a> {
                 Some(b) if b < 0x20 => return Err(self.err(ParseErrorKind::ControlChar)),
                 Some(_) => {
                     let start = self.pos;
-                    let mut i = start;
-                    while i < self.bytes.len() && !STRING_STOP[self.bytes[i] as usize] {
-                        i += 1;
-                    }
+                    let i = scan_plain(self.bytes, start);
                     out.push_str(&self.text[start..i]);
                     self.pos = i;
                 }

@@ -93,6 +93,14 @@ pub fn write_ascii_str(s: &str, out: &mut Vec<u8>) {
 pub fn write_utf8_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings need no escape: one vectorisable pass, then a plain copy.
+    if !bytes.iter().fold(false, |any, &b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    }) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if ESCAPE[b as usize] {

@@ -6,8 +6,6 @@
 //! "unconverted data remains" check), its `%z` post-processing and its range checks.
 //! Writing is `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC, microseconds truncated.
 
-use std::fmt::Write as _;
-
 /// Zero of every Unicode decimal-digit block (`unicodedata` 14.0, CPython 3.11):
 /// what Python's `\d` and `int()` accept.
 const DIGIT_ZEROS: [u32; 66] = [
@@ -63,15 +61,22 @@ impl UtcDateTime {
         let (y, m, d) = civil_from_days(days);
         let secs = in_day / 1_000_000;
         let millis = (in_day % 1_000_000) / 1000;
-        let mut s = String::with_capacity(24);
-        let _ = write!(
-            s,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        );
-        s
+        // Hot (every date of every record): digits by hand, no fmt machinery.
+        let mut b = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut v: i64| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, secs / 3600);
+        put(14, 2, secs / 60 % 60);
+        put(17, 2, secs % 60);
+        put(20, 3, millis);
+        b.iter().map(|&c| c as char).collect()
     }
 }
 
@@ -331,6 +336,77 @@ impl std::fmt::Display for DateError {
 
 /// `datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(timezone.utc)`.
 pub fn parse_py_datetime(text: &str) -> Result<UtcDateTime, DateError> {
+    if let Some(parsed) = parse_common_shape(text) {
+        return parsed;
+    }
+    parse_general(text)
+}
+
+/// The shapes nearly every record uses, `YYYY-MM-DDTHH:MM:SS.fffZ` and
+/// `...fff+HHMM`, in ASCII. Returns `None` whenever the text strays from them
+/// or a field is outside what the field regexes accept, so the general matcher
+/// decides (and words the error).
+fn parse_common_shape(text: &str) -> Option<Result<UtcDateTime, DateError>> {
+    let b = text.as_bytes();
+    if !matches!(b.len(), 24 | 28) {
+        return None;
+    }
+    let digits = |from: usize, n: usize| -> Option<i64> {
+        b[from..from + n].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+    let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+    let millis = digits(20, 3)?;
+    let offset_minutes = match (b.len(), b[23]) {
+        (24, b'Z') => 0,
+        (28, b'+' | b'-') => {
+            let (hh, mm) = (digits(24, 2)?, digits(26, 2)?);
+            if mm > 59 {
+                return None;
+            }
+            let total = hh * 60 + mm;
+            if b[23] == b'-' { -total } else { total }
+        }
+        _ => return None,
+    };
+    // What the two-digit alternatives of the field regexes accept.
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 61
+    {
+        return None;
+    }
+    if year == 0
+        || day > days_in_month(year, month)
+        || second > 59
+        || offset_minutes.abs() >= 24 * 60
+    {
+        return Some(parse_general(text));
+    }
+    let local = days_from_civil(year, month, day) * MICROS_PER_DAY
+        + ((hour * 60 + minute) * 60 + second) * 1_000_000
+        + millis * 1000;
+    let utc = local - offset_minutes * 60_000_000;
+    if !(0..MAX_MICROS).contains(&utc) {
+        return Some(Err(DateError::Overflow));
+    }
+    Some(Ok(UtcDateTime { micros: utc }))
+}
+
+fn parse_general(text: &str) -> Result<UtcDateTime, DateError> {
     let mut buf = ['\0'; MAX_DATE_CHARS + 1];
     let mut n = 0;
     for c in text.chars() {
@@ -426,16 +502,19 @@ pub fn looks_like_wrapped_date(s: &str) -> bool {
     if s.is_ascii() && !matches!(len, 24 | 25 | 28 | 29) {
         return false;
     }
-    let mut chars: Vec<char> = Vec::with_capacity(29);
+    let mut buf = ['\0'; 30];
+    let mut n = 0;
     for c in s.chars() {
-        if chars.len() == 30 {
+        if n == buf.len() {
             return false;
         }
-        chars.push(c);
+        buf[n] = c;
+        n += 1;
     }
-    if chars.last() == Some(&'\n') {
-        chars.pop();
+    if n > 0 && buf[n - 1] == '\n' {
+        n -= 1;
     }
+    let chars = &buf[..n];
     let digit = |i: usize| chars.get(i).is_some_and(|&c| py_digit(c).is_some());
     let lit = |i: usize, l: char| chars.get(i) == Some(&l);
     let digits = |from: usize, count: usize| (from..from + count).all(digit);
@@ -527,6 +606,31 @@ mod tests {
             fmt("2020-02-29T23:59:59.999999-0100").unwrap(),
             "2020-03-01T00:59:59.999Z"
         );
+    }
+
+    #[test]
+    fn common_shape_fast_path_agrees_with_the_general_matcher() {
+        let mut checked = 0;
+        for year in ["0000", "0001", "1969", "2000", "2019", "2100", "9999"] {
+            for month in ["00", "01", "02", "09", "12", "13"] {
+                for day in ["00", "01", "28", "29", "30", "31", "32"] {
+                    for time in [
+                        "00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "12:00:61",
+                    ] {
+                        for zone in [
+                            "Z", "+0000", "-0000", "+2359", "-2359", "+2400", "+0160", "z",
+                        ] {
+                            let text = format!("{year}-{month}-{day}T{time}.123{zone}");
+                            if let Some(fast) = parse_common_shape(&text) {
+                                assert_eq!(fast, parse_general(&text), "{text}");
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 3_000, "fast path taken {checked} times");
     }
 
     #[test]

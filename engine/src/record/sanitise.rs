@@ -20,6 +20,17 @@ use super::corrupt::{Corrupt, CorruptReason};
 /// The text edits of spec §5 on a string, if any applies; `strip` is §5.1.
 fn sanitise_str(s: &str, strip: bool) -> Option<String> {
     let bytes = s.as_bytes();
+    // One vectorisable pass rules out most strings (uuids, dates, words).
+    let maybe = bytes.iter().fold(false, |any, &b| {
+        any | (b == b'$') | (b == 0) | (b == b'_') | (strip & ((b == b'\n') | (b == b'\r')))
+    });
+    if !maybe {
+        return None;
+    }
+    if s == "$date" {
+        // The key every date wrapping creates.
+        return Some("d_date".to_owned());
+    }
     let mut hit = false;
     for (i, &b) in bytes.iter().enumerate() {
         match b {
