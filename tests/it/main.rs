@@ -3,4 +3,5 @@
 mod conformance;
 mod lines;
 mod properties;
+mod python_oracle;
 mod sample;

@@ -86,10 +86,25 @@ impl ReprBuf {
             });
             return;
         }
-        // `{:e}` yields e.g. `-1.2345e-7`, `1e16`.
+        // `{:e}` yields the shortest round-trip digits, e.g. `-1.2345e-7`, `1e16`.
         let mut sci = ReprBuf::default();
         if write!(sci, "{x:e}").is_err() {
             return;
+        }
+        // When 17 digits are needed, the exact value can sit halfway between two
+        // 17-digit strings: `{:e}` rounds that tie up, CPython (David Gay's dtoa)
+        // to even, as Rust's exact `{:.16e}` does.
+        let significant = sci
+            .as_bytes()
+            .iter()
+            .take_while(|&&b| b != b'e')
+            .filter(|b| b.is_ascii_digit())
+            .count();
+        if significant == 17 {
+            sci = ReprBuf::default();
+            if write!(sci, "{x:.16e}").is_err() {
+                return;
+            }
         }
         let text = sci.as_bytes();
         let (negative, text) = match text.split_first() {
@@ -187,6 +202,16 @@ mod tests {
             (2.2250738585072014e-308, "2.2250738585072014e-308"),
             (123456789.0, "123456789.0"),
             (0.30000000000000004, "0.30000000000000004"),
+            // 17-digit ties (exact values -1529357646096716.25 and
+            // 160731949290.953125): CPython rounds to even.
+            (
+                f64::from_bits(14_057_348_267_980_334_385),
+                "-1529357646096716.2",
+            ),
+            (
+                f64::from_bits(4_774_578_869_899_721_216),
+                "160731949290.95312",
+            ),
             (f64::NAN, "NaN"),
             (f64::INFINITY, "Infinity"),
             (f64::NEG_INFINITY, "-Infinity"),
