@@ -1,8 +1,24 @@
 //! The old job's conformance vectors, run as data-driven tests.
 
-use weir_engine::conformance::{crypto, records};
+use weir_engine::conformance::{Report, crypto, records};
 use weir_ingesters::Registry;
 use weir_tests::conformance_file;
+
+fn assert_all_pass(report: &Report, cases: usize) {
+    let shown: Vec<String> = report
+        .failures
+        .iter()
+        .take(5)
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        report.all_passed(),
+        "{}\n{}",
+        report.summary(),
+        shown.join("\n")
+    );
+    assert_eq!(report.passed, cases);
+}
 
 #[test]
 fn record_vectors_all_pass() {
@@ -11,36 +27,38 @@ fn record_vectors_all_pass() {
         registry.rules_for(c)
     })
     .expect("record vectors readable");
-    let shown: Vec<String> = report
-        .failures
-        .iter()
-        .take(5)
-        .map(ToString::to_string)
-        .collect();
-    assert!(
-        report.all_passed(),
-        "{}\n{}",
-        report.summary(),
-        shown.join("\n")
-    );
-    assert_eq!(report.passed, 3000);
+    assert_all_pass(&report, 3000);
 }
 
 #[test]
 fn crypto_vectors_all_pass() {
     let report = crypto::run_file(&conformance_file("crypto-vectors.jsonl"))
         .expect("crypto vectors readable");
-    let shown: Vec<String> = report
-        .failures
-        .iter()
-        .take(5)
-        .map(ToString::to_string)
-        .collect();
+    assert_all_pass(&report, 90);
+}
+
+#[test]
+fn a_wrong_expectation_is_reported_with_case_and_field() {
+    let dir = std::env::temp_dir().join(format!("weir-conformance-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("vectors.jsonl");
+    let message = r#"{"message": {"_id": {"id": "x"}}}"#;
+    let case = serde_json::json!({
+        "case": "mine-1", "collection": "core:claimant", "export_date": "2023-06-02",
+        "message": message, "plaintext": "{\"a\": 1}",
+        "expected": {"id": "{\"id\":\"x\"}", "id_part": null, "db_type": "INSERT", "val": "{\"a\":2}"}
+    });
+    std::fs::write(&file, format!("{case}\nnot json\n")).unwrap();
+    let registry = Registry::new();
+    let report = records::run_file(&file, &|c| registry.rules_for(c)).unwrap();
+    assert_eq!((report.passed, report.failed), (0, 2));
+    assert_eq!(report.failures[0].case, "mine-1");
+    assert_eq!(report.failures[0].field, "val");
     assert!(
-        report.all_passed(),
-        "{}\n{}",
-        report.summary(),
-        shown.join("\n")
+        report.failures[0]
+            .got
+            .starts_with(r#"{"_lastModifiedDateTime""#)
     );
-    assert_eq!(report.passed, 90);
+    assert_eq!(report.failures[1].case, "line 2");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -13,6 +13,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::value::{Object, Value};
+// The bytes that end a plain run are exactly those a writer must escape.
+use super::write::ESCAPE as STRING_STOP;
 
 /// Deepest nesting of arrays and objects accepted.
 pub const MAX_DEPTH: usize = 900;
@@ -86,19 +88,6 @@ pub fn parse(text: &str) -> Result<Value<'_>, ParseError> {
     }
     Ok(value)
 }
-
-/// Bytes that end the fast scan of a string: `"`, `\` and control characters.
-static STRING_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
 
 /// The index of the first `"`, `\\` or control byte at or after `from` (or the
 /// length). Long strings (the base64 `dbObject`) dominate parsing, so find the

@@ -10,7 +10,7 @@ use super::value::{Object, Value};
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Bytes that need an escape in either mode: control characters, `"` and `\`.
-static ESCAPE: [bool; 256] = {
+pub(super) static ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 0x20 {

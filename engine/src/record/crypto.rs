@@ -77,82 +77,83 @@ where
     }
 }
 
-/// Decrypts in place (CTR) or into a new buffer (GCM), returning the plaintext.
+fn check_lengths(cipher: Cipher, key: &[u8], iv: &[u8]) -> Result<(), DecryptError> {
+    if !matches!(key.len(), 16 | 24 | 32) {
+        return Err(DecryptError::KeyLength(key.len()));
+    }
+    if iv.len() != cipher.iv_len() {
+        return Err(DecryptError::IvLength(iv.len()));
+    }
+    Ok(())
+}
+
+/// AES-CTR over `data` in place (its own inverse).
+fn ctr(key: &[u8], iv: &[u8], data: &mut [u8]) {
+    match key.len() {
+        16 => ctr_apply::<Aes128>(key, iv, data),
+        24 => ctr_apply::<Aes192>(key, iv, data),
+        _ => ctr_apply::<Aes256>(key, iv, data),
+    }
+}
+
+/// AES-GCM seal or open; `None` when the tag does not verify.
+fn gcm(key: &[u8], iv: &[u8], data: &[u8], seal: bool) -> Option<Vec<u8>> {
+    fn run<C>(key: &[u8], nonce: &aes_gcm::Nonce<U12>, data: &[u8], seal: bool) -> Option<Vec<u8>>
+    where
+        C: KeyInit + Aead + aes_gcm::aead::AeadCore<NonceSize = U12>,
+    {
+        let cipher = C::new_from_slice(key).ok()?;
+        let payload = Payload {
+            msg: data,
+            aad: b"",
+        };
+        if seal {
+            cipher.encrypt(nonce, payload).ok()
+        } else {
+            cipher.decrypt(nonce, payload).ok()
+        }
+    }
+    let nonce = aes_gcm::Nonce::<U12>::from_slice(iv);
+    match key.len() {
+        16 => run::<AesGcm<Aes128, U12>>(key, nonce, data, seal),
+        24 => run::<AesGcm<Aes192, U12>>(key, nonce, data, seal),
+        _ => run::<AesGcm<Aes256, U12>>(key, nonce, data, seal),
+    }
+}
+
+/// Decrypts: CTR in place, GCM into a new buffer (verifying the tag).
 pub fn decrypt(
     cipher: Cipher,
     key: &[u8],
     iv: &[u8],
     mut data: Vec<u8>,
 ) -> Result<Vec<u8>, DecryptError> {
-    if !matches!(key.len(), 16 | 24 | 32) {
-        return Err(DecryptError::KeyLength(key.len()));
-    }
-    if iv.len() != cipher.iv_len() {
-        return Err(DecryptError::IvLength(iv.len()));
-    }
+    check_lengths(cipher, key, iv)?;
     match cipher {
         Cipher::Ctr => {
-            match key.len() {
-                16 => ctr_apply::<Aes128>(key, iv, &mut data),
-                24 => ctr_apply::<Aes192>(key, iv, &mut data),
-                _ => ctr_apply::<Aes256>(key, iv, &mut data),
-            }
+            ctr(key, iv, &mut data);
             Ok(data)
         }
-        Cipher::Gcm => {
-            let payload = Payload {
-                msg: &data,
-                aad: b"",
-            };
-            let nonce = aes_gcm::Nonce::<U12>::from_slice(iv);
-            let result = match key.len() {
-                16 => AesGcm::<Aes128, U12>::new_from_slice(key).map(|c| c.decrypt(nonce, payload)),
-                24 => AesGcm::<Aes192, U12>::new_from_slice(key).map(|c| c.decrypt(nonce, payload)),
-                _ => AesGcm::<Aes256, U12>::new_from_slice(key).map(|c| c.decrypt(nonce, payload)),
-            };
-            match result {
-                Ok(Ok(plain)) => Ok(plain),
-                _ => Err(DecryptError::TagMismatch),
-            }
-        }
+        Cipher::Gcm => gcm(key, iv, &data, false).ok_or(DecryptError::TagMismatch),
     }
 }
 
-/// Encrypts (for the generator, tests and benchmarks): CTR in place, GCM with the
-/// tag appended.
+/// Encrypts (for the generator, tests and benchmarks): CTR in place, GCM with
+/// the tag appended.
 pub fn encrypt(
     cipher: Cipher,
     key: &[u8],
     iv: &[u8],
     mut data: Vec<u8>,
 ) -> Result<Vec<u8>, DecryptError> {
-    if !matches!(key.len(), 16 | 24 | 32) {
-        return Err(DecryptError::KeyLength(key.len()));
-    }
-    if iv.len() != cipher.iv_len() {
-        return Err(DecryptError::IvLength(iv.len()));
-    }
+    check_lengths(cipher, key, iv)?;
     match cipher {
-        // CTR is its own inverse.
-        Cipher::Ctr => decrypt(cipher, key, iv, data),
-        Cipher::Gcm => {
-            let nonce = aes_gcm::Nonce::<U12>::from_slice(iv);
-            let result = match key.len() {
-                16 => AesGcm::<Aes128, U12>::new_from_slice(key)
-                    .map(|c| c.encrypt(nonce, data.as_slice())),
-                24 => AesGcm::<Aes192, U12>::new_from_slice(key)
-                    .map(|c| c.encrypt(nonce, data.as_slice())),
-                _ => AesGcm::<Aes256, U12>::new_from_slice(key)
-                    .map(|c| c.encrypt(nonce, data.as_slice())),
-            };
-            match result {
-                Ok(Ok(sealed)) => {
-                    data = sealed;
-                    Ok(data)
-                }
-                _ => Err(DecryptError::TagMismatch),
-            }
+        Cipher::Ctr => {
+            ctr(key, iv, &mut data);
+            Ok(data)
         }
+        // Sealing cannot fail for valid lengths.
+        Cipher::Gcm => gcm(key, iv, &data, true).ok_or(DecryptError::TagMismatch),
     }
 }
 
