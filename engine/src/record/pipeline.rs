@@ -168,9 +168,10 @@ impl RecordPipeline {
             )
         })?;
         let envelope = Envelope::parse(text)?;
-        self.check_id(&envelope)?;
+        // Checked before decrypting: a record without its id costs no AES.
+        let id_part = self.id_part(&envelope)?;
         let plaintext = self.decrypt(&envelope, keys, scratch)?;
-        self.process_plaintext(&envelope, &plaintext, scratch)
+        self.finish(&envelope, id_part, &plaintext, scratch)
     }
 
     /// Decrypts `dbObject` with the record's data key.
@@ -250,10 +251,6 @@ impl RecordPipeline {
         }
     }
 
-    fn check_id(&self, envelope: &Envelope<'_>) -> Result<(), Corrupt> {
-        self.id_part(envelope).map(|_| ())
-    }
-
     /// From the decrypted bytes: UTF-8, JSON, transform, validate, sanitise, row.
     pub fn process_plaintext(
         &self,
@@ -262,6 +259,16 @@ impl RecordPipeline {
         scratch: &mut Scratch,
     ) -> Result<Row, Corrupt> {
         let id_part = self.id_part(envelope)?;
+        self.finish(envelope, id_part, plaintext, scratch)
+    }
+
+    fn finish(
+        &self,
+        envelope: &Envelope<'_>,
+        id_part: Option<String>,
+        plaintext: &[u8],
+        scratch: &mut Scratch,
+    ) -> Result<Row, Corrupt> {
         let text = std::str::from_utf8(plaintext).map_err(|e| {
             Corrupt::new(
                 CorruptReason::InvalidUtf8,
