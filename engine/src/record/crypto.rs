@@ -121,12 +121,12 @@ fn gcm(key: &[u8], iv: &[u8], data: &[u8], seal: bool) -> Option<Vec<u8>> {
     }
 }
 
-/// Decrypts: CTR in place, GCM into a new buffer (verifying the tag).
-pub fn decrypt(
+fn apply(
     cipher: Cipher,
     key: &[u8],
     iv: &[u8],
     mut data: Vec<u8>,
+    seal: bool,
 ) -> Result<Vec<u8>, DecryptError> {
     check_lengths(cipher, key, iv)?;
     match cipher {
@@ -134,8 +134,19 @@ pub fn decrypt(
             ctr(key, iv, &mut data);
             Ok(data)
         }
-        Cipher::Gcm => gcm(key, iv, &data, false).ok_or(DecryptError::TagMismatch),
+        // Sealing cannot fail once lengths are checked; opening fails on the tag.
+        Cipher::Gcm => gcm(key, iv, &data, seal).ok_or(DecryptError::TagMismatch),
     }
+}
+
+/// Decrypts: CTR in place, GCM into a new buffer (verifying the tag).
+pub fn decrypt(
+    cipher: Cipher,
+    key: &[u8],
+    iv: &[u8],
+    data: Vec<u8>,
+) -> Result<Vec<u8>, DecryptError> {
+    apply(cipher, key, iv, data, false)
 }
 
 /// Encrypts (for the generator, tests and benchmarks): CTR in place, GCM with
@@ -144,17 +155,9 @@ pub fn encrypt(
     cipher: Cipher,
     key: &[u8],
     iv: &[u8],
-    mut data: Vec<u8>,
+    data: Vec<u8>,
 ) -> Result<Vec<u8>, DecryptError> {
-    check_lengths(cipher, key, iv)?;
-    match cipher {
-        Cipher::Ctr => {
-            ctr(key, iv, &mut data);
-            Ok(data)
-        }
-        // Sealing cannot fail for valid lengths.
-        Cipher::Gcm => gcm(key, iv, &data, true).ok_or(DecryptError::TagMismatch),
-    }
+    apply(cipher, key, iv, data, true)
 }
 
 #[cfg(test)]
