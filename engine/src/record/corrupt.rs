@@ -115,15 +115,16 @@ impl fmt::Display for Corrupt {
 
 impl std::error::Error for Corrupt {}
 
-/// A JSON path under construction, rendered only when a record turns out corrupt.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum PathSeg<'p> {
-    Key(&'p str),
+/// One step of a path into a document, collected only once a record turns out
+/// corrupt (while the error unwinds), so the good path pays nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PathSeg {
+    Key(String),
     Index(usize),
 }
 
-/// Renders `root` plus segments as `root.key[3].other`.
-pub(crate) fn render_path(root: &str, segs: &[PathSeg<'_>]) -> String {
+/// Renders `root` plus segments (outermost first) as `root.key[3].other`.
+pub(crate) fn render_path(root: &str, segs: &[PathSeg]) -> String {
     let mut s = String::from(root);
     for seg in segs {
         match seg {

@@ -22,39 +22,29 @@ const EPOCH: &str = "1980-01-01T00:00:00.000Z";
 /// A date that would not parse, found at a path built while unwinding.
 struct DateFail {
     /// Innermost segment first.
-    reversed_path: Vec<String>,
+    reversed_path: Vec<PathSeg>,
     error: DateError,
 }
 
 impl DateFail {
-    fn into_corrupt(self) -> Corrupt {
-        let segs: Vec<String> = self.reversed_path.into_iter().rev().collect();
-        let path: Vec<PathSeg<'_>> = segs
-            .iter()
-            .map(|s| match s.strip_prefix('#').and_then(|n| n.parse().ok()) {
-                Some(i) => PathSeg::Index(i),
-                None => PathSeg::Key(s.strip_prefix('\\').unwrap_or(s)),
-            })
-            .collect();
+    fn new(error: DateError) -> Self {
+        Self {
+            reversed_path: Vec::new(),
+            error,
+        }
+    }
+
+    fn into_corrupt(mut self) -> Corrupt {
+        self.reversed_path.reverse();
         Corrupt::new(
             CorruptReason::BadDate,
-            render_path("dbObject", &path),
+            render_path("dbObject", &self.reversed_path),
             self.error,
         )
     }
 
-    fn at_key(mut self, key: &str) -> Self {
-        // Escape keys that look like our index marker.
-        if key.starts_with('#') || key.starts_with('\\') {
-            self.reversed_path.push(format!("\\{key}"));
-        } else {
-            self.reversed_path.push(key.to_owned());
-        }
-        self
-    }
-
-    fn at_index(mut self, i: usize) -> Self {
-        self.reversed_path.push(format!("#{i}"));
+    fn at(mut self, seg: PathSeg) -> Self {
+        self.reversed_path.push(seg);
         self
     }
 }
@@ -162,21 +152,15 @@ fn wrap_object(o: &mut Object<'_>) -> Result<(), DateFail> {
                         *slot = Value::Str(Cow::Owned(text));
                         Ok(())
                     }
-                    Err(error) => Err(DateFail {
-                        reversed_path: vec!["$date".to_owned()],
-                        error,
-                    }),
+                    Err(error) => Err(DateFail::new(error).at(PathSeg::Key("$date".to_owned()))),
                 }
             }
             Value::Object(inner) => wrap_object(inner),
             Value::Array(items) => wrap_array(items),
-            Value::Str(_) => wrap_string(v).map_err(|error| DateFail {
-                reversed_path: Vec::new(),
-                error,
-            }),
+            Value::Str(_) => wrap_string(v).map_err(DateFail::new),
             _ => Ok(()),
         };
-        result.map_err(|fail| fail.at_key(key))?;
+        result.map_err(|fail| fail.at(PathSeg::Key(key.to_string())))?;
     }
     Ok(())
 }
@@ -188,13 +172,10 @@ fn wrap_array(items: &mut [Value<'_>]) -> Result<(), DateFail> {
         let result = match v {
             Value::Object(inner) => wrap_object(inner),
             Value::Array(inner) => wrap_array(inner),
-            Value::Str(_) => wrap_string(v).map_err(|error| DateFail {
-                reversed_path: Vec::new(),
-                error,
-            }),
+            Value::Str(_) => wrap_string(v).map_err(DateFail::new),
             _ => Ok(()),
         };
-        result.map_err(|fail| fail.at_index(i))?;
+        result.map_err(|fail| fail.at(PathSeg::Index(i)))?;
     }
     Ok(())
 }
