@@ -171,7 +171,10 @@ impl RecordPipeline {
         // Checked before decrypting: a record without its id costs no AES.
         let id_part = self.id_part(&envelope)?;
         let plaintext = self.decrypt(&envelope, keys, scratch)?;
-        self.finish(&envelope, id_part, &plaintext, scratch)
+        let row = self.finish(&envelope, id_part, &plaintext, scratch);
+        // Give the buffer back so the next record decodes into it.
+        scratch.ciphertext = plaintext;
+        row
     }
 
     /// Decrypts `dbObject` with the record's data key.

@@ -18,7 +18,7 @@ use crate::json::{Value, parse, write_ascii, write_canonical};
 use super::corrupt::{Corrupt, CorruptReason};
 
 /// The text edits of spec §5 on a string, if any applies; `strip` is §5.1.
-fn sanitise_str(s: &str, strip: bool) -> Option<String> {
+fn sanitise_str(s: &str, strip: bool) -> Option<Cow<'static, str>> {
     let bytes = s.as_bytes();
     // One vectorisable pass rules out most strings (uuids, dates, words).
     let maybe = bytes.iter().fold(false, |any, &b| {
@@ -28,8 +28,8 @@ fn sanitise_str(s: &str, strip: bool) -> Option<String> {
         return None;
     }
     if s == "$date" {
-        // The key every date wrapping creates.
-        return Some("d_date".to_owned());
+        // The key every date wrapping creates: no allocation for it.
+        return Some(Cow::Borrowed("d_date"));
     }
     let mut hit = false;
     for (i, &b) in bytes.iter().enumerate() {
@@ -61,7 +61,7 @@ fn sanitise_str(s: &str, strip: bool) -> Option<String> {
     if memmem::find(out.as_bytes(), b"_archived").is_some() {
         out = out.replace("_archived", "_removed");
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 fn has_literal_nul_escape(s: &str) -> bool {
@@ -86,14 +86,14 @@ fn sanitise_tree(v: &mut Value<'_>, strip: bool) {
     match v {
         Value::Str(s) => {
             if let Some(new) = sanitise_str(s, strip) {
-                *s = Cow::Owned(new);
+                *s = new;
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|item| sanitise_tree(item, strip)),
         Value::Object(o) => {
             for (k, item) in o.entries.iter_mut() {
                 if let Some(new) = sanitise_str(k, strip) {
-                    *k = Cow::Owned(new);
+                    *k = new;
                 }
                 sanitise_tree(item, strip);
             }
