@@ -86,22 +86,19 @@ fn document() -> impl Strategy<Value = String> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6)
                 .prop_map(|items| format!("[{}]", items.join(", "))),
-            prop::collection::vec((key(), inner), 0..6).prop_map(|entries| {
-                let body: Vec<String> = entries
-                    .iter()
-                    .map(|(k, v)| format!("{}: {v}", json_string(k)))
-                    .collect();
-                format!("{{{}}}", body.join(", "))
-            }),
+            prop::collection::vec((key(), inner), 0..6).prop_map(|entries| object_text(&entries)),
         ]
     });
-    prop::collection::vec((key(), tree), 0..8).prop_map(|entries| {
-        let body: Vec<String> = entries
-            .iter()
-            .map(|(k, v)| format!("{}: {v}", json_string(k)))
-            .collect();
-        format!("{{{}}}", body.join(", "))
-    })
+    prop::collection::vec((key(), tree), 0..8).prop_map(|entries| object_text(&entries))
+}
+
+/// `{"k": v, ...}` from keys and already-serialised values (keys may repeat).
+fn object_text(entries: &[(String, String)]) -> String {
+    let body: Vec<String> = entries
+        .iter()
+        .map(|(k, v)| format!("{}: {v}", json_string(k)))
+        .collect();
+    format!("{{{}}}", body.join(", "))
 }
 
 const COLLECTIONS: [&str; 4] = [
