@@ -19,8 +19,115 @@ pub enum Command {
     /// Check Weir against the old job's answers.
     #[command(subcommand)]
     Conformance(ConformanceCommand),
-    /// Run the daily job on generated sample data (arrives with the local engine).
-    Demo,
+    /// Generate sample collections under ./weir-data (first time), start a local
+    /// key service and run the daily job on them.
+    Demo(DemoArgs),
+    /// Ingest collections for a day or a date range.
+    Run(Box<RunArgs>),
+    /// The local, DKS-compatible data key service.
+    #[command(subcommand)]
+    Dks(DksCommand),
+    /// Generate realistic corporate-storage input (K2HB layout) and a manifest.
+    Generate(GenerateArgs),
+}
+
+/// `weir dks ...`.
+#[derive(Debug, Subcommand)]
+pub enum DksCommand {
+    /// Serve `GET /datakey`, `POST /datakey/actions/decrypt` and `GET /metrics`.
+    Serve(DksServeArgs),
+}
+
+/// Options of `weir dks serve`.
+#[derive(Debug, clap::Args)]
+pub struct DksServeArgs {
+    /// Address to listen on (port 0: a free port, printed on start).
+    #[arg(long, default_value = "127.0.0.1:8091", env = "WEIR_DKS_BIND")]
+    pub bind: std::net::SocketAddr,
+    /// The master secret; created with mode 0600 on first start, never printed.
+    #[arg(
+        long,
+        default_value = "weir-data/dks-master.key",
+        env = "WEIR_DKS_MASTER_KEY_FILE"
+    )]
+    pub master_key_file: PathBuf,
+    /// Captured keys to serve as well (`keys.json` format of the sample).
+    #[arg(long)]
+    pub keys_file: Option<PathBuf>,
+    /// Master key ids held (repeatable); the first wraps new data keys.
+    #[arg(long = "key-id", default_value = "cloudhsm:1,2")]
+    pub key_ids: Vec<String>,
+    /// Serve HTTPS with this certificate (PEM); needs --tls-key and --tls-client-ca.
+    #[arg(long, requires_all = ["tls_key", "tls_client_ca"])]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA bundle client certificates must chain to; clients without one are refused.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Answer this share of key requests with 503 (fault injection).
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Add this delay to every key request (fault injection).
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+}
+
+/// Options of `weir generate`.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// Root to write under (a path or s3://bucket/prefix).
+    #[arg(long, default_value = "weir-data/source")]
+    pub dest: String,
+    /// Collection as db:collection (repeatable).
+    #[arg(long = "collection", required = true)]
+    pub collections: Vec<String>,
+    /// Export date (YYYY-MM-DD); the landing day before it is written.
+    #[arg(long, conflicts_with_all = ["start_date", "end_date"])]
+    pub date: Option<String>,
+    /// First export date of a range.
+    #[arg(long, requires = "end_date")]
+    pub start_date: Option<String>,
+    /// Last export date of a range (inclusive).
+    #[arg(long, requires = "start_date")]
+    pub end_date: Option<String>,
+    /// Records per collection per day.
+    #[arg(long, default_value_t = 10_000)]
+    pub records: u64,
+    /// Files per collection per day.
+    #[arg(long, default_value_t = 2)]
+    pub files_per_day: u32,
+    /// Records encrypted under one data key.
+    #[arg(long, default_value_t = 1_000)]
+    pub records_per_key: u64,
+    /// Cipher of dbObject.
+    #[arg(long, value_enum, default_value_t = CipherArg::Ctr)]
+    pub cipher: CipherArg,
+    /// Same seed, same output.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Share of records planted corrupt (0 to 1), spread over the corrupt kinds.
+    #[arg(long, default_value_t = 0.0)]
+    pub corrupt_rate: f64,
+    /// Master key ids to wrap data keys under, in turn (repeatable).
+    #[arg(long = "key-id", default_value = "cloudhsm:1,2")]
+    pub key_ids: Vec<String>,
+    /// Get data keys from this key service (GET /datakey) ...
+    #[arg(long, conflicts_with = "master_key_file")]
+    pub dks_url: Option<String>,
+    /// ... or wrap them locally under this master secret (the one `weir dks serve` uses).
+    #[arg(long, default_value = "weir-data/dks-master.key")]
+    pub master_key_file: PathBuf,
+}
+
+/// A dbObject cipher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CipherArg {
+    /// AES-CTR, as K2HB writes.
+    Ctr,
+    /// AES-GCM (12-byte nonce, tag appended).
+    Gcm,
 }
 
 /// `weir conformance ...`.
@@ -41,4 +148,77 @@ pub struct VectorArgs {
     /// How many failures to print in full.
     #[arg(long, default_value_t = 10)]
     pub show: usize,
+}
+
+/// Options of `weir demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Working directory for the demo's data, keys and output.
+    #[arg(long, default_value = "weir-data")]
+    pub dir: PathBuf,
+    /// calculationParts records per day when generating.
+    #[arg(long, default_value_t = 50_000)]
+    pub records: u64,
+}
+
+/// Options of `weir run`. Every option can also come from `--config` (a TOML
+/// file) and from `WEIR_*` environment variables; the command line wins, then
+/// the environment, then the file.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// TOML file with any of these options (unknown keys are refused).
+    #[arg(long, env = "WEIR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Collection as db:collection (repeatable; comma-separated in WEIR_COLLECTION).
+    #[arg(long = "collection", env = "WEIR_COLLECTION", value_delimiter = ',')]
+    pub collections: Vec<String>,
+    /// Export date (YYYY-MM-DD); the run reads the day before. Default: today.
+    #[arg(long, env = "WEIR_DATE", conflicts_with_all = ["start_date", "end_date"])]
+    pub date: Option<String>,
+    /// First export date of a backfill.
+    #[arg(long, env = "WEIR_START_DATE", requires = "end_date")]
+    pub start_date: Option<String>,
+    /// Last export date of a backfill (inclusive).
+    #[arg(long, env = "WEIR_END_DATE", requires = "start_date")]
+    pub end_date: Option<String>,
+    /// Source root: a path or s3://bucket/prefix.
+    #[arg(long, env = "WEIR_SOURCE")]
+    pub source: Option<String>,
+    /// Destination root: a path or s3://bucket/prefix.
+    #[arg(long, env = "WEIR_DEST")]
+    pub dest: Option<String>,
+    /// Data key service URL.
+    #[arg(long, env = "WEIR_DKS_URL")]
+    pub dks_url: Option<String>,
+    /// Client certificate (PEM) for mutual TLS with the key service.
+    #[arg(long, env = "WEIR_DKS_CERT", requires_all = ["dks_key", "dks_ca"])]
+    pub dks_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, env = "WEIR_DKS_KEY", requires = "dks_cert")]
+    pub dks_key: Option<PathBuf>,
+    /// CA bundle (PEM) of the key service's certificate.
+    #[arg(long, env = "WEIR_DKS_CA", requires = "dks_cert")]
+    pub dks_ca: Option<PathBuf>,
+    /// Output format for every collection (default: each collection's own).
+    #[arg(long, env = "WEIR_FORMAT", value_parser = parse_format)]
+    pub format: Option<weir_engine::output::OutputFormat>,
+    /// Cipher of dbObject.
+    #[arg(long, env = "WEIR_CIPHER", value_enum)]
+    pub cipher: Option<CipherArg>,
+    /// Above this share of corrupt records a day fails and publishes nothing.
+    #[arg(long, env = "WEIR_MAX_CORRUPT_RATIO")]
+    pub max_corrupt_ratio: Option<f64>,
+    /// Write the JSON run report here.
+    #[arg(long, env = "WEIR_REPORT")]
+    pub report: Option<PathBuf>,
+    /// Parallel partitions per day (default: the cores).
+    #[arg(long, env = "WEIR_PARTITIONS")]
+    pub partitions: Option<usize>,
+    /// Days of a backfill run at once.
+    #[arg(long, env = "WEIR_MAX_CONCURRENT_DAYS")]
+    pub max_concurrent_days: Option<usize>,
+}
+
+fn parse_format(text: &str) -> Result<weir_engine::output::OutputFormat, String> {
+    text.parse()
 }

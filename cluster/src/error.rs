@@ -6,4 +6,29 @@ pub enum Error {
     /// The engine failed (for example, the input file could not be read).
     #[error(transparent)]
     Engine(#[from] weir_engine::Error),
+
+    /// An option's value is wrong.
+    #[error("{option}: {detail}")]
+    Usage {
+        /// The option, as typed.
+        option: String,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// The async runtime could not start.
+    #[error("cannot start the runtime: {source}")]
+    Runtime {
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn usage(option: &str, detail: impl Into<String>) -> Self {
+        Error::Usage {
+            option: option.to_owned(),
+            detail: detail.into(),
+        }
+    }
 }

@@ -1,8 +1,16 @@
 //! The `weir` command's library: everything the binary does, testable.
 
 pub mod cli;
+mod config;
 mod conformance;
+mod dates;
+mod demo;
+mod dks;
 mod error;
+mod generate;
+mod progress;
+mod run;
+mod summary;
 
 use std::process::ExitCode;
 
@@ -12,14 +20,17 @@ pub use error::Error;
 pub fn run(cli: cli::Cli) -> Result<ExitCode, Error> {
     match cli.command {
         cli::Command::Conformance(command) => conformance::run(command),
-        cli::Command::Demo => {
-            // Honest placeholder: the demo needs the local engine (issue 4).
-            eprintln!(
-                "weir demo: not available yet. It arrives with the local engine \
-                 (issue #4: `weir run` on DataFusion). What works today: \
-                 `weir conformance records|crypto <file>`."
-            );
-            Ok(ExitCode::from(2))
-        }
+        cli::Command::Dks(command) => dks::run(command),
+        cli::Command::Generate(args) => generate::run(args),
+        cli::Command::Demo(args) => demo::run(&args),
+        cli::Command::Run(args) => run::run(&args),
     }
+}
+
+/// The multi-threaded runtime the commands run on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Runtime { source })
 }

@@ -1,5 +1,6 @@
 //! The engine's error type. Record-level problems are not errors: they are
-//! [`crate::record::Corrupt`] values that flow on to quarantine.
+//! [`crate::record::Corrupt`] values that flow on to quarantine. What is here
+//! fails a run (or, in the key service, a request).
 
 use std::path::PathBuf;
 
@@ -14,6 +15,127 @@ pub enum Error {
         path: PathBuf,
         /// The underlying I/O error.
         source: std::io::Error,
+    },
+
+    /// A file could not be created or written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+
+    /// A TLS certificate, key or CA bundle is unusable.
+    #[error("TLS {what} {path}: {detail}")]
+    Tls {
+        /// Which file: "certificate", "private key" or "CA bundle".
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+
+    /// The key service could not be reached or kept failing after every retry.
+    #[error(
+        "data key service {url} unavailable after {attempts} attempts in {elapsed_ms} ms: {cause}"
+    )]
+    DksUnavailable {
+        /// The service's base URL.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent, including backoff.
+        elapsed_ms: u64,
+        /// The last failure (status or transport error), without key material.
+        cause: String,
+    },
+
+    /// The key service answered something that is not its API.
+    #[error("data key service {url} answered {status} with an unexpected body: {detail}")]
+    DksResponse {
+        /// The service's base URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// What was wrong (never the body's key fields).
+        detail: String,
+    },
+
+    /// A configuration value is wrong.
+    #[error("invalid {field}: {detail}")]
+    Config {
+        /// The option or key, as the user spells it.
+        field: String,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// The local key service's master key file is unusable.
+    #[error("master key file {path}: {detail}")]
+    MasterKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never the key).
+        detail: String,
+    },
+
+    /// A static keys file (`keys.json` format) is unusable.
+    #[error("keys file {path}: {detail}")]
+    KeysFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never key material).
+        detail: String,
+    },
+
+    /// A server could not listen.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// The socket error.
+        source: std::io::Error,
+    },
+
+    /// A day's plan failed (the first failing task's error).
+    #[error("{collection} {export_date}: {detail}")]
+    Execution {
+        /// `db:collection`.
+        collection: String,
+        /// The export date.
+        export_date: String,
+        /// DataFusion's error, naming the operator and cause.
+        detail: String,
+    },
+
+    /// More corrupt records than the run allows: the day is not published.
+    #[error(
+        "{collection} {export_date}: {corrupt} of {records} records corrupt, above the allowed share {max_ratio}; nothing published"
+    )]
+    TooManyCorrupt {
+        /// `db:collection`.
+        collection: String,
+        /// The export date.
+        export_date: String,
+        /// Corrupt records.
+        corrupt: u64,
+        /// Records read.
+        records: u64,
+        /// The allowed share.
+        max_ratio: f64,
+    },
+
+    /// Object storage failed (list, get, put, copy, delete).
+    #[error("storage {op} {location}: {source}")]
+    Storage {
+        /// The operation.
+        op: &'static str,
+        /// The object or prefix (URL form, without credentials).
+        location: String,
+        /// The object store's error.
+        source: object_store::Error,
     },
 }
 

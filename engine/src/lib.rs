@@ -6,7 +6,15 @@
 
 pub mod conformance;
 pub mod error;
+pub mod exec;
+pub mod generate;
 pub mod json;
+pub mod keys;
+pub mod layout;
+pub mod output;
 pub mod record;
+pub mod report;
+pub mod run;
+pub mod storage;
 
 pub use error::{Error, Result};

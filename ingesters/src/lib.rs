@@ -1,9 +1,16 @@
 //! Weir's ingesters: what is particular to each collection.
 //!
-//! Today this crate holds the [`Registry`] that chooses each collection's record
-//! rules (spec §3 and §7). The `Ingester` trait, the base run and the
-//! businessAudit and calculationParts ingesters come with the local engine.
+//! - [`Ingester`]: a collection's daily run (the base run composes the
+//!   engine's operators; collections override hooks);
+//! - [`Registry`]: maps `db:collection` to its ingester and record rules.
 
+mod ingester;
 mod registry;
+mod run;
 
+pub use ingester::{
+    BaseIngester, BusinessAuditIngester, CalculationPartsIngester, Ingester, OUTPUT_ROOT,
+    RunContext, base_layout,
+};
 pub use registry::Registry;
+pub use run::run_all;

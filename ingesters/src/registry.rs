@@ -1,8 +1,11 @@
 //! Maps `db:collection` to what its ingester needs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use weir_engine::record::{CollectionName, RecordRules};
+
+use crate::ingester::{BaseIngester, BusinessAuditIngester, CalculationPartsIngester, Ingester};
 
 /// The collections Weir knows something particular about. Collections it does
 /// not list get the spec's defaults ([`RecordRules::for_collection`]).
@@ -22,6 +25,22 @@ impl Registry {
     pub fn with_rules(mut self, collection: CollectionName, rules: RecordRules) -> Self {
         self.overrides.insert(collection, rules);
         self
+    }
+
+    /// The ingester of a collection: its own if it has one, else the base one.
+    pub fn ingester(&self, collection: &CollectionName) -> Arc<dyn Ingester> {
+        if !self.overrides.contains_key(collection) {
+            if collection.is("calculator", "calculationParts") {
+                return Arc::new(CalculationPartsIngester::new());
+            }
+            if collection.is("data", "businessAudit") {
+                return Arc::new(BusinessAuditIngester::new());
+            }
+        }
+        Arc::new(BaseIngester::new(
+            collection.clone(),
+            self.rules_for(collection),
+        ))
     }
 
     /// The record rules for a collection.

@@ -1,6 +1,8 @@
 //! Weir's integration tests (one binary; see `fixtures/` for shared helpers).
 
 mod conformance;
+mod dks;
+mod generate;
 mod lines;
 mod properties;
 mod python_oracle;

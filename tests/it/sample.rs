@@ -5,32 +5,22 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value as J;
-use weir_engine::record::{Cipher, CollectionName, RecordPipeline, Scratch};
+use weir_engine::generate::CorruptKind;
+use weir_engine::record::{Cipher, CollectionName, DataKeys, RecordPipeline, Scratch};
 use weir_tests::{conformance_file, gz_lines, sample_keys};
-
-/// The manifest's corrupt kinds and the reason Weir must give each.
-fn reason_for_kind(kind: &str) -> &'static str {
-    match kind {
-        "truncated_line" => "malformed_line",
-        "bad_base64" => "bad_base64",
-        "missing_encryption" => "missing_field",
-        "bad_iv_length" => "bad_iv",
-        "invalid_json" => "invalid_document",
-        "invalid_utf8" => "invalid_utf8",
-        "unknown_kek" => "key_unavailable",
-        "bad_date" => "bad_date",
-        "audit_no_context" => "audit_shape",
-        other => panic!("manifest has a corrupt kind this test does not know: {other}"),
-    }
-}
 
 #[test]
 fn sample_rows_and_quarantine_match_the_old_job() {
+    check_sample(&sample_keys());
+}
+
+/// Runs every line of the sample through the pipeline with `keys` and checks
+/// rows against `expected/` and corrupt records against the manifest.
+pub(crate) fn check_sample(keys: &dyn DataKeys) {
     let root = conformance_file("sample");
     let manifest: J =
         serde_json::from_str(&std::fs::read_to_string(root.join("manifest.json")).unwrap())
             .unwrap();
-    let keys = sample_keys();
     let mut scratch = Scratch::default();
     let mut checked_days = 0;
     for (collection, days) in manifest["collections"].as_object().unwrap() {
@@ -48,11 +38,13 @@ fn sample_rows_and_quarantine_match_the_old_job() {
                     expected_corrupt.insert((
                         path.to_owned(),
                         c["line"].as_u64().unwrap(),
-                        reason_for_kind(kind),
+                        CorruptKind::parse(kind)
+                            .unwrap_or_else(|| panic!("unknown corrupt kind {kind}"))
+                            .reason(),
                     ));
                 }
                 for (i, line) in gz_lines(&root.join(path)).iter().enumerate() {
-                    match pipeline.process_line(line, &keys, &mut scratch) {
+                    match pipeline.process_line(line, keys, &mut scratch) {
                         Ok(row) => rows.push(serde_json::json!({
                             "id": row.id, "db_type": row.db_type.as_str(), "val": row.val,
                         })),

@@ -6,7 +6,8 @@ use aes_gcm::{AesGcm, aead::consts::U12};
 use ctr::cipher::{KeyIvInit, StreamCipher};
 
 /// The cipher a run's records were written with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Cipher {
     /// AES-CTR, the 16-byte IV read as one 128-bit big-endian counter that wraps
     /// modulo 2^128 (PyCryptodome `Counter.new(128, initial_value=int(iv))`).

@@ -50,6 +50,14 @@ impl UtcDateTime {
         (self.micros - UNIX_EPOCH_DAYS * MICROS_PER_DAY).div_euclid(1000)
     }
 
+    /// The instant `millis` after the Unix epoch, if within years 1 to 9999.
+    pub fn from_unix_millis(millis: i64) -> Option<Self> {
+        let micros = millis
+            .checked_mul(1000)?
+            .checked_add(UNIX_EPOCH_DAYS * MICROS_PER_DAY)?;
+        (0..MAX_MICROS).contains(&micros).then_some(Self { micros })
+    }
+
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     ///
     /// Years below 1000 are zero-padded to four digits (as `isoformat` does; the

@@ -72,9 +72,12 @@ pub trait DataKeys {
 }
 
 /// Data keys held in memory: for tests, captured data and per-batch resolution.
+/// An entry is for one wrapped key, either under any master key id or under a
+/// given one (the same wrapped bytes under another id are another question to
+/// the key service, which may refuse it).
 #[derive(Debug, Default, Clone)]
 pub struct StaticKeys {
-    keys: HashMap<String, Result<Vec<u8>, KeyRejected>>,
+    keys: HashMap<String, Vec<(Option<String>, Result<Vec<u8>, KeyRejected>)>>,
 }
 
 impl StaticKeys {
@@ -83,14 +86,34 @@ impl StaticKeys {
         Self::default()
     }
 
-    /// Adds a resolved key (the wrapped key is the map key, as DKS's cache uses).
+    /// Adds a resolved key, whatever master key id a record names with it.
     pub fn insert(&mut self, encrypted_key: impl Into<String>, data_key: Vec<u8>) {
-        self.keys.insert(encrypted_key.into(), Ok(data_key));
+        self.put(None, encrypted_key.into(), Ok(data_key));
     }
 
-    /// Records a refusal.
+    /// Records a refusal, whatever master key id a record names with it.
     pub fn reject(&mut self, encrypted_key: impl Into<String>, rejected: KeyRejected) {
-        self.keys.insert(encrypted_key.into(), Err(rejected));
+        self.put(None, encrypted_key.into(), Err(rejected));
+    }
+
+    /// Adds the key service's answer for one (master key id, wrapped key).
+    pub fn answer(
+        &mut self,
+        key_encryption_key_id: impl Into<String>,
+        encrypted_key: impl Into<String>,
+        answer: Result<Vec<u8>, KeyRejected>,
+    ) {
+        self.put(
+            Some(key_encryption_key_id.into()),
+            encrypted_key.into(),
+            answer,
+        );
+    }
+
+    fn put(&mut self, kek: Option<String>, wrapped: String, answer: Result<Vec<u8>, KeyRejected>) {
+        let entries = self.keys.entry(wrapped).or_default();
+        entries.retain(|(k, _)| *k != kek);
+        entries.push((kek, answer));
     }
 
     /// Whether a wrapped key has an entry (resolved or refused).
@@ -105,9 +128,18 @@ impl DataKeys for StaticKeys {
         key_encryption_key_id: &str,
         encrypted_key: &str,
     ) -> Result<&[u8], KeyRejected> {
-        match self.keys.get(encrypted_key) {
-            Some(Ok(key)) => Ok(key),
-            Some(Err(rejected)) => Err(rejected.clone()),
+        let entries = self
+            .keys
+            .get(encrypted_key)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let exact = entries
+            .iter()
+            .find(|(k, _)| k.as_deref() == Some(key_encryption_key_id));
+        let any = || entries.iter().find(|(k, _)| k.is_none());
+        match exact.or_else(any) {
+            Some((_, Ok(key))) => Ok(key),
+            Some((_, Err(rejected))) => Err(rejected.clone()),
             None => Err(KeyRejected {
                 key_encryption_key_id: key_encryption_key_id.to_owned(),
                 detail: "unknown data key".to_owned(),
@@ -160,6 +192,14 @@ impl RecordPipeline {
         keys: &dyn DataKeys,
         scratch: &mut Scratch,
     ) -> Result<Row, Corrupt> {
+        let envelope = Self::parse_line(line)?;
+        self.process_envelope(&envelope, keys, scratch)
+    }
+
+    /// The first step alone: the line as a K2HB envelope. Batch callers parse
+    /// every line first, fetch the distinct data keys, then finish each with
+    /// [`Self::process_envelope`].
+    pub fn parse_line(line: &[u8]) -> Result<Envelope<'_>, Corrupt> {
         let text = std::str::from_utf8(line).map_err(|e| {
             Corrupt::new(
                 CorruptReason::MalformedLine,
@@ -167,11 +207,20 @@ impl RecordPipeline {
                 format!("not UTF-8 at byte {}", e.valid_up_to()),
             )
         })?;
-        let envelope = Envelope::parse(text)?;
+        Envelope::parse(text)
+    }
+
+    /// The rest of the record after [`Self::parse_line`].
+    pub fn process_envelope(
+        &self,
+        envelope: &Envelope<'_>,
+        keys: &dyn DataKeys,
+        scratch: &mut Scratch,
+    ) -> Result<Row, Corrupt> {
         // Checked before decrypting: a record without its id costs no AES.
-        let id_part = self.id_part(&envelope)?;
-        let plaintext = self.decrypt(&envelope, keys, scratch)?;
-        let row = self.finish(&envelope, id_part, &plaintext, scratch);
+        let id_part = self.id_part(envelope)?;
+        let plaintext = self.decrypt(envelope, keys, scratch)?;
+        let row = self.finish(envelope, id_part, &plaintext, scratch);
         // Give the buffer back so the next record decodes into it.
         scratch.ciphertext = plaintext;
         row

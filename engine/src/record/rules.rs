@@ -3,7 +3,10 @@
 use std::fmt;
 
 /// A collection name, `db:collection` (e.g. `calculator:calculationParts`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct CollectionName {
     db: String,
     collection: String,
@@ -53,6 +56,19 @@ impl fmt::Display for CollectionName {
     }
 }
 
+impl TryFrom<String> for CollectionName {
+    type Error = BadCollectionName;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<CollectionName> for String {
+    fn from(name: CollectionName) -> Self {
+        name.to_string()
+    }
+}
+
 impl std::str::FromStr for CollectionName {
     type Err = BadCollectionName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -76,7 +92,7 @@ pub fn strips_escapes(db: &str, collection: &str) -> bool {
 }
 
 /// Per-run record behaviour (spec §3 and §7), chosen by the collection's ingester.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RecordRules {
     /// Reshape the document around its `context` (businessAudit, spec §3).
     pub audit_transform: bool,

@@ -1,0 +1,198 @@
+//! `weir run`'s settings: defaults, then `--config` (TOML), then `WEIR_*`
+//! environment variables and the command line (clap gives those two, the
+//! command line first).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use weir_engine::keys::{CacheConfig, ClientTls, DksConfig, RetryPolicy};
+use weir_engine::output::{OrcCompression, OutputFormat};
+use weir_engine::record::{Cipher, CollectionName};
+
+use crate::cli::{CipherArg, RunArgs};
+use crate::dates::export_dates;
+use crate::error::Error;
+
+/// The TOML file: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    collections: Option<Vec<String>>,
+    date: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    source: Option<String>,
+    dest: Option<String>,
+    format: Option<OutputFormat>,
+    cipher: Option<Cipher>,
+    max_corrupt_ratio: Option<f64>,
+    report: Option<PathBuf>,
+    partitions: Option<usize>,
+    max_concurrent_days: Option<usize>,
+    orc_compression: Option<OrcCompression>,
+    batch_lines: Option<usize>,
+    buffer_mb: Option<usize>,
+    dks: Option<DksFileConfig>,
+    cache: Option<CacheConfig>,
+}
+
+/// `[dks]` in the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DksFileConfig {
+    url: Option<String>,
+    tls: Option<ClientTls>,
+    retry: Option<RetryPolicy>,
+    timeout_ms: Option<u64>,
+    connect_timeout_ms: Option<u64>,
+}
+
+/// Everything a run needs, resolved.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Collections.
+    pub collections: Vec<CollectionName>,
+    /// Export dates.
+    pub dates: Vec<chrono::NaiveDate>,
+    /// Source root.
+    pub source: String,
+    /// Destination root.
+    pub dest: String,
+    /// Forced format.
+    pub format: Option<OutputFormat>,
+    /// Cipher.
+    pub cipher: Cipher,
+    /// Corrupt share allowed.
+    pub max_corrupt_ratio: f64,
+    /// JSON report path.
+    pub report: Option<PathBuf>,
+    /// Partitions per day.
+    pub partitions: usize,
+    /// Days at once.
+    pub max_concurrent_days: usize,
+    /// ORC codec.
+    pub orc_compression: OrcCompression,
+    /// Lines per batch.
+    pub batch_lines: usize,
+    /// Buffered bytes per task before writing a file.
+    pub buffer_bytes: usize,
+    /// Key service.
+    pub dks: DksConfig,
+    /// Key cache.
+    pub cache: CacheConfig,
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::usage("--config", format!("{}: {e}", path.display())))?;
+    // toml's message names the line, column and key.
+    toml::from_str(&text).map_err(|e| Error::usage("--config", format!("{}: {e}", path.display())))
+}
+
+impl RunSettings {
+    /// Resolves the settings of `weir run`.
+    pub fn resolve(args: &RunArgs) -> Result<Self, Error> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let names = if args.collections.is_empty() {
+            file.collections.clone().unwrap_or_default()
+        } else {
+            args.collections.clone()
+        };
+        if names.is_empty() {
+            return Err(Error::usage(
+                "--collection",
+                "give at least one db:collection",
+            ));
+        }
+        let collections = names
+            .iter()
+            .map(|c| {
+                CollectionName::parse(c).map_err(|e| Error::usage("--collection", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (date, start, end) = if args.date.is_some() || args.start_date.is_some() {
+            (
+                args.date.clone(),
+                args.start_date.clone(),
+                args.end_date.clone(),
+            )
+        } else {
+            (
+                file.date.clone(),
+                file.start_date.clone(),
+                file.end_date.clone(),
+            )
+        };
+        let dates = export_dates(date.as_deref(), start.as_deref(), end.as_deref())?;
+        let source =
+            args.source.clone().or(file.source.clone()).ok_or_else(|| {
+                Error::usage("--source", "give the source root (path or s3:// URL)")
+            })?;
+        let dest = args.dest.clone().or(file.dest.clone()).ok_or_else(|| {
+            Error::usage("--dest", "give the destination root (path or s3:// URL)")
+        })?;
+        let file_dks = file.dks.unwrap_or_default();
+        let url = args
+            .dks_url
+            .clone()
+            .or(file_dks.url)
+            .ok_or_else(|| Error::usage("--dks-url", "give the data key service URL"))?;
+        let mut dks = DksConfig::new(url);
+        dks.tls = match (&args.dks_cert, &args.dks_key, &args.dks_ca) {
+            (Some(cert), Some(key), Some(ca)) => Some(ClientTls {
+                cert: cert.clone(),
+                key: key.clone(),
+                ca: ca.clone(),
+            }),
+            _ => file_dks.tls,
+        };
+        if let Some(retry) = file_dks.retry {
+            dks.retry = retry;
+        }
+        if let Some(t) = file_dks.timeout_ms {
+            dks.timeout_ms = t;
+        }
+        if let Some(t) = file_dks.connect_timeout_ms {
+            dks.connect_timeout_ms = t;
+        }
+        let max_corrupt_ratio = args
+            .max_corrupt_ratio
+            .or(file.max_corrupt_ratio)
+            .unwrap_or(0.01);
+        if !(0.0..=1.0).contains(&max_corrupt_ratio) {
+            return Err(Error::usage(
+                "--max-corrupt-ratio",
+                "must be between 0 and 1",
+            ));
+        }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Self {
+            collections,
+            dates,
+            source,
+            dest,
+            format: args.format.or(file.format),
+            cipher: match args.cipher {
+                Some(CipherArg::Ctr) => Cipher::Ctr,
+                Some(CipherArg::Gcm) => Cipher::Gcm,
+                None => file.cipher.unwrap_or_default(),
+            },
+            max_corrupt_ratio,
+            report: args.report.clone().or(file.report),
+            partitions: args.partitions.or(file.partitions).unwrap_or(cores).max(1),
+            max_concurrent_days: args
+                .max_concurrent_days
+                .or(file.max_concurrent_days)
+                .unwrap_or(2)
+                .max(1),
+            orc_compression: file.orc_compression.unwrap_or(OrcCompression::Zlib),
+            batch_lines: file.batch_lines.unwrap_or(4096).max(1),
+            buffer_bytes: file.buffer_mb.unwrap_or(64).max(1) << 20,
+            dks,
+            cache: file.cache.unwrap_or_default(),
+        })
+    }
+}

@@ -1,0 +1,91 @@
+//! `weir run`: the daily job and backfills, in-process on DataFusion.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use datafusion::prelude::{SessionConfig, SessionContext};
+use weir_engine::keys::correlation_id;
+use weir_engine::report::RunReport;
+use weir_engine::run::LocalRunner;
+use weir_ingesters::{Registry, RunContext, run_all};
+
+use crate::cli::RunArgs;
+use crate::config::RunSettings;
+use crate::error::Error;
+use crate::progress::ProgressDisplay;
+use crate::summary::print_summary;
+
+pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Error> {
+    let settings = RunSettings::resolve(args)?;
+    crate::runtime()?.block_on(async {
+        let report = execute(&settings).await;
+        finish(&settings, &report)
+    })
+}
+
+/// The run's id: time-ordered and unique enough for staging paths.
+pub(crate) fn new_run_id() -> String {
+    format!(
+        "{}-{:08x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        rand_u32()
+    )
+}
+
+fn rand_u32() -> u32 {
+    // The correlation id already mixes pid and time; hash it down.
+    correlation_id().bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// Runs the settings in-process and returns the report.
+pub(crate) async fn execute(settings: &RunSettings) -> RunReport {
+    let session = SessionContext::new_with_config(
+        SessionConfig::new().with_target_partitions(settings.partitions),
+    );
+    let ctx = RunContext {
+        run_id: new_run_id(),
+        source: settings.source.clone(),
+        dest: settings.dest.clone(),
+        dks: settings.dks.clone(),
+        cache: settings.cache,
+        cipher: settings.cipher,
+        format: settings.format,
+        orc_compression: settings.orc_compression,
+        max_corrupt_ratio: settings.max_corrupt_ratio,
+        partitions: settings.partitions,
+        batch_lines: settings.batch_lines,
+        buffer_bytes: settings.buffer_bytes,
+        runner: Arc::new(LocalRunner {
+            task_ctx: session.task_ctx(),
+        }),
+    };
+    let display = ProgressDisplay::start();
+    let report = run_all(
+        &ctx,
+        &Registry::new(),
+        &settings.collections,
+        &settings.dates,
+        settings.max_concurrent_days,
+    )
+    .await;
+    display.stop().await;
+    report
+}
+
+/// Prints the summary, writes the report, and gives the exit code.
+pub(crate) fn finish(settings: &RunSettings, report: &RunReport) -> Result<ExitCode, Error> {
+    print_summary(report);
+    if let Some(path) = &settings.report {
+        let json = serde_json::to_vec_pretty(report).unwrap_or_default();
+        std::fs::write(path, json)
+            .map_err(|e| Error::usage("--report", format!("{}: {e}", path.display())))?;
+        println!("report: {}", path.display());
+    }
+    Ok(if report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,54 @@
+//! The human summary at the end of a run.
+
+use weir_engine::report::RunReport;
+
+/// Prints one line per collection and day, the totals and the outputs.
+pub(crate) fn print_summary(report: &RunReport) {
+    println!();
+    println!(
+        "{:<32} {:<10} {:>10} {:>10} {:>8} {:>9} {:>10}  status",
+        "collection", "export", "records", "rows", "corrupt", "seconds", "rec/s"
+    );
+    for d in &report.days {
+        println!(
+            "{:<32} {:<10} {:>10} {:>10} {:>8} {:>9.1} {:>10.0}  {}",
+            d.collection,
+            d.export_date,
+            d.records_in,
+            d.records_out,
+            d.corrupt,
+            d.seconds,
+            d.records_per_sec,
+            d.status
+        );
+        if !d.corrupt_by_reason.is_empty() {
+            let reasons: Vec<String> = d
+                .corrupt_by_reason
+                .iter()
+                .map(|(r, n)| format!("{r}={n}"))
+                .collect();
+            println!("    corrupt: {}", reasons.join(", "));
+        }
+        if let Some(e) = &d.error {
+            println!("    error: {e}");
+        }
+    }
+    let records: u64 = report.days.iter().map(|d| d.records_in).sum();
+    let rows: u64 = report.days.iter().map(|d| d.records_out).sum();
+    let corrupt: u64 = report.days.iter().map(|d| d.corrupt).sum();
+    println!(
+        "total: {records} records, {rows} rows, {corrupt} corrupt in {:.1} s ({:.0} records/s); DKS: {} calls, {} hits, {} refused",
+        report.seconds,
+        report.records_per_sec,
+        report.dks.calls,
+        report.dks.hits,
+        report.dks.rejected
+    );
+    for o in &report.outputs {
+        println!(
+            "  {:<10} {} {}: {}",
+            o.format, o.collection, o.export_date, o.path
+        );
+    }
+    println!("run {}: {}", report.run_id, report.status);
+}

@@ -1,0 +1,84 @@
+//! The schemas the operators exchange.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// Column names, shared by producers and consumers.
+pub mod col {
+    /// The raw line (bytes: a line need not be UTF-8).
+    pub const LINE: &str = "line";
+    /// The source file, as a URL or absolute path.
+    pub const FILE: &str = "file";
+    /// 1-based line number in the source file.
+    pub const LINE_NUMBER: &str = "line_number";
+    /// Row `id`.
+    pub const ID: &str = "id";
+    /// Row `id_part`.
+    pub const ID_PART: &str = "id_part";
+    /// Row `db_type`.
+    pub const DB_TYPE: &str = "db_type";
+    /// Row `last_modified`.
+    pub const LAST_MODIFIED: &str = "last_modified";
+    /// Row `val`.
+    pub const VAL: &str = "val";
+    /// Corrupt: reason code (null for good rows).
+    pub const REASON: &str = "reason";
+    /// Corrupt: field path.
+    pub const FIELD: &str = "field";
+    /// Corrupt: detail (never plaintext).
+    pub const DETAIL: &str = "detail";
+    /// The write operator's per-task summary (JSON).
+    pub const SUMMARY: &str = "summary";
+}
+
+/// The scan's output: `line`, `file`, `line_number`.
+pub fn lines_schema() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new(col::LINE, DataType::Binary, false),
+            Field::new(col::FILE, DataType::Utf8, false),
+            Field::new(col::LINE_NUMBER, DataType::UInt64, false),
+        ]))
+    });
+    Arc::clone(&SCHEMA)
+}
+
+/// The `last_modified` type: milliseconds since the epoch, UTC.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+}
+
+/// The ingest operator's output: good rows and corrupt records in one stream;
+/// `reason` is null exactly for good rows. A corrupt record keeps its original
+/// (still encrypted) `line`; a good row's `line` is null.
+pub fn ingested_schema() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new(col::ID, DataType::Utf8, true),
+            Field::new(col::ID_PART, DataType::Utf8, true),
+            Field::new(col::DB_TYPE, DataType::Utf8, true),
+            Field::new(col::LAST_MODIFIED, timestamp_type(), true),
+            Field::new(col::VAL, DataType::Utf8, true),
+            Field::new(col::FILE, DataType::Utf8, false),
+            Field::new(col::LINE_NUMBER, DataType::UInt64, false),
+            Field::new(col::REASON, DataType::Utf8, true),
+            Field::new(col::FIELD, DataType::Utf8, true),
+            Field::new(col::DETAIL, DataType::Utf8, true),
+            Field::new(col::LINE, DataType::Binary, true),
+        ]))
+    });
+    Arc::clone(&SCHEMA)
+}
+
+/// The write operator's output: one row per task, its summary as JSON.
+pub fn summary_schema() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![Field::new(
+            col::SUMMARY,
+            DataType::Utf8,
+            false,
+        )]))
+    });
+    Arc::clone(&SCHEMA)
+}

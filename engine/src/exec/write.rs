@@ -1,0 +1,471 @@
+//! `WriteExec`: every partition writes its own files, in parallel, into the
+//! run's staging area, and returns what it staged ([`TaskSummary`], one JSON
+//! row). Nothing is published here: the driver commits the files of the
+//! successful attempts only (see [`crate::output::publish`]).
+//!
+//! Good rows are buffered up to a bound, sorted by `id` (within `id_part`),
+//! and written as one file per Hive partition per flush; corrupt records go to
+//! gzip JSON lines in the quarantine. Memory is bounded by the buffer, not by
+//! the input.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::{
+    SortColumn, SortOptions, concat_batches, filter_record_batch, is_null, lexsort_to_indices,
+    take_record_batch,
+};
+use datafusion::arrow::datatypes::UInt64Type;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
+    ReplaceChildrenOptions, SendableRecordBatchStream,
+};
+use flate2::write::GzEncoder;
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
+use serde::{Deserialize, Serialize};
+
+use super::error::storage_error;
+use super::schema::{col, summary_schema};
+use crate::output::{
+    FileKind, OutputSpec, StagedFile, TaskSummary, encode_rows, hive_escape, output_schema,
+};
+use crate::record::base64;
+use crate::storage::Location;
+
+/// What the write operator does: plain data, so it can travel to executors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteSpec {
+    /// The destination root (path or URL), resolved in each process.
+    pub dest: String,
+    /// The run's staging prefix for this day, relative to `dest`.
+    pub staging: String,
+    /// Format and layout.
+    pub output: OutputSpec,
+    /// Buffered good-row bytes per task before a file is written.
+    pub buffer_bytes: usize,
+}
+
+/// The write operator.
+#[derive(Debug)]
+pub struct WriteExec {
+    spec: WriteSpec,
+    input: Arc<dyn ExecutionPlan>,
+    props: Arc<PlanProperties>,
+}
+
+impl WriteExec {
+    /// Writes `input` (see [`super::schema::ingested_schema`]).
+    pub fn new(spec: WriteSpec, input: Arc<dyn ExecutionPlan>) -> Self {
+        let props = PlanProperties::new(
+            EquivalenceProperties::new(summary_schema()),
+            input.properties().output_partitioning().clone(),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        Self {
+            spec,
+            input,
+            props: Arc::new(props),
+        }
+    }
+
+    /// What it does.
+    pub fn spec(&self) -> &WriteSpec {
+        &self.spec
+    }
+}
+
+impl DisplayAs for WriteExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "WriteExec: format={}, dir={}, staging={}",
+            self.spec.output.format.as_str(),
+            self.spec.output.data_dir,
+            self.spec.staging
+        )
+    }
+}
+
+impl ExecutionPlan for WriteExec {
+    fn name(&self) -> &str {
+        "WriteExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.props
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.len() != 1 {
+            return Err(DataFusionError::Internal(
+                "WriteExec has one input".to_owned(),
+            ));
+        }
+        Ok(Arc::new(Self::new(
+            self.spec.clone(),
+            children.swap_remove(0),
+        )))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let mut input = self.input.execute(partition, context)?;
+        let dest =
+            Location::parse(&self.spec.dest).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        // A token per attempt: a retried or duplicated task never writes over
+        // another attempt's files, and only the committed list is published.
+        let attempt = format!("{:016x}", rand::random::<u64>());
+        let mut writer = TaskWriter::new(self.spec.clone(), dest, partition, attempt);
+        let stream = futures::stream::once(async move {
+            while let Some(batch) = input.next().await {
+                writer.push(batch?).await?;
+            }
+            let summary = writer.finish().await?;
+            let json = serde_json::to_string(&summary)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            RecordBatch::try_new(
+                summary_schema(),
+                vec![Arc::new(StringArray::from(vec![json]))],
+            )
+            .map_err(DataFusionError::from)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            summary_schema(),
+            stream,
+        )))
+    }
+}
+
+/// One task attempt's writing state.
+struct TaskWriter {
+    spec: WriteSpec,
+    dest: Location,
+    summary: TaskSummary,
+    good: Vec<RecordBatch>,
+    good_bytes: usize,
+    quarantine: Option<GzEncoder<Vec<u8>>>,
+    quarantine_rows: u64,
+    flushes: usize,
+}
+
+impl TaskWriter {
+    fn new(spec: WriteSpec, dest: Location, partition: usize, attempt: String) -> Self {
+        Self {
+            spec,
+            dest,
+            summary: TaskSummary {
+                partition,
+                attempt,
+                ..TaskSummary::default()
+            },
+            good: Vec::new(),
+            good_bytes: 0,
+            quarantine: None,
+            quarantine_rows: 0,
+            flushes: 0,
+        }
+    }
+
+    async fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        let reason = column(&batch, col::REASON)?;
+        let is_good: BooleanArray = is_null(reason.as_ref())?;
+        self.summary.records += batch.num_rows() as u64;
+        let good = filter_record_batch(&batch, &is_good)?;
+        if good.num_rows() > 0 {
+            let db_type = column(&good, col::DB_TYPE)?;
+            let deletes = db_type
+                .as_string::<i32>()
+                .iter()
+                .filter(|v| *v == Some("DELETE"))
+                .count() as u64;
+            self.summary.rows += good.num_rows() as u64;
+            self.summary.deletes += deletes;
+            self.summary.inserts += good.num_rows() as u64 - deletes;
+            let projected = self.project(&good)?;
+            self.good_bytes += projected.get_array_memory_size();
+            self.good.push(projected);
+        }
+        let bad = filter_record_batch(&batch, &datafusion::arrow::compute::not(&is_good)?)?;
+        if bad.num_rows() > 0 {
+            self.quarantine(&bad)?;
+        }
+        if self.good_bytes >= self.spec.buffer_bytes {
+            self.flush_good().await?;
+        }
+        Ok(())
+    }
+
+    /// The published columns, from the ingest output.
+    /// (`id_part` is kept while buffering; it becomes a directory on flush
+    /// when the layout says so.)
+    fn project(&self, good: &RecordBatch) -> Result<RecordBatch> {
+        let schema = output_schema(true);
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| column(good, f.name()))
+            .collect::<Result<_>>()?;
+        // Good rows always have db_type, last_modified and val.
+        RecordBatch::try_new(schema, columns).map_err(DataFusionError::from)
+    }
+
+    fn quarantine(&mut self, bad: &RecordBatch) -> Result<()> {
+        let strings = |name: &str| column(bad, name).map(|c| c.as_string::<i32>().clone());
+        let (file, reason, field, detail) = (
+            strings(col::FILE)?,
+            strings(col::REASON)?,
+            strings(col::FIELD)?,
+            strings(col::DETAIL)?,
+        );
+        let numbers = column(bad, col::LINE_NUMBER)?
+            .as_primitive::<UInt64Type>()
+            .clone();
+        let original = column(bad, col::LINE)?.as_binary::<i32>().clone();
+        let gz = self
+            .quarantine
+            .get_or_insert_with(|| GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        for i in 0..bad.num_rows() {
+            // The original line, still encrypted; base64 if it is not UTF-8.
+            let line = original.value(i);
+            let (key, text) = match std::str::from_utf8(line) {
+                Ok(t) => ("original", t.to_owned()),
+                Err(_) => ("original_base64", base64::encode(line)),
+            };
+            let mut record = serde_json::json!({
+                "file": file.value(i),
+                "line": numbers.value(i),
+                "reason": reason.value(i),
+                "field": field.value(i),
+                "detail": detail.value(i),
+            });
+            record[key] = serde_json::Value::String(text);
+            serde_json::to_writer(&mut *gz, &record)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            gz.write_all(b"\n")?;
+            *self
+                .summary
+                .corrupt
+                .entry(reason.value(i).to_owned())
+                .or_default() += 1;
+        }
+        self.quarantine_rows += bad.num_rows() as u64;
+        Ok(())
+    }
+
+    async fn flush_good(&mut self) -> Result<()> {
+        if self.good.is_empty() {
+            return Ok(());
+        }
+        let batches = std::mem::take(&mut self.good);
+        self.good_bytes = 0;
+        let flush = self.flushes;
+        self.flushes += 1;
+        let spec = self.spec.output.clone();
+        // Sorting and encoding are CPU work: off the async workers.
+        let files = tokio::task::spawn_blocking(move || encode_flush(&batches, &spec))
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        for (partition_dir, bytes, rows) in files {
+            let name = format!(
+                "part-{:05}-{flush:04}-{}.{}",
+                self.summary.partition,
+                self.summary.attempt,
+                self.spec.output.format.extension()
+            );
+            let target = match &partition_dir {
+                Some(dir) => format!("{dir}/{name}"),
+                None => name,
+            };
+            self.stage(FileKind::Data, target, bytes, rows).await?;
+        }
+        Ok(())
+    }
+
+    async fn stage(
+        &mut self,
+        kind: FileKind,
+        target: String,
+        bytes: Vec<u8>,
+        rows: u64,
+    ) -> Result<()> {
+        let sub = match kind {
+            FileKind::Data => "data",
+            FileKind::Quarantine => "quarantine",
+        };
+        let path = self.dest.child(&format!(
+            "{}/{}/{sub}/{target}",
+            self.spec.staging, self.summary.attempt
+        ));
+        let size = bytes.len() as u64;
+        put(&self.dest, &path, bytes).await?;
+        self.summary.files.push(StagedFile {
+            kind,
+            staged: path.to_string(),
+            target,
+            rows,
+            bytes: size,
+        });
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<TaskSummary> {
+        self.flush_good().await?;
+        if let Some(gz) = self.quarantine.take() {
+            let bytes = gz.finish()?;
+            let name = format!(
+                "part-{:05}-{}.jsonl.gz",
+                self.summary.partition, self.summary.attempt
+            );
+            let rows = self.quarantine_rows;
+            self.stage(FileKind::Quarantine, name, bytes, rows).await?;
+        }
+        Ok(self.summary)
+    }
+}
+
+/// Large files go up in parts (S3 refuses single puts over 5 GiB and retries
+/// parts, not whole files).
+async fn put(dest: &Location, path: &ObjectPath, bytes: Vec<u8>) -> Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let display = dest.display(path);
+    let mut writer = object_store::buffered::BufWriter::new(Arc::clone(&dest.store), path.clone());
+    let io = |e: std::io::Error| super::error::io_error(format!("cannot write {display}: {e}"));
+    writer.write_all(&bytes).await.map_err(io)?;
+    writer.shutdown().await.map_err(io)?;
+    // Make sure it is there (BufWriter reports errors on shutdown).
+    if !dest.is_local() {
+        dest.store
+            .head(path)
+            .await
+            .map_err(|e| storage_error("write", &dest.display(path), e))?;
+    }
+    Ok(())
+}
+
+/// Sorts buffered rows by (`id_part`, `id`) and encodes one file per
+/// `id_part` directory (or one file).
+fn encode_flush(
+    batches: &[RecordBatch],
+    spec: &OutputSpec,
+) -> Result<Vec<(Option<String>, Vec<u8>, u64)>> {
+    let schema = batches[0].schema();
+    let all = concat_batches(&schema, batches)?;
+    if !spec.id_part_dirs {
+        let sorted = sort_by(&all, &[col::ID])?;
+        let rows = sorted.num_rows() as u64;
+        return Ok(vec![(
+            None,
+            encode_rows(&sorted, spec.format, spec.orc_compression)?,
+            rows,
+        )]);
+    }
+    let sorted = sort_by(&all, &[col::ID_PART, col::ID])?;
+    let id_part = column(&sorted, col::ID_PART)?;
+    let id_part = id_part.as_string::<i32>();
+    let without = output_schema(false);
+    let mut out = Vec::new();
+    for (start, (len, dir)) in id_part_runs(id_part) {
+        let slice = sorted.slice(start, len);
+        let columns: Vec<ArrayRef> = without
+            .fields()
+            .iter()
+            .map(|f| column(&slice, f.name()))
+            .collect::<Result<_>>()?;
+        let slice = RecordBatch::try_new(Arc::clone(&without), columns)?;
+        out.push((
+            Some(dir),
+            encode_rows(&slice, spec.format, spec.orc_compression)?,
+            len as u64,
+        ));
+    }
+    Ok(out)
+}
+
+fn sort_by(batch: &RecordBatch, columns: &[&str]) -> Result<RecordBatch> {
+    let keys: Vec<SortColumn> = columns
+        .iter()
+        .map(|name| {
+            Ok(SortColumn {
+                values: column(batch, name)?,
+                options: Some(SortOptions {
+                    descending: false,
+                    nulls_first: true,
+                }),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let indices = lexsort_to_indices(&keys, None)?;
+    Ok(take_record_batch(batch, &indices)?)
+}
+
+fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
+    batch
+        .column_by_name(name)
+        .cloned()
+        .ok_or_else(|| DataFusionError::Internal(format!("missing column {name}")))
+}
+
+/// Splits sorted rows into runs of equal `id_part`, each with its Hive
+/// directory name.
+fn id_part_runs(id_part: &StringArray) -> BTreeMap<usize, (usize, String)> {
+    let mut runs = BTreeMap::new();
+    let mut start = 0;
+    for i in 1..=id_part.len() {
+        if i == id_part.len()
+            || id_part.is_null(i) != id_part.is_null(start)
+            || (id_part.is_valid(i) && id_part.value(i) != id_part.value(start))
+        {
+            let value = if id_part.is_null(start) {
+                ""
+            } else {
+                id_part.value(start)
+            };
+            runs.insert(
+                start,
+                (i - start, format!("id_part={}", hive_escape(value))),
+            );
+            start = i;
+        }
+    }
+    runs
+}

@@ -1,0 +1,146 @@
+//! Encoding sorted good rows into one file's bytes, per format.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMillisecondType};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use flate2::write::GzEncoder;
+
+use super::{OrcCompression, OutputFormat};
+use crate::exec::schema::{col, timestamp_type};
+use crate::record::UtcDateTime;
+
+/// The columns of a published row: `id`, `id_part` (unless it is a directory),
+/// `db_type`, `last_modified`, `val`.
+pub fn output_schema(with_id_part: bool) -> SchemaRef {
+    let mut fields = vec![Field::new(col::ID, DataType::Utf8, true)];
+    if with_id_part {
+        fields.push(Field::new(col::ID_PART, DataType::Utf8, true));
+    }
+    fields.extend([
+        Field::new(col::DB_TYPE, DataType::Utf8, false),
+        Field::new(col::LAST_MODIFIED, timestamp_type(), false),
+        Field::new(col::VAL, DataType::Utf8, false),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+/// One file of `batch` (already in [`output_schema`] and sorted).
+pub fn encode_rows(
+    batch: &RecordBatch,
+    format: OutputFormat,
+    orc: OrcCompression,
+) -> Result<Vec<u8>> {
+    match format {
+        OutputFormat::Parquet => {
+            let props = WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+                .build();
+            let mut writer = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props))?;
+            writer.write(batch)?;
+            Ok(writer.into_inner()?)
+        }
+        OutputFormat::Orc => {
+            let mut out = Vec::new();
+            let codec = match orc {
+                OrcCompression::Zlib => orc_rust::compression::CompressionType::Zlib,
+                OrcCompression::Zstd => orc_rust::compression::CompressionType::Zstd,
+            };
+            let mut writer = orc_rust::ArrowWriterBuilder::new(&mut out, batch.schema())
+                .with_compression(codec)
+                .try_build()
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            writer
+                .write(batch)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            writer
+                .close()
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            Ok(out)
+        }
+        OutputFormat::Jsonl => gzip_lines(batch, |batch, i, out| {
+            let text = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .map(|c| c.as_string::<i32>())
+                    .filter(|c| c.is_valid(i))
+                    .map(|c| c.value(i))
+            };
+            let millis = batch
+                .column_by_name(col::LAST_MODIFIED)
+                .map(|c| c.as_primitive::<TimestampMillisecondType>().value(i))
+                .unwrap_or_default();
+            let row = serde_json::json!({
+                "id": text(col::ID),
+                "id_part": text(col::ID_PART),
+                "db_type": text(col::DB_TYPE),
+                "last_modified": UtcDateTime::from_unix_millis(millis).map(|t| t.format_millis()),
+                "val": text(col::VAL),
+            });
+            serde_json::to_writer(&mut *out, &row).map_err(std::io::Error::other)
+        }),
+        OutputFormat::Text => gzip_lines(batch, |batch, i, out| {
+            let val = batch
+                .column_by_name(col::VAL)
+                .map(|c| c.as_string::<i32>().value(i))
+                .unwrap_or_default();
+            out.write_all(val.as_bytes())
+        }),
+    }
+}
+
+fn gzip_lines(
+    batch: &RecordBatch,
+    mut line: impl FnMut(&RecordBatch, usize, &mut Vec<u8>) -> std::io::Result<()>,
+) -> Result<Vec<u8>> {
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut buf = Vec::with_capacity(4096);
+    for i in 0..batch.num_rows() {
+        buf.clear();
+        line(batch, i, &mut buf)?;
+        buf.push(b'\n');
+        gz.write_all(&buf)?;
+    }
+    Ok(gz.finish()?)
+}
+
+/// A Hive partition value as a directory name component (Hive's
+/// `escapePathName`: `%XX` for the characters paths cannot hold).
+pub fn hive_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        let special = c < ' '
+            || matches!(
+                c,
+                '"' | '#'
+                    | '%'
+                    | '\''
+                    | '*'
+                    | '/'
+                    | ':'
+                    | '='
+                    | '?'
+                    | '\\'
+                    | '\u{7f}'
+                    | '{'
+                    | '['
+                    | ']'
+                    | '^'
+            );
+        if special {
+            out.push_str(&format!("%{:02X}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    if out.is_empty() {
+        "__HIVE_DEFAULT_PARTITION__".to_owned()
+    } else {
+        out
+    }
+}

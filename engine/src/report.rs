@@ -1,0 +1,94 @@
+//! Run reports: what a run did, per collection and day, as the human summary
+//! and the JSON report show it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::CacheStats;
+use crate::output::PublishedDir;
+
+/// A published output, as downstream jobs look it up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputRef {
+    /// `db:collection`.
+    pub collection: String,
+    /// `YYYY-MM-DD`.
+    pub export_date: String,
+    /// `parquet`, `orc`, `jsonl`, `text` or `quarantine`.
+    pub format: String,
+    /// Directory path or URL.
+    pub path: String,
+}
+
+/// One collection's day.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DayReport {
+    /// `db:collection`.
+    pub collection: String,
+    /// The export date.
+    pub export_date: String,
+    /// The landing date read.
+    pub landing_date: String,
+    /// `published` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Input files.
+    pub files: usize,
+    /// Compressed input bytes.
+    pub bytes_read: u64,
+    /// Records read.
+    pub records_in: u64,
+    /// Rows published.
+    pub records_out: u64,
+    /// Of which inserts.
+    pub inserts: u64,
+    /// Of which deletes.
+    pub deletes: u64,
+    /// Corrupt records.
+    pub corrupt: u64,
+    /// Corrupt records by reason.
+    pub corrupt_by_reason: BTreeMap<String, u64>,
+    /// Key cache activity during this day (approximate when days overlap:
+    /// the cache is shared by the whole process).
+    pub dks: CacheStats,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Records per second.
+    pub records_per_sec: f64,
+    /// The published good rows.
+    pub output: Option<PublishedDir>,
+    /// The published quarantine.
+    pub quarantine: Option<PublishedDir>,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The run's id (in staging paths and manifests).
+    pub run_id: String,
+    /// `succeeded` when every day published, else `failed`.
+    pub status: String,
+    /// Source root.
+    pub source: String,
+    /// Destination root.
+    pub dest: String,
+    /// Per collection and day.
+    pub days: Vec<DayReport>,
+    /// Published outputs.
+    pub outputs: Vec<OutputRef>,
+    /// Key cache totals of this process.
+    pub dks: CacheStats,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Records per second over the run.
+    pub records_per_sec: f64,
+}
+
+impl RunReport {
+    /// Whether every day published.
+    pub fn succeeded(&self) -> bool {
+        self.days.iter().all(|d| d.status == "published")
+    }
+}

@@ -1,0 +1,319 @@
+//! Running one collection's day as a DataFusion plan: list the input once,
+//! scan → ingest → write in parallel partitions, check the corrupt share,
+//! publish atomically, clean the staging area, report.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::AsArray;
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::ExecutionPlan;
+use futures::TryStreamExt;
+
+use crate::exec::{
+    GzipLinesScanExec, IngestExec, IngestSpec, InputFile, ScanSpec, WriteExec, WriteSpec,
+};
+use crate::keys::{CacheStats, KeyCache};
+use crate::layout::{input_prefix, landing_date};
+use crate::output::{FileKind, OutputSpec, TaskSummary, discard_staging, publish};
+use crate::report::{DayReport, OutputRef};
+use crate::storage::Location;
+use crate::{Error, Result};
+
+/// The staging root under the destination; one directory per run below it.
+pub const STAGING_ROOT: &str = "_weir_staging";
+
+/// One collection's day, fully described.
+#[derive(Debug, Clone)]
+pub struct DayJob {
+    /// The run's id.
+    pub run_id: String,
+    /// The export date.
+    pub export_date: NaiveDate,
+    /// Source root.
+    pub source: String,
+    /// Destination root.
+    pub dest: String,
+    /// Record processing (collection, rules, cipher, keys).
+    pub ingest: IngestSpec,
+    /// Output format and layout.
+    pub output: OutputSpec,
+    /// Above this share of corrupt records the day fails.
+    pub max_corrupt_ratio: f64,
+    /// Parallel partitions at most.
+    pub partitions: usize,
+    /// Lines per batch.
+    pub batch_lines: usize,
+    /// Good-row bytes a task buffers before writing a file.
+    pub buffer_bytes: usize,
+}
+
+/// Executes a physical plan and returns its batches: in-process, or on a
+/// cluster (the cluster crate provides that one).
+#[async_trait::async_trait]
+pub trait PlanRunner: Send + Sync + std::fmt::Debug {
+    /// Runs `plan` to completion.
+    async fn collect(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+    ) -> datafusion::error::Result<Vec<datafusion::arrow::array::RecordBatch>>;
+
+    /// Key cache activity so far, where this runner can see it.
+    fn dks_stats(&self, job: &DayJob) -> CacheStats;
+}
+
+/// Runs plans on this process's DataFusion runtime.
+#[derive(Debug, Clone)]
+pub struct LocalRunner {
+    /// The task context (runtime, memory pool, config).
+    pub task_ctx: Arc<TaskContext>,
+}
+
+#[async_trait::async_trait]
+impl PlanRunner for LocalRunner {
+    async fn collect(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+    ) -> datafusion::error::Result<Vec<datafusion::arrow::array::RecordBatch>> {
+        datafusion::physical_plan::collect(plan, Arc::clone(&self.task_ctx)).await
+    }
+
+    fn dks_stats(&self, job: &DayJob) -> CacheStats {
+        KeyCache::shared(&job.ingest.dks, job.ingest.cache)
+            .map(|c| c.stats())
+            .unwrap_or_default()
+    }
+}
+
+impl DayJob {
+    /// The landing date read.
+    pub fn landing_date(&self) -> NaiveDate {
+        landing_date(self.export_date)
+    }
+
+    /// This day's staging prefix (relative to the destination root).
+    pub fn staging(&self) -> String {
+        format!(
+            "{STAGING_ROOT}/{}/{}.{}/{}",
+            self.run_id,
+            self.ingest.collection.db(),
+            self.ingest.collection.collection(),
+            self.export_date
+        )
+    }
+
+    /// Lists the day's input once: `*.jsonl.gz` and `*.json.gz` under the
+    /// landing prefix.
+    pub async fn list_input(&self) -> Result<(Location, Vec<InputFile>)> {
+        let source = Location::parse(&self.source)?;
+        let prefix = source.child(&input_prefix(&self.ingest.collection, self.landing_date()));
+        let mut files: Vec<InputFile> = source
+            .store
+            .list(Some(&prefix))
+            .try_filter(|m| {
+                let name = m.location.filename().unwrap_or_default();
+                futures::future::ready(name.ends_with(".jsonl.gz") || name.ends_with(".json.gz"))
+            })
+            .map_ok(|m| InputFile {
+                path: m.location.to_string(),
+                size: m.size,
+            })
+            .try_collect()
+            .await
+            .map_err(|e| Error::Storage {
+                op: "list",
+                location: source.display(&prefix),
+                source: e,
+            })?;
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok((source, files))
+    }
+
+    /// The physical plan: scan → ingest → write.
+    pub fn plan(&self, files: Vec<InputFile>) -> Arc<dyn ExecutionPlan> {
+        let scan = ScanSpec::balanced(
+            self.source.clone(),
+            files,
+            self.partitions,
+            self.batch_lines,
+        );
+        let scan = Arc::new(GzipLinesScanExec::new(scan));
+        let ingest = Arc::new(IngestExec::new(self.ingest.clone(), scan));
+        Arc::new(WriteExec::new(
+            WriteSpec {
+                dest: self.dest.clone(),
+                staging: self.staging(),
+                output: self.output.clone(),
+                buffer_bytes: self.buffer_bytes,
+            },
+            ingest,
+        ))
+    }
+}
+
+/// Runs one day end to end. A failed day publishes nothing, leaves the
+/// previous output as it was, and removes its staging files.
+pub async fn run_day(job: &DayJob, runner: &dyn PlanRunner) -> DayReport {
+    let started = Instant::now();
+    let dks_before = runner.dks_stats(job);
+    let mut report = DayReport {
+        collection: job.ingest.collection.to_string(),
+        export_date: job.export_date.to_string(),
+        landing_date: job.landing_date().to_string(),
+        ..DayReport::default()
+    };
+    let outcome = run_day_inner(job, runner, &mut report).await;
+    let dest = Location::parse(&job.dest);
+    if let Ok(dest) = &dest
+        && let Err(e) = discard_staging(dest, &job.staging()).await
+    {
+        tracing::warn!(error = %e, "could not remove staging files");
+    }
+    match outcome {
+        Ok(()) => report.status = "published".to_owned(),
+        Err(e) => {
+            report.status = "failed".to_owned();
+            report.error = Some(e.to_string());
+        }
+    }
+    let after = runner.dks_stats(job);
+    report.dks = CacheStats {
+        hits: after.hits.saturating_sub(dks_before.hits),
+        misses: after.misses.saturating_sub(dks_before.misses),
+        calls: after.calls.saturating_sub(dks_before.calls),
+        rejected: after.rejected.saturating_sub(dks_before.rejected),
+        errors: after.errors.saturating_sub(dks_before.errors),
+    };
+    report.seconds = started.elapsed().as_secs_f64();
+    report.records_per_sec = report.records_in as f64 / report.seconds.max(1e-9);
+    report
+}
+
+async fn run_day_inner(
+    job: &DayJob,
+    runner: &dyn PlanRunner,
+    report: &mut DayReport,
+) -> Result<()> {
+    let (source, files) = job.list_input().await?;
+    if files.is_empty() {
+        // A missing day is an incident, not an empty day: publishing nothing
+        // over yesterday's run would hide it.
+        return Err(Error::Config {
+            field: "input".to_owned(),
+            detail: format!(
+                "no *.jsonl.gz or *.json.gz files under {}",
+                source.display(
+                    &source.child(&input_prefix(&job.ingest.collection, job.landing_date()))
+                )
+            ),
+        });
+    }
+    report.files = files.len();
+    report.bytes_read = files.iter().map(|f| f.size).sum();
+    crate::exec::Progress::global().expect(files.len() as u64, report.bytes_read);
+    let batches = runner
+        .collect(job.plan(files))
+        .await
+        .map_err(|e| Error::Execution {
+            collection: job.ingest.collection.to_string(),
+            export_date: job.export_date.to_string(),
+            detail: e.to_string(),
+        })?;
+    let mut summaries = Vec::new();
+    for batch in &batches {
+        let column = batch.column(0).as_string::<i32>();
+        for json in column.iter().flatten() {
+            let summary: TaskSummary = serde_json::from_str(json).map_err(|e| Error::Config {
+                field: "task summary".to_owned(),
+                detail: e.to_string(),
+            })?;
+            summaries.push(summary);
+        }
+    }
+    for s in &summaries {
+        report.records_in += s.records;
+        report.records_out += s.rows;
+        report.inserts += s.inserts;
+        report.deletes += s.deletes;
+        for (reason, n) in &s.corrupt {
+            *report.corrupt_by_reason.entry(reason.clone()).or_default() += n;
+            report.corrupt += n;
+        }
+    }
+    let ratio = report.corrupt as f64 / report.records_in.max(1) as f64;
+    if ratio > job.max_corrupt_ratio {
+        return Err(Error::TooManyCorrupt {
+            collection: job.ingest.collection.to_string(),
+            export_date: job.export_date.to_string(),
+            corrupt: report.corrupt,
+            records: report.records_in,
+            max_ratio: job.max_corrupt_ratio,
+        });
+    }
+    let dest = Location::parse(&job.dest)?;
+    let files = |kind: FileKind| {
+        summaries
+            .iter()
+            .flat_map(|s| &s.files)
+            .filter(move |f| f.kind == kind)
+            .collect::<Vec<_>>()
+    };
+    let staging = job.staging();
+    report.quarantine = Some(
+        publish(
+            &dest,
+            &staging,
+            &job.output.quarantine_dir,
+            &files(FileKind::Quarantine),
+            &job.run_id,
+        )
+        .await?,
+    );
+    report.output = Some(
+        publish(
+            &dest,
+            &staging,
+            &job.output.data_dir,
+            &files(FileKind::Data),
+            &job.run_id,
+        )
+        .await?,
+    );
+    Ok(())
+}
+
+/// The outputs a published day adds to the run report.
+pub fn output_refs(job: &DayJob, report: &DayReport) -> Vec<OutputRef> {
+    let mut refs = Vec::new();
+    if let Some(out) = &report.output {
+        refs.push(OutputRef {
+            collection: report.collection.clone(),
+            export_date: report.export_date.clone(),
+            format: job.output.format.as_str().to_owned(),
+            path: out.path.clone(),
+        });
+    }
+    if let Some(q) = &report.quarantine {
+        refs.push(OutputRef {
+            collection: report.collection.clone(),
+            export_date: report.export_date.clone(),
+            format: "quarantine".to_owned(),
+            path: q.path.clone(),
+        });
+    }
+    refs
+}
+
+/// Removes the run's (now empty) staging directory and the staging root if
+/// nothing else is in it.
+pub async fn cleanup_run(dest: &str, run_id: &str) {
+    let Ok(dest) = Location::parse(dest) else {
+        return;
+    };
+    let _ = discard_staging(&dest, &format!("{STAGING_ROOT}/{run_id}")).await;
+    if dest.is_local() {
+        let root = std::path::PathBuf::from(dest.display(&dest.child(STAGING_ROOT)));
+        let _ = std::fs::remove_dir(root); // only if empty
+    }
+}
