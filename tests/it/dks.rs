@@ -12,7 +12,7 @@ use weir_engine::keys::{
     ServerTls, sample_value, server,
 };
 use weir_engine::record::base64;
-use weir_tests::{TestPki, conformance_file, gz_lines, spawn_weir, walk_gz};
+use weir_tests::{TestPki, conformance_file, spawn_weir};
 
 fn any_port() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -337,23 +337,7 @@ async fn the_command_serves_the_sample_keys_file() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&keys_file).unwrap()).unwrap();
     let captured = json["keys"].as_object().unwrap();
-    // Every (master key id, wrapped key) pair the sample's lines carry.
-    let mut wanted = std::collections::BTreeSet::new();
-    let root = conformance_file("sample");
-    for file in walk_gz(&root.join("corporate_storage")) {
-        for line in gz_lines(&file) {
-            let Ok(message) = serde_json::from_slice::<serde_json::Value>(&line) else {
-                continue; // truncated lines
-            };
-            let enc = &message["message"]["encryption"];
-            if let (Some(kek), Some(wrapped)) = (
-                enc["keyEncryptionKeyId"].as_str(),
-                enc["encryptedEncryptionKey"].as_str(),
-            ) {
-                wanted.insert((kek.to_owned(), wrapped.to_owned()));
-            }
-        }
-    }
+    let wanted = weir_tests::sample_key_pairs();
     assert!(wanted.iter().any(|(k, _)| k == "cloudhsm:99,99"));
     for (kek, wrapped) in &wanted {
         let answer = cache.get(kek, wrapped).await.unwrap();

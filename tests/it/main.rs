@@ -1,9 +1,11 @@
 //! Weir's integration tests (one binary; see `fixtures/` for shared helpers).
 
+mod cli;
 mod conformance;
 mod dks;
 mod generate;
 mod lines;
 mod properties;
 mod python_oracle;
+mod run;
 mod sample;

@@ -382,12 +382,12 @@ async fn put(dest: &Location, path: &ObjectPath, bytes: Vec<u8>) -> Result<()> {
     Ok(())
 }
 
+/// One encoded file of a flush: its `id_part=` directory (if any), bytes, rows.
+type EncodedFile = (Option<String>, Vec<u8>, u64);
+
 /// Sorts buffered rows by (`id_part`, `id`) and encodes one file per
 /// `id_part` directory (or one file).
-fn encode_flush(
-    batches: &[RecordBatch],
-    spec: &OutputSpec,
-) -> Result<Vec<(Option<String>, Vec<u8>, u64)>> {
+fn encode_flush(batches: &[RecordBatch], spec: &OutputSpec) -> Result<Vec<EncodedFile>> {
     let schema = batches[0].schema();
     let all = concat_batches(&schema, batches)?;
     if !spec.id_part_dirs {

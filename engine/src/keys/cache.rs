@@ -72,8 +72,8 @@ impl KeyCache {
     /// Every partition and task of a process gets the same one, so a key is
     /// fetched once per process whatever the parallelism.
     pub fn shared(dks: &DksConfig, cache: CacheConfig) -> Result<Arc<Self>> {
-        static CACHES: OnceLock<Mutex<HashMap<(DksConfig, CacheConfig), Arc<KeyCache>>>> =
-            OnceLock::new();
+        type Caches = HashMap<(DksConfig, CacheConfig), Arc<KeyCache>>;
+        static CACHES: OnceLock<Mutex<Caches>> = OnceLock::new();
         let mut caches = CACHES
             .get_or_init(Default::default)
             .lock()

@@ -194,16 +194,25 @@ pub async fn start(config: ServeConfig) -> Result<RunningDks> {
             };
             let state = Arc::clone(&state);
             let tls = tls.clone();
+            // Stopping closes open connections too: a stopped service must not
+            // keep answering over kept-alive connections.
+            let mut closed = stopped.clone();
             tokio::spawn(async move {
-                match tls {
-                    Some(acceptor) => match acceptor.accept(stream).await {
-                        Ok(stream) => serve_connection(TokioIo::new(stream), state).await,
-                        Err(e) => {
-                            state.metrics.tls_refused();
-                            tracing::debug!(error = %e, "TLS handshake refused");
-                        }
-                    },
-                    None => serve_connection(TokioIo::new(stream), state).await,
+                let serve = async move {
+                    match tls {
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(stream) => serve_connection(TokioIo::new(stream), state).await,
+                            Err(e) => {
+                                state.metrics.tls_refused();
+                                tracing::debug!(error = %e, "TLS handshake refused");
+                            }
+                        },
+                        None => serve_connection(TokioIo::new(stream), state).await,
+                    }
+                };
+                tokio::select! {
+                    () = serve => {}
+                    _ = closed.changed() => {}
                 }
             });
         }

@@ -77,8 +77,11 @@ pub trait DataKeys {
 /// the key service, which may refuse it).
 #[derive(Debug, Default, Clone)]
 pub struct StaticKeys {
-    keys: HashMap<String, Vec<(Option<String>, Result<Vec<u8>, KeyRejected>)>>,
+    keys: HashMap<String, Vec<KeyEntry>>,
 }
+
+/// One answer for a wrapped key: for a given master key id, or any (`None`).
+type KeyEntry = (Option<String>, Result<Vec<u8>, KeyRejected>);
 
 impl StaticKeys {
     /// No keys.
