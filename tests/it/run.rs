@@ -631,3 +631,49 @@ async fn generated_days_backfill_concurrently_with_every_record_accounted_for() 
     }
     dks.stop().await;
 }
+
+/// Regression: one wrapped key named under a known and an unknown master key
+/// id in the same batch; the refusal of one must not spoil the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_key_id_does_not_spoil_the_same_wrapped_key_under_a_good_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master.key");
+    let source = dir.path().join("source");
+    let dest = dir.path().join("out");
+    let config = GenerateConfig {
+        collections: collections(&["calculator:calculationParts"]),
+        export_dates: vec![date("2024-05-02")],
+        records_per_day: 2_000,
+        files_per_day: 2,
+        records_per_key: 5_000,
+        corrupt_rate: 0.01,
+        ..GenerateConfig::default()
+    };
+    let keys = KeySource::Master(MasterKey::load_or_create(&master).unwrap());
+    let manifest = generate(
+        &config,
+        &keys,
+        &Location::parse(source.to_str().unwrap()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let dks = server::start(ServeConfig::new("127.0.0.1:0".parse().unwrap(), &master))
+        .await
+        .unwrap();
+    let ctx = context(&source, &dest, &dks.url());
+    let report = run(
+        &ctx,
+        &["calculator:calculationParts"],
+        &[date("2024-05-02")],
+    )
+    .await;
+    let day = &report.days[0];
+    let m = &manifest.collections["calculator:calculationParts"]["2024-05-01"];
+    assert!(
+        m.corrupt_kinds.contains_key("unknown_kek"),
+        "{:?}",
+        m.corrupt_kinds
+    );
+    assert_eq!(day.records_out, m.valid, "{:?}", day.corrupt_by_reason);
+    dks.stop().await;
+}

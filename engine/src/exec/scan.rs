@@ -310,3 +310,41 @@ where
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, size: u64) -> InputFile {
+        InputFile {
+            path: path.to_owned(),
+            size,
+        }
+    }
+
+    #[test]
+    fn files_spread_by_size_over_at_most_the_partitions() {
+        let files = vec![file("a", 100), file("b", 60), file("c", 50), file("d", 10)];
+        let spec = ScanSpec::balanced("/src".into(), files, 2, 10);
+        assert_eq!(spec.groups.len(), 2);
+        let sizes: Vec<u64> = spec
+            .groups
+            .iter()
+            .map(|g| g.iter().map(|f| f.size).sum())
+            .collect();
+        assert_eq!(sizes, vec![110, 110]);
+        // Never more groups than files, and at least one.
+        assert_eq!(
+            ScanSpec::balanced("/src".into(), vec![file("a", 1)], 8, 10)
+                .groups
+                .len(),
+            1
+        );
+        assert_eq!(
+            ScanSpec::balanced("/src".into(), vec![], 8, 10)
+                .groups
+                .len(),
+            1
+        );
+    }
+}

@@ -118,3 +118,22 @@ impl Default for CacheConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jittered_within_half() {
+        let p = RetryPolicy {
+            attempts: 10,
+            initial_backoff_ms: 100,
+            max_backoff_ms: 1_000,
+        };
+        assert_eq!(p.backoff(1, 0.0), Duration::from_millis(50));
+        assert_eq!(p.backoff(1, 1.0), Duration::from_millis(100));
+        assert_eq!(p.backoff(3, 1.0), Duration::from_millis(400));
+        assert_eq!(p.backoff(9, 1.0), Duration::from_millis(1_000));
+        assert_eq!(p.backoff(60, 0.5), Duration::from_millis(750));
+    }
+}

@@ -189,3 +189,31 @@ impl MasterKey {
             .map(DataKey::new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_binds_the_key_id_and_the_master() {
+        let master = MasterKey::from_bytes([7; 32]);
+        let wrapped = master.wrap("cloudhsm:1,2", &[1, 2, 3, 4], [9; 12]);
+        assert_eq!(
+            master.unwrap_key("cloudhsm:1,2", &wrapped).unwrap().bytes(),
+            &[1, 2, 3, 4]
+        );
+        assert!(
+            master.unwrap_key("cloudhsm:7,8", &wrapped).is_none(),
+            "another key id"
+        );
+        assert!(
+            MasterKey::from_bytes([8; 32])
+                .unwrap_key("cloudhsm:1,2", &wrapped)
+                .is_none()
+        );
+        assert!(master.unwrap_key("cloudhsm:1,2", "not base64!").is_none());
+        // Same inputs, same bytes (deterministic generation relies on it).
+        assert_eq!(wrapped, master.wrap("cloudhsm:1,2", &[1, 2, 3, 4], [9; 12]));
+        assert_eq!(format!("{master:?}"), "MasterKey(<redacted>)");
+    }
+}

@@ -144,3 +144,17 @@ pub fn hive_escape(value: &str) -> String {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hive_escapes_what_paths_cannot_hold() {
+        assert_eq!(hive_escape("ab"), "ab");
+        assert_eq!(hive_escape("a/"), "a%2F");
+        assert_eq!(hive_escape("=:"), "%3D%3A");
+        assert_eq!(hive_escape(""), "__HIVE_DEFAULT_PARTITION__");
+        assert_eq!(hive_escape("é"), "é");
+    }
+}

@@ -1,0 +1,253 @@
+//! End-to-end benchmark: generates N calculationParts records (~2.1 KB each),
+//! starts the local key service, runs `weir run` on them as users do, and prints
+//! records/s, MB/s and the peak RSS of the `weir run` process.
+//!
+//! `cargo build --release -p weir-cluster -p weir-benches && target/release/weir-e2e-bench`
+//! (`--records 200000 --scale 1,4` by default: the second run checks that
+//! memory does not grow with the input).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Args {
+    records: u64,
+    scales: Vec<u64>,
+    work: PathBuf,
+    partitions: Option<usize>,
+    format: Option<String>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        records: 200_000,
+        scales: vec![1, 4],
+        work: PathBuf::from("target/weir-e2e-bench"),
+        partitions: None,
+        format: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .unwrap_or_else(|| die(&format!("{flag} needs a value")))
+        };
+        match flag.as_str() {
+            "--records" => {
+                args.records = value()
+                    .parse()
+                    .unwrap_or_else(|_| die("--records: a number"))
+            }
+            "--scale" => {
+                args.scales = value()
+                    .split(',')
+                    .map(|s| {
+                        s.parse()
+                            .unwrap_or_else(|_| die("--scale: numbers, comma-separated"))
+                    })
+                    .collect()
+            }
+            "--work" => args.work = PathBuf::from(value()),
+            "--partitions" => {
+                args.partitions = Some(
+                    value()
+                        .parse()
+                        .unwrap_or_else(|_| die("--partitions: a number")),
+                )
+            }
+            "--format" => args.format = Some(value()),
+            "-h" | "--help" => {
+                println!(
+                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text]"
+                );
+                std::process::exit(0);
+            }
+            other => die(&format!("unknown option {other}")),
+        }
+    }
+    args
+}
+
+fn die(message: &str) -> ! {
+    eprintln!("weir-e2e-bench: {message}");
+    std::process::exit(2)
+}
+
+fn weir_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|e| die(&e.to_string()));
+    let bin = exe.with_file_name("weir");
+    if !bin.is_file() {
+        die(&format!(
+            "{} not found: cargo build --release -p weir-cluster -p weir-benches",
+            bin.display()
+        ));
+    }
+    bin
+}
+
+fn run(cmd: &mut Command) {
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| die(&format!("{cmd:?}: {e}")));
+    if !status.success() {
+        die(&format!("{cmd:?} failed: {status}"));
+    }
+}
+
+/// Peak resident set (VmHWM) of a running process, in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn main() {
+    let args = parse_args();
+    let weir = weir_bin();
+    std::fs::create_dir_all(&args.work).unwrap_or_else(|e| die(&e.to_string()));
+    let master = args.work.join("dks-master.key");
+    let date = "2024-01-02";
+
+    let mut dks = Command::new(&weir)
+        .args(["dks", "serve", "--bind", "127.0.0.1:0", "--master-key-file"])
+        .arg(&master)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| die(&e.to_string()));
+    let mut first = String::new();
+    if let Some(out) = dks.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut first);
+    }
+    let url = first
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    if !url.starts_with("http") {
+        let _ = dks.kill();
+        die(&format!("the key service did not start: {first:?}"));
+    }
+
+    println!(
+        "{:>10} {:>10} {:>10} {:>9} {:>12} {:>9} {:>13}",
+        "records", "input MB", "gzip MB", "seconds", "records/s", "MB/s", "peak RSS MB"
+    );
+    for scale in &args.scales {
+        let n = args.records * scale;
+        let source = args.work.join(format!("source-{n}"));
+        if !source.join("manifest.json").is_file() {
+            eprintln!("generating {n} records under {} ...", source.display());
+            run(Command::new(&weir)
+                .args([
+                    "generate",
+                    "--collection",
+                    "calculator:calculationParts",
+                    "--date",
+                    date,
+                ])
+                .args([
+                    "--records",
+                    &n.to_string(),
+                    "--files-per-day",
+                    "8",
+                    "--records-per-key",
+                    "10000",
+                ])
+                .arg("--dest")
+                .arg(&source)
+                .arg("--master-key-file")
+                .arg(&master)
+                .stdout(Stdio::null()));
+        }
+        let (raw, gz) = input_bytes(&source);
+        let dest = args.work.join(format!("out-{n}"));
+        let report = args.work.join(format!("report-{n}.json"));
+        let mut cmd = Command::new(&weir);
+        cmd.args([
+            "run",
+            "--collection",
+            "calculator:calculationParts",
+            "--date",
+            date,
+        ])
+        .arg("--source")
+        .arg(&source)
+        .arg("--dest")
+        .arg(&dest)
+        .args(["--dks-url", &url])
+        .arg("--report")
+        .arg(&report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        if let Some(p) = args.partitions {
+            cmd.args(["--partitions", &p.to_string()]);
+        }
+        if let Some(f) = &args.format {
+            cmd.args(["--format", f]);
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().unwrap_or_else(|e| die(&e.to_string()));
+        let mut peak = 0;
+        let status = loop {
+            if let Some(kib) = peak_rss_kib(child.id()) {
+                peak = peak.max(kib);
+            }
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => die(&e.to_string()),
+            }
+        };
+        let secs = started.elapsed().as_secs_f64();
+        if !status.success() {
+            die(&format!(
+                "weir run failed ({status}); see {}",
+                report.display()
+            ));
+        }
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap_or_default()).unwrap_or_default();
+        let records = json["days"][0]["records_in"].as_u64().unwrap_or(0);
+        if records != n {
+            die(&format!("weir run read {records} records, expected {n}"));
+        }
+        println!(
+            "{:>10} {:>10.1} {:>10.1} {:>9.2} {:>12.0} {:>9.1} {:>13.0}",
+            records,
+            raw as f64 / 1e6,
+            gz as f64 / 1e6,
+            secs,
+            records as f64 / secs,
+            raw as f64 / 1e6 / secs,
+            peak as f64 / 1024.0
+        );
+    }
+    let _ = dks.kill();
+    let _ = dks.wait();
+}
+
+/// Uncompressed and compressed bytes of the generated input (its manifest).
+fn input_bytes(source: &Path) -> (u64, u64) {
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(source.join("manifest.json")).unwrap_or_default())
+            .unwrap_or_default();
+    let mut raw = 0;
+    let mut gz = 0;
+    for days in json["collections"]
+        .as_object()
+        .into_iter()
+        .flat_map(|c| c.values())
+    {
+        for day in days.as_object().into_iter().flat_map(|d| d.values()) {
+            for f in day["files"].as_array().into_iter().flatten() {
+                raw += f["bytes_uncompressed"].as_u64().unwrap_or(0);
+                gz += f["bytes_compressed"].as_u64().unwrap_or(0);
+            }
+        }
+    }
+    (raw, gz)
+}
