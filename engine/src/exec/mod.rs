@@ -2,6 +2,7 @@
 //! operator and the partition-parallel writer. Each is described by a plain
 //! serde spec so the extension codec can ship it to Ballista executors.
 
+mod codec;
 mod error;
 mod ingest;
 mod progress;
@@ -9,6 +10,7 @@ mod scan;
 pub mod schema;
 mod write;
 
+pub use codec::{WeirNode, decode, encode};
 pub use error::{engine_error, io_error, storage_error};
 pub use ingest::{IngestExec, IngestSpec};
 pub use progress::Progress;
