@@ -217,6 +217,17 @@ pub struct RunArgs {
     /// Days of a backfill run at once.
     #[arg(long, env = "WEIR_MAX_CONCURRENT_DAYS")]
     pub max_concurrent_days: Option<usize>,
+    /// A listed input file gone when read: fail the day, or list again once.
+    #[arg(long, env = "WEIR_ON_MISSING_INPUT", value_parser = parse_missing)]
+    pub on_missing_input: Option<weir_engine::run::MissingInput>,
+}
+
+fn parse_missing(text: &str) -> Result<weir_engine::run::MissingInput, String> {
+    match text {
+        "fail" => Ok(weir_engine::run::MissingInput::Fail),
+        "retry" => Ok(weir_engine::run::MissingInput::Retry),
+        other => Err(format!("{other:?} is not fail or retry")),
+    }
 }
 
 fn parse_format(text: &str) -> Result<weir_engine::output::OutputFormat, String> {

@@ -8,6 +8,8 @@ use serde::Deserialize;
 use weir_engine::keys::{CacheConfig, ClientTls, DksConfig, RetryPolicy};
 use weir_engine::output::{OrcCompression, OutputFormat};
 use weir_engine::record::{Cipher, CollectionName};
+use weir_engine::run::MissingInput;
+use weir_engine::storage::S3Settings;
 
 use crate::cli::{CipherArg, RunArgs};
 use crate::dates::export_dates;
@@ -32,8 +34,10 @@ pub struct FileConfig {
     orc_compression: Option<OrcCompression>,
     batch_lines: Option<usize>,
     buffer_mb: Option<usize>,
+    on_missing_input: Option<MissingInput>,
     dks: Option<DksFileConfig>,
     cache: Option<CacheConfig>,
+    s3: Option<S3Settings>,
 }
 
 /// `[dks]` in the file.
@@ -80,6 +84,10 @@ pub struct RunSettings {
     pub dks: DksConfig,
     /// Key cache.
     pub cache: CacheConfig,
+    /// S3 settings (credentials come from the environment).
+    pub s3: S3Settings,
+    /// What to do when a listed input file is gone when read.
+    pub on_missing_input: MissingInput,
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, Error> {
@@ -193,6 +201,11 @@ impl RunSettings {
             buffer_bytes: file.buffer_mb.unwrap_or(64).max(1) << 20,
             dks,
             cache: file.cache.unwrap_or_default(),
+            s3: file.s3.unwrap_or_default(),
+            on_missing_input: args
+                .on_missing_input
+                .or(file.on_missing_input)
+                .unwrap_or_default(),
         })
     }
 }

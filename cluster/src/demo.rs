@@ -71,6 +71,8 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, Error> {
             buffer_bytes: 64 << 20,
             dks: DksConfig::new(dks.url()),
             cache: Default::default(),
+            s3: Default::default(),
+            on_missing_input: Default::default(),
         };
         let report = crate::run::execute(&settings).await;
         dks.stop().await;
@@ -114,7 +116,7 @@ async fn generate_sample(
         source.display()
     );
     let keys = KeySource::Master(MasterKey::load_or_create(master_file)?);
-    let dest = Location::parse(&source.display().to_string())?;
+    let dest = Location::parse(&source.display().to_string(), &Default::default())?;
     let mut manifest = Manifest::default();
     for (name, divisor) in COLLECTIONS {
         let config = GenerateConfig {

@@ -41,7 +41,7 @@ pub(crate) fn run(args: GenerateArgs) -> Result<ExitCode, Error> {
         None => KeySource::Master(MasterKey::load_or_create(&args.master_key_file)?),
     };
     crate::runtime()?.block_on(async {
-        let dest = Location::parse(&args.dest)?;
+        let dest = Location::parse(&args.dest, &Default::default())?;
         let started = Instant::now();
         let manifest = generate(&config, &keys, &dest).await?;
         let secs = started.elapsed().as_secs_f64();

@@ -57,6 +57,8 @@ pub(crate) async fn execute(settings: &RunSettings) -> RunReport {
         partitions: settings.partitions,
         batch_lines: settings.batch_lines,
         buffer_bytes: settings.buffer_bytes,
+        s3: settings.s3.clone(),
+        on_missing_input: settings.on_missing_input,
         runner: Arc::new(LocalRunner {
             task_ctx: session.task_ctx(),
         }),

@@ -12,13 +12,14 @@ use datafusion::physical_plan::ExecutionPlan;
 use futures::TryStreamExt;
 
 use crate::exec::{
-    GzipLinesScanExec, IngestExec, IngestSpec, InputFile, ScanSpec, WriteExec, WriteSpec,
+    GzipLinesScanExec, INPUT_CHANGED, IngestExec, IngestSpec, InputFile, ScanSpec, WriteExec,
+    WriteSpec,
 };
 use crate::keys::{CacheStats, KeyCache};
 use crate::layout::{input_prefix, landing_date};
 use crate::output::{FileKind, OutputSpec, TaskSummary, discard_staging, publish};
 use crate::report::{DayReport, OutputRef};
-use crate::storage::Location;
+use crate::storage::{Location, S3Settings};
 use crate::{Error, Result};
 
 /// The staging root under the destination; one directory per run below it.
@@ -47,6 +48,22 @@ pub struct DayJob {
     pub batch_lines: usize,
     /// Good-row bytes a task buffers before writing a file.
     pub buffer_bytes: usize,
+    /// How to reach S3.
+    pub s3: S3Settings,
+    /// What to do when a listed input file is gone when read.
+    pub on_missing_input: MissingInput,
+}
+
+/// What to do when a listed input file is gone when read (a coalescing job
+/// deleted it under the run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingInput {
+    /// Fail the day, naming the file.
+    #[default]
+    Fail,
+    /// List the day again once and rerun it; fail if it happens again.
+    Retry,
 }
 
 /// Executes a physical plan and returns its batches: in-process, or on a
@@ -106,7 +123,7 @@ impl DayJob {
     /// Lists the day's input once: `*.jsonl.gz` and `*.json.gz` under the
     /// landing prefix.
     pub async fn list_input(&self) -> Result<(Location, Vec<InputFile>)> {
-        let source = Location::parse(&self.source)?;
+        let source = Location::parse(&self.source, &self.s3)?;
         let prefix = source.child(&input_prefix(&self.ingest.collection, self.landing_date()));
         let mut files: Vec<InputFile> = source
             .store
@@ -134,6 +151,7 @@ impl DayJob {
     pub fn plan(&self, files: Vec<InputFile>) -> Arc<dyn ExecutionPlan> {
         let scan = ScanSpec::balanced(
             self.source.clone(),
+            self.s3.clone(),
             files,
             self.partitions,
             self.batch_lines,
@@ -146,6 +164,7 @@ impl DayJob {
                 staging: self.staging(),
                 output: self.output.clone(),
                 buffer_bytes: self.buffer_bytes,
+                s3: self.s3.clone(),
             },
             ingest,
         ))
@@ -163,8 +182,37 @@ pub async fn run_day(job: &DayJob, runner: &dyn PlanRunner) -> DayReport {
         landing_date: job.landing_date().to_string(),
         ..DayReport::default()
     };
-    let outcome = run_day_inner(job, runner, &mut report).await;
-    let dest = Location::parse(&job.dest);
+    let mut outcome = run_day_inner(job, runner, &mut report).await;
+    let input_changed =
+        matches!(&outcome, Err(Error::Execution { detail, .. }) if detail.contains(INPUT_CHANGED));
+    if input_changed && job.on_missing_input == MissingInput::Retry {
+        tracing::warn!(collection = %report.collection, export_date = %report.export_date, "input changed during the run; listing again once");
+        if let Ok(dest) = Location::parse(&job.dest, &job.s3) {
+            let _ = discard_staging(&dest, &job.staging()).await;
+        }
+        let fresh = DayReport {
+            collection: report.collection.clone(),
+            export_date: report.export_date.clone(),
+            landing_date: report.landing_date.clone(),
+            ..DayReport::default()
+        };
+        report = fresh;
+        outcome = run_day_inner(job, runner, &mut report)
+            .await
+            .map_err(|e| match e {
+                Error::Execution {
+                    collection,
+                    export_date,
+                    detail,
+                } => Error::Execution {
+                    collection,
+                    export_date,
+                    detail: format!("{detail} (after listing the input again)"),
+                },
+                other => other,
+            });
+    }
+    let dest = Location::parse(&job.dest, &job.s3);
     if let Ok(dest) = &dest
         && let Err(e) = discard_staging(dest, &job.staging()).await
     {
@@ -251,7 +299,7 @@ async fn run_day_inner(
             max_ratio: job.max_corrupt_ratio,
         });
     }
-    let dest = Location::parse(&job.dest)?;
+    let dest = Location::parse(&job.dest, &job.s3)?;
     let files = |kind: FileKind| {
         summaries
             .iter()
@@ -307,8 +355,8 @@ pub fn output_refs(job: &DayJob, report: &DayReport) -> Vec<OutputRef> {
 
 /// Removes the run's (now empty) staging directory and the staging root if
 /// nothing else is in it.
-pub async fn cleanup_run(dest: &str, run_id: &str) {
-    let Ok(dest) = Location::parse(dest) else {
+pub async fn cleanup_run(dest: &str, s3: &S3Settings, run_id: &str) {
+    let Ok(dest) = Location::parse(dest, s3) else {
         return;
     };
     let _ = discard_staging(&dest, &format!("{STAGING_ROOT}/{run_id}")).await;

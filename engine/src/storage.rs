@@ -4,12 +4,49 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use object_store::ObjectStore;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
+
+/// How to reach S3 (or an S3-compatible server). Credentials are not here:
+/// they come from each process's own environment (variables, profile,
+/// IMDS / IRSA), so they are never in configs, plans, reports or logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    /// Region (default: `AWS_REGION` / `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+    /// Endpoint of an S3-compatible server, e.g. `http://127.0.0.1:9000`.
+    pub endpoint: Option<String>,
+    /// Allow `http://` endpoints.
+    pub allow_http: Option<bool>,
+    /// Path-style requests (`endpoint/bucket/key`) instead of virtual hosts.
+    pub path_style: Option<bool>,
+    /// Server-side encryption of what Weir writes.
+    pub sse: Option<Sse>,
+    /// The KMS key of `sse = "kms"`.
+    pub sse_kms_key_id: Option<String>,
+    /// Retries of one request.
+    pub max_retries: Option<usize>,
+    /// Give up retrying a request after this long.
+    pub retry_timeout_secs: Option<u64>,
+    /// Timeout of one request.
+    pub timeout_secs: Option<u64>,
+}
+
+/// Server-side encryption of written objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sse {
+    /// SSE-S3 (AES256).
+    S3,
+    /// SSE-KMS with `sse_kms_key_id`.
+    Kms,
+}
 
 /// A root (input or output) as an object store and a prefix in it.
 #[derive(Debug, Clone)]
@@ -28,7 +65,7 @@ pub struct Location {
 impl Location {
     /// `s3://bucket/prefix`, `file:///abs/path` or a local path (relative paths
     /// are taken from the current directory; nothing is created).
-    pub fn parse(text: &str) -> Result<Self> {
+    pub fn parse(text: &str, s3: &S3Settings) -> Result<Self> {
         if let Some(rest) = text.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
@@ -38,7 +75,7 @@ impl Location {
                 });
             }
             return Ok(Self {
-                store: s3_store(bucket)?,
+                store: s3_store(bucket, s3)?,
                 prefix: ObjectPath::from(prefix.trim_matches('/')),
                 url: format!("s3://{bucket}/{}", prefix.trim_matches('/')),
                 store_url: format!("s3://{bucket}"),
@@ -99,27 +136,68 @@ fn local_store() -> Arc<dyn ObjectStore> {
     Arc::clone(LOCAL.get_or_init(|| Arc::new(LocalFileSystem::new())))
 }
 
-/// One S3 client per bucket, configured from this process's environment
-/// (`AWS_*`: region, endpoint, credentials chain).
-fn s3_store(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
-    static BUCKETS: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
+/// One S3 client per bucket (and settings), configured from this process's
+/// environment (`AWS_*`: region, endpoint, credentials chain) and `settings`.
+fn s3_store(bucket: &str, settings: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
+    type Clients = HashMap<(String, S3Settings), Arc<dyn ObjectStore>>;
+    static BUCKETS: OnceLock<Mutex<Clients>> = OnceLock::new();
     let mut buckets = BUCKETS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(store) = buckets.get(bucket) {
+    let key = (bucket.to_owned(), settings.clone());
+    if let Some(store) = buckets.get(&key) {
         return Ok(Arc::clone(store));
     }
-    let store: Arc<dyn ObjectStore> = Arc::new(
-        AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .build()
-            .map_err(|e| Error::Storage {
-                op: "configure",
-                location: format!("s3://{bucket}"),
-                source: e,
-            })?,
-    );
-    buckets.insert(bucket.to_owned(), Arc::clone(&store));
+    let bad = |e: object_store::Error| Error::Storage {
+        op: "configure",
+        location: format!("s3://{bucket}"),
+        source: e,
+    };
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(region) = &settings.region {
+        builder = builder.with_region(region);
+    }
+    if let Some(endpoint) = &settings.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(allow) = settings.allow_http {
+        builder = builder.with_allow_http(allow);
+    }
+    if let Some(path_style) = settings.path_style {
+        builder = builder.with_virtual_hosted_style_request(!path_style);
+    }
+    match (settings.sse, &settings.sse_kms_key_id) {
+        (Some(Sse::Kms), Some(key)) => builder = builder.with_sse_kms_encryption(key),
+        (Some(Sse::Kms), None) => {
+            return Err(Error::Config {
+                field: "s3.sse_kms_key_id".to_owned(),
+                detail: "sse = \"kms\" needs the KMS key id".to_owned(),
+            });
+        }
+        (Some(Sse::S3), _) => {
+            let key: AmazonS3ConfigKey = "aws_server_side_encryption".parse().map_err(bad)?;
+            builder = builder.with_config(key, "AES256");
+        }
+        (None, _) => {}
+    }
+    let mut retry = RetryConfig {
+        backoff: BackoffConfig::default(),
+        ..RetryConfig::default()
+    };
+    if let Some(n) = settings.max_retries {
+        retry.max_retries = n;
+    }
+    if let Some(secs) = settings.retry_timeout_secs {
+        retry.retry_timeout = std::time::Duration::from_secs(secs);
+    }
+    builder = builder.with_retry(retry);
+    if let Some(secs) = settings.timeout_secs {
+        builder = builder.with_client_options(
+            ClientOptions::new().with_timeout(std::time::Duration::from_secs(secs)),
+        );
+    }
+    let store: Arc<dyn ObjectStore> = Arc::new(builder.build().map_err(bad)?);
+    buckets.insert(key, Arc::clone(&store));
     Ok(store)
 }

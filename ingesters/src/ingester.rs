@@ -9,7 +9,8 @@ use weir_engine::keys::{CacheConfig, DksConfig};
 use weir_engine::output::{OrcCompression, OutputFormat, OutputSpec};
 use weir_engine::record::{Cipher, CollectionName, RecordRules};
 use weir_engine::report::DayReport;
-use weir_engine::run::{DayJob, PlanRunner, run_day};
+use weir_engine::run::{DayJob, MissingInput, PlanRunner, run_day};
+use weir_engine::storage::S3Settings;
 
 /// What a run gives every ingester.
 #[derive(Debug, Clone)]
@@ -38,6 +39,10 @@ pub struct RunContext {
     pub batch_lines: usize,
     /// Good-row bytes a task buffers before writing a file.
     pub buffer_bytes: usize,
+    /// How to reach S3.
+    pub s3: S3Settings,
+    /// What to do when a listed input file is gone when read.
+    pub on_missing_input: MissingInput,
     /// Where plans run.
     pub runner: Arc<dyn PlanRunner>,
 }
@@ -93,6 +98,8 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
             partitions: ctx.partitions,
             batch_lines: ctx.batch_lines,
             buffer_bytes: ctx.buffer_bytes,
+            s3: ctx.s3.clone(),
+            on_missing_input: ctx.on_missing_input,
         }
     }
 

@@ -36,7 +36,7 @@ pub async fn run_all(
     results.sort_by(|a, b| {
         (&a.1.collection, &a.1.export_date).cmp(&(&b.1.collection, &b.1.export_date))
     });
-    cleanup_run(&ctx.dest, &ctx.run_id).await;
+    cleanup_run(&ctx.dest, &ctx.s3, &ctx.run_id).await;
     let mut report = RunReport {
         run_id: ctx.run_id.clone(),
         source: ctx.source.clone(),

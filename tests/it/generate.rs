@@ -42,7 +42,7 @@ async fn generate_into(dir: &Path, master: &Path, config: &GenerateConfig) -> Ma
     generate(
         config,
         &keys,
-        &Location::parse(dir.to_str().unwrap()).unwrap(),
+        &Location::parse(dir.to_str().unwrap(), &Default::default()).unwrap(),
     )
     .await
     .unwrap()

@@ -8,4 +8,5 @@ mod lines;
 mod properties;
 mod python_oracle;
 mod run;
+mod s3;
 mod sample;

@@ -69,6 +69,7 @@ mod tests {
     fn every_node_round_trips_with_its_spec() {
         let scan = ScanSpec::balanced(
             "s3://corporate/root".into(),
+            crate::storage::S3Settings::default(),
             vec![InputFile {
                 path: "a/b.jsonl.gz".into(),
                 size: 10,
@@ -95,6 +96,7 @@ mod tests {
                 orc_compression: OrcCompression::Zlib,
             },
             buffer_bytes: 1 << 20,
+            s3: crate::storage::S3Settings::default(),
         };
         let plan: Arc<dyn ExecutionPlan> = Arc::new(WriteExec::new(
             write.clone(),

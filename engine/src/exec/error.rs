@@ -4,6 +4,10 @@
 
 use datafusion::error::DataFusionError;
 
+/// What a read of a listed-but-vanished input file says (and what
+/// `--on-missing-input retry` looks for).
+pub const INPUT_CHANGED: &str = "the input changed during the run";
+
 /// A transient failure worth a task retry, with a message naming what failed.
 pub fn io_error(message: String) -> DataFusionError {
     DataFusionError::IoError(std::io::Error::other(message))
@@ -14,7 +18,7 @@ pub fn io_error(message: String) -> DataFusionError {
 pub fn storage_error(op: &str, location: &str, e: object_store::Error) -> DataFusionError {
     match e {
         object_store::Error::NotFound { .. } => DataFusionError::Execution(format!(
-            "{location} was listed but is gone ({op}): the input changed during the run"
+            "{location} was listed but is gone ({op}): {INPUT_CHANGED}"
         )),
         other => io_error(format!("cannot {op} {location}: {other}")),
     }

@@ -11,7 +11,7 @@ pub mod schema;
 mod write;
 
 pub use codec::{WeirNode, decode, encode};
-pub use error::{engine_error, io_error, storage_error};
+pub use error::{INPUT_CHANGED, engine_error, io_error, storage_error};
 pub use ingest::{IngestExec, IngestSpec};
 pub use progress::Progress;
 pub use scan::{GzipLinesScanExec, InputFile, ScanSpec};

@@ -8,15 +8,14 @@
 //! gzip JSON lines in the quarantine. Memory is bounded by the buffer, not by
 //! the input.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::{
-    SortColumn, SortOptions, concat_batches, filter_record_batch, is_null, lexsort_to_indices,
-    take_record_batch,
+    SortColumn, SortOptions, concat, filter_record_batch, interleave_record_batch, is_null,
+    lexsort_to_indices,
 };
 use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -38,10 +37,10 @@ use serde::{Deserialize, Serialize};
 use super::error::storage_error;
 use super::schema::{col, summary_schema};
 use crate::output::{
-    FileKind, OutputSpec, StagedFile, TaskSummary, encode_rows, hive_escape, output_schema,
+    FileKind, OutputSpec, StagedFile, TaskSummary, encode_batches, hive_escape, output_schema,
 };
 use crate::record::base64;
-use crate::storage::Location;
+use crate::storage::{Location, S3Settings};
 
 /// What the write operator does: plain data, so it can travel to executors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +53,8 @@ pub struct WriteSpec {
     pub output: OutputSpec,
     /// Buffered good-row bytes per task before a file is written.
     pub buffer_bytes: usize,
+    /// How to reach S3, when the destination is there.
+    pub s3: S3Settings,
 }
 
 /// The write operator.
@@ -150,8 +151,8 @@ impl ExecutionPlan for WriteExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let mut input = self.input.execute(partition, context)?;
-        let dest =
-            Location::parse(&self.spec.dest).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let dest = Location::parse(&self.spec.dest, &self.spec.s3)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         // A token per attempt: a retried or duplicated task never writes over
         // another attempt's files, and only the committed list is published.
         let attempt = format!("{:016x}", rand::random::<u64>());
@@ -301,24 +302,74 @@ impl TaskWriter {
         let flush = self.flushes;
         self.flushes += 1;
         let spec = self.spec.output.clone();
+        let name = format!(
+            "part-{:05}-{flush:04}-{}.{}",
+            self.summary.partition,
+            self.summary.attempt,
+            spec.format.extension()
+        );
+        let staging = self.staging_prefix(FileKind::Data);
+        // On local disk the files are written where they are encoded; for
+        // object stores the bytes come back to be uploaded.
+        let local = self
+            .dest
+            .is_local()
+            .then(|| std::path::PathBuf::from(self.dest.display(&staging)));
         // Sorting and encoding are CPU work: off the async workers.
-        let files = tokio::task::spawn_blocking(move || encode_flush(&batches, &spec))
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))??;
-        for (partition_dir, bytes, rows) in files {
-            let name = format!(
-                "part-{:05}-{flush:04}-{}.{}",
-                self.summary.partition,
-                self.summary.attempt,
-                self.spec.output.format.extension()
-            );
-            let target = match &partition_dir {
-                Some(dir) => format!("{dir}/{name}"),
-                None => name,
-            };
+        let (written, to_upload) = tokio::task::spawn_blocking(move || {
+            let mut written = Vec::new();
+            let mut to_upload = Vec::new();
+            encode_flush(&batches, &spec, |(dir, bytes, rows)| {
+                let target = match dir {
+                    Some(dir) => format!("{dir}/{name}"),
+                    None => name.clone(),
+                };
+                match &local {
+                    Some(root) => {
+                        let path = root.join(&target);
+                        if let Some(parent) = path.parent() {
+                            std::fs::create_dir_all(parent)?;
+                        }
+                        std::fs::write(&path, &bytes)?;
+                        written.push((target, bytes.len() as u64, rows));
+                    }
+                    None => to_upload.push((target, bytes, rows)),
+                }
+                Ok(())
+            })?;
+            Ok::<_, DataFusionError>((written, to_upload))
+        })
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        for (target, bytes, rows) in written {
+            let path = join_all(staging.clone(), &target);
+            self.record(FileKind::Data, path, target, bytes, rows);
+        }
+        for (target, bytes, rows) in to_upload {
             self.stage(FileKind::Data, target, bytes, rows).await?;
         }
         Ok(())
+    }
+
+    fn staging_prefix(&self, kind: FileKind) -> ObjectPath {
+        let sub = match kind {
+            FileKind::Data => "data",
+            FileKind::Quarantine => "quarantine",
+        };
+        self.dest.child(&format!(
+            "{}/{}/{sub}",
+            self.spec.staging, self.summary.attempt
+        ))
+    }
+
+    fn record(&mut self, kind: FileKind, path: ObjectPath, target: String, bytes: u64, rows: u64) {
+        self.summary.files.push(StagedFile {
+            kind,
+            staged: path.to_string(),
+            target,
+            rows,
+            bytes,
+        });
     }
 
     async fn stage(
@@ -328,23 +379,10 @@ impl TaskWriter {
         bytes: Vec<u8>,
         rows: u64,
     ) -> Result<()> {
-        let sub = match kind {
-            FileKind::Data => "data",
-            FileKind::Quarantine => "quarantine",
-        };
-        let path = self.dest.child(&format!(
-            "{}/{}/{sub}/{target}",
-            self.spec.staging, self.summary.attempt
-        ));
+        let path = join_all(self.staging_prefix(kind), &target);
         let size = bytes.len() as u64;
         put(&self.dest, &path, bytes).await?;
-        self.summary.files.push(StagedFile {
-            kind,
-            staged: path.to_string(),
-            target,
-            rows,
-            bytes: size,
-        });
+        self.record(kind, path, target, size, rows);
         Ok(())
     }
 
@@ -385,57 +423,99 @@ async fn put(dest: &Location, path: &ObjectPath, bytes: Vec<u8>) -> Result<()> {
 /// One encoded file of a flush: its `id_part=` directory (if any), bytes, rows.
 type EncodedFile = (Option<String>, Vec<u8>, u64);
 
-/// Sorts buffered rows by (`id_part`, `id`) and encodes one file per
-/// `id_part` directory (or one file).
-fn encode_flush(batches: &[RecordBatch], spec: &OutputSpec) -> Result<Vec<EncodedFile>> {
-    let schema = batches[0].schema();
-    let all = concat_batches(&schema, batches)?;
-    if !spec.id_part_dirs {
-        let sorted = sort_by(&all, &[col::ID])?;
-        let rows = sorted.num_rows() as u64;
-        return Ok(vec![(
-            None,
-            encode_rows(&sorted, spec.format, spec.orc_compression)?,
-            rows,
-        )]);
-    }
-    let sorted = sort_by(&all, &[col::ID_PART, col::ID])?;
-    let id_part = column(&sorted, col::ID_PART)?;
-    let id_part = id_part.as_string::<i32>();
-    let without = output_schema(false);
-    let mut out = Vec::new();
-    for (start, (len, dir)) in id_part_runs(id_part) {
-        let slice = sorted.slice(start, len);
-        let columns: Vec<ArrayRef> = without
-            .fields()
-            .iter()
-            .map(|f| column(&slice, f.name()))
-            .collect::<Result<_>>()?;
-        let slice = RecordBatch::try_new(Arc::clone(&without), columns)?;
-        out.push((
-            Some(dir),
-            encode_rows(&slice, spec.format, spec.orc_compression)?,
-            len as u64,
-        ));
-    }
-    Ok(out)
-}
+/// Rows decoded at once while encoding a file.
+const ENCODE_CHUNK: usize = 16 * 1024;
 
-fn sort_by(batch: &RecordBatch, columns: &[&str]) -> Result<RecordBatch> {
-    let keys: Vec<SortColumn> = columns
+/// Sorts buffered rows by (`id_part`, `id`) and encodes one file per
+/// `id_part` directory (or one file), handing each to `emit` as it is done.
+///
+/// Only the sort keys are copied for sorting; rows are gathered from the
+/// buffered batches one chunk at a time, so a flush holds the buffer plus one
+/// chunk and one encoded file, not a second copy of the buffer.
+fn encode_flush(
+    batches: &[RecordBatch],
+    spec: &OutputSpec,
+    mut emit: impl FnMut(EncodedFile) -> Result<()>,
+) -> Result<()> {
+    let key_names: &[&str] = if spec.id_part_dirs {
+        &[col::ID_PART, col::ID]
+    } else {
+        &[col::ID]
+    };
+    let keys: Vec<ArrayRef> = key_names
         .iter()
         .map(|name| {
-            Ok(SortColumn {
-                values: column(batch, name)?,
-                options: Some(SortOptions {
-                    descending: false,
-                    nulls_first: true,
-                }),
-            })
+            let parts: Vec<ArrayRef> = batches
+                .iter()
+                .map(|b| column(b, name))
+                .collect::<Result<_>>()?;
+            let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+            Ok(concat(&refs)?)
         })
         .collect::<Result<_>>()?;
-    let indices = lexsort_to_indices(&keys, None)?;
-    Ok(take_record_batch(batch, &indices)?)
+    let sort: Vec<SortColumn> = keys
+        .iter()
+        .map(|values| SortColumn {
+            values: Arc::clone(values),
+            options: Some(SortOptions {
+                descending: false,
+                nulls_first: true,
+            }),
+        })
+        .collect();
+    let order = lexsort_to_indices(&sort, None)?;
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut total = 0usize;
+    for b in batches {
+        starts.push(total);
+        total += b.num_rows();
+    }
+    let locate = |global: usize| {
+        let batch = starts.partition_point(|s| *s <= global) - 1;
+        (batch, global - starts[batch])
+    };
+    let sorted: Vec<usize> = order.values().iter().map(|i| *i as usize).collect();
+    // Runs of equal id_part (one run when there are no id_part directories).
+    let mut runs: Vec<(usize, usize, Option<String>)> = Vec::new();
+    if spec.id_part_dirs {
+        let id_part = keys[0].as_string::<i32>();
+        let value = |g: usize| id_part.is_valid(g).then(|| id_part.value(g));
+        let mut start = 0;
+        for i in 1..=sorted.len() {
+            if i == sorted.len() || value(sorted[i]) != value(sorted[start]) {
+                let dir = format!(
+                    "id_part={}",
+                    hive_escape(value(sorted[start]).unwrap_or(""))
+                );
+                runs.push((start, i, Some(dir)));
+                start = i;
+            }
+        }
+    } else if !sorted.is_empty() {
+        runs.push((0, sorted.len(), None));
+    }
+    let schema = output_schema(!spec.id_part_dirs);
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    for (start, end, dir) in runs {
+        let chunks = sorted[start..end].chunks(ENCODE_CHUNK).map(|chunk| {
+            let pairs: Vec<(usize, usize)> = chunk.iter().map(|g| locate(*g)).collect();
+            let rows = interleave_record_batch(&refs, &pairs)?;
+            let columns: Vec<ArrayRef> = schema
+                .fields()
+                .iter()
+                .map(|f| column(&rows, f.name()))
+                .collect::<Result<_>>()?;
+            Ok(RecordBatch::try_new(Arc::clone(&schema), columns)?)
+        });
+        let bytes = encode_batches(
+            Arc::clone(&schema),
+            chunks,
+            spec.format,
+            spec.orc_compression,
+        )?;
+        emit((dir, bytes, (end - start) as u64))?;
+    }
+    Ok(())
 }
 
 fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
@@ -445,27 +525,9 @@ fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
         .ok_or_else(|| DataFusionError::Internal(format!("missing column {name}")))
 }
 
-/// Splits sorted rows into runs of equal `id_part`, each with its Hive
-/// directory name.
-fn id_part_runs(id_part: &StringArray) -> BTreeMap<usize, (usize, String)> {
-    let mut runs = BTreeMap::new();
-    let mut start = 0;
-    for i in 1..=id_part.len() {
-        if i == id_part.len()
-            || id_part.is_null(i) != id_part.is_null(start)
-            || (id_part.is_valid(i) && id_part.value(i) != id_part.value(start))
-        {
-            let value = if id_part.is_null(start) {
-                ""
-            } else {
-                id_part.value(start)
-            };
-            runs.insert(
-                start,
-                (i - start, format!("id_part={}", hive_escape(value))),
-            );
-            start = i;
-        }
-    }
-    runs
+/// `base/a/b/c` for `rel = "a/b/c"`.
+fn join_all(base: ObjectPath, rel: &str) -> ObjectPath {
+    rel.split('/')
+        .filter(|p| !p.is_empty())
+        .fold(base, |path, part| path.join(part))
 }

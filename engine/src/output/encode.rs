@@ -30,19 +30,24 @@ pub fn output_schema(with_id_part: bool) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// One file of `batch` (already in [`output_schema`] and sorted).
-pub fn encode_rows(
-    batch: &RecordBatch,
+/// One file of `batches` (in [`output_schema`], in order), encoded as they
+/// come, so only one chunk of rows is decoded at a time.
+pub fn encode_batches(
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
     format: OutputFormat,
     orc: OrcCompression,
 ) -> Result<Vec<u8>> {
+    let external = |e: orc_rust::error::OrcError| DataFusionError::External(Box::new(e));
     match format {
         OutputFormat::Parquet => {
             let props = WriterProperties::builder()
                 .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
                 .build();
-            let mut writer = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props))?;
-            writer.write(batch)?;
+            let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(props))?;
+            for batch in batches {
+                writer.write(&batch?)?;
+            }
             Ok(writer.into_inner()?)
         }
         OutputFormat::Orc => {
@@ -51,19 +56,17 @@ pub fn encode_rows(
                 OrcCompression::Zlib => orc_rust::compression::CompressionType::Zlib,
                 OrcCompression::Zstd => orc_rust::compression::CompressionType::Zstd,
             };
-            let mut writer = orc_rust::ArrowWriterBuilder::new(&mut out, batch.schema())
+            let mut writer = orc_rust::ArrowWriterBuilder::new(&mut out, schema)
                 .with_compression(codec)
                 .try_build()
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            writer
-                .write(batch)
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            writer
-                .close()
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                .map_err(external)?;
+            for batch in batches {
+                writer.write(&batch?).map_err(external)?;
+            }
+            writer.close().map_err(external)?;
             Ok(out)
         }
-        OutputFormat::Jsonl => gzip_lines(batch, |batch, i, out| {
+        OutputFormat::Jsonl => gzip_lines(batches, |batch, i, out| {
             let text = |name: &str| {
                 batch
                     .column_by_name(name)
@@ -84,7 +87,7 @@ pub fn encode_rows(
             });
             serde_json::to_writer(&mut *out, &row).map_err(std::io::Error::other)
         }),
-        OutputFormat::Text => gzip_lines(batch, |batch, i, out| {
+        OutputFormat::Text => gzip_lines(batches, |batch, i, out| {
             let val = batch
                 .column_by_name(col::VAL)
                 .map(|c| c.as_string::<i32>().value(i))
@@ -95,16 +98,19 @@ pub fn encode_rows(
 }
 
 fn gzip_lines(
-    batch: &RecordBatch,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
     mut line: impl FnMut(&RecordBatch, usize, &mut Vec<u8>) -> std::io::Result<()>,
 ) -> Result<Vec<u8>> {
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut buf = Vec::with_capacity(4096);
-    for i in 0..batch.num_rows() {
-        buf.clear();
-        line(batch, i, &mut buf)?;
-        buf.push(b'\n');
-        gz.write_all(&buf)?;
+    for batch in batches {
+        let batch = batch?;
+        for i in 0..batch.num_rows() {
+            buf.clear();
+            line(&batch, i, &mut buf)?;
+            buf.push(b'\n');
+            gz.write_all(&buf)?;
+        }
     }
     Ok(gz.finish()?)
 }

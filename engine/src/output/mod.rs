@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use commit::{PublishedDir, discard_staging, publish};
-pub use encode::{encode_rows, hive_escape, output_schema};
+pub use encode::{encode_batches, hive_escape, output_schema};
 
 /// A file format for good rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

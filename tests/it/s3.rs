@@ -1,0 +1,454 @@
+//! S3 for real, against moto on loopback: the sample from a corporate bucket
+//! to a published bucket, multipart objects, reruns without stale objects, an
+//! input deleted under the run, and credentials that never show.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use weir_engine::keys::{ServeConfig, server};
+use weir_engine::output::OutputFormat;
+use weir_tests::{Moto, conformance_file, walk_gz, weir_bin};
+
+use crate::run::{expected_rows, manifest_corrupt, published_rows, quarantined};
+
+const KEY_ID: &str = "AKIAWEIRTESTKEYID0001";
+const SECRET: &str = "weir-test-secret-Zq8v3LmN0pR7sT2u";
+
+fn client(moto: &Moto, bucket: &str) -> Arc<dyn ObjectStore> {
+    Arc::new(
+        AmazonS3Builder::new()
+            .with_endpoint(&moto.endpoint)
+            .with_allow_http(true)
+            .with_virtual_hosted_style_request(false)
+            .with_region("us-east-1")
+            .with_bucket_name(bucket)
+            .with_access_key_id(KEY_ID)
+            .with_secret_access_key(SECRET)
+            .build()
+            .unwrap(),
+    )
+}
+
+fn config_file(dir: &Path, moto: &Moto, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("weir.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "max_corrupt_ratio = 0.1\npartitions = 2\n{extra}\n[s3]\nendpoint = {:?}\nallow_http = true\npath_style = true\nregion = \"us-east-1\"\nsse = \"s3\"\n",
+            moto.endpoint
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn weir(args: &[&str]) -> Output {
+    weir_at(None, args)
+}
+
+/// `weir` with credentials in its environment, and with the endpoint there
+/// too when given (the AWS variables, as `weir generate` reads them).
+fn weir_at(endpoint: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(weir_bin());
+    if let Some(endpoint) = endpoint {
+        cmd.env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ALLOW_HTTP", "true");
+    }
+    cmd.args(args)
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap()
+}
+
+fn assert_no_credentials(what: &str, text: &str) {
+    assert!(
+        !text.contains(SECRET),
+        "{what} shows the secret key:\n{text}"
+    );
+    assert!(
+        !text.contains(KEY_ID),
+        "{what} shows the access key id:\n{text}"
+    );
+}
+
+async fn upload_tree(store: &Arc<dyn ObjectStore>, root: &Path) {
+    for file in walk_gz(root) {
+        let rel = file.strip_prefix(root).unwrap().display().to_string();
+        store
+            .put(
+                &ObjectPath::from(rel.as_str()),
+                std::fs::read(&file).unwrap().into(),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// Downloads everything under `prefix` into `dir`; returns the object keys.
+async fn download(store: &Arc<dyn ObjectStore>, prefix: &str, dir: &Path) -> Vec<String> {
+    let objects: Vec<_> = store
+        .list(Some(&ObjectPath::from(prefix)))
+        .try_collect()
+        .await
+        .unwrap();
+    let mut keys = Vec::new();
+    for meta in objects {
+        let key = meta.location.to_string();
+        let bytes = store
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let local = dir.join(&key);
+        std::fs::create_dir_all(local.parent().unwrap()).unwrap();
+        std::fs::write(local, bytes).unwrap();
+        keys.push(key);
+    }
+    keys.sort();
+    keys
+}
+
+async fn sample_dks(dir: &Path) -> weir_engine::keys::RunningDks {
+    let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.join("master.key"));
+    config.keys_file = Some(conformance_file("sample/keys.json"));
+    server::start(config).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_goes_from_a_corporate_bucket_to_a_published_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start();
+    moto.create_bucket("corporate");
+    moto.create_bucket("published");
+    let corporate = client(&moto, "corporate");
+    let published = client(&moto, "published");
+    upload_tree(&corporate, &conformance_file("sample")).await;
+    let dks = sample_dks(dir.path()).await;
+    let config = config_file(dir.path(), &moto, "");
+    let report = dir.path().join("report.json");
+    let args = [
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--collection",
+        "calculator:calculationParts,data:businessAudit,core:claimant",
+        "--start-date",
+        "2023-06-02",
+        "--end-date",
+        "2023-06-03",
+        "--source",
+        "s3://corporate",
+        "--dest",
+        "s3://published/daily",
+        "--dks-url",
+        &dks.url(),
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    let out = weir(&args);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let report_text = std::fs::read_to_string(&report).unwrap();
+    for (what, text) in [
+        ("stdout", &*stdout),
+        ("stderr", &*stderr),
+        ("report", &report_text),
+    ] {
+        assert_no_credentials(what, text);
+    }
+
+    let local = dir.path().join("published");
+    let keys = download(&published, "daily", &local).await;
+    assert!(
+        !keys.iter().any(|k| k.contains("_weir_staging")),
+        "staging left: {keys:?}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&report_text).unwrap();
+    for day in json["days"].as_array().unwrap() {
+        let collection = day["collection"].as_str().unwrap();
+        let export = day["export_date"].as_str().unwrap();
+        let landing = day["landing_date"].as_str().unwrap();
+        let find = |format: &str| {
+            let url = json["outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| {
+                    o["collection"] == collection
+                        && o["export_date"] == export
+                        && o["format"] == format
+                })
+                .unwrap()["path"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            local.join(url.strip_prefix("s3://published/").unwrap())
+        };
+        let format = match collection {
+            "calculator:calculationParts" => OutputFormat::Orc,
+            "data:businessAudit" => OutputFormat::Text,
+            _ => OutputFormat::Parquet,
+        };
+        let data = find(format.as_str());
+        assert!(data.join("_SUCCESS").is_file() && data.join("_manifest.json").is_file());
+        assert_eq!(
+            published_rows(&data, format),
+            expected_rows(collection, export, format == OutputFormat::Text),
+            "{collection} {export}"
+        );
+        let mut got = quarantined(&find("quarantine"), Path::new("/nonexistent"));
+        for q in &mut got {
+            q.0 =
+                q.0.strip_prefix("s3://corporate/")
+                    .unwrap_or(&q.0)
+                    .to_owned();
+        }
+        assert_eq!(
+            got,
+            manifest_corrupt(collection, landing),
+            "{collection} {export}: quarantine"
+        );
+    }
+    dks.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_objects_round_trip_and_a_rerun_leaves_no_stale_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start();
+    moto.create_bucket("corporate");
+    moto.create_bucket("published");
+    let master = dir.path().join("master.key");
+    // One ~8 MB gzip input file (a multipart upload), written by `weir generate`.
+    let out = weir_at(
+        Some(&moto.endpoint),
+        &[
+            "generate",
+            "--collection",
+            "core:claimant",
+            "--date",
+            "2024-02-02",
+            "--records",
+            "40000",
+            "--files-per-day",
+            "1",
+            "--dest",
+            "s3://corporate/root",
+            "--master-key-file",
+            master.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let corporate = client(&moto, "corporate");
+    let inputs: Vec<_> = corporate
+        .list(Some(&ObjectPath::from("root/corporate_storage")))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(inputs.len(), 1);
+    assert!(
+        inputs[0].size > 5 << 20,
+        "input is {} bytes",
+        inputs[0].size
+    );
+
+    let dks = server::start(ServeConfig::new("127.0.0.1:0".parse().unwrap(), &master))
+        .await
+        .unwrap();
+    let config = config_file(dir.path(), &moto, "");
+    let run = |tag: &str| {
+        weir(&[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--collection",
+            "core:claimant",
+            "--date",
+            "2024-02-02",
+            "--source",
+            "s3://corporate/root",
+            "--dest",
+            "s3://published",
+            "--dks-url",
+            &dks.url(),
+            "--format",
+            "jsonl",
+            "--report",
+            dir.path().join(format!("{tag}.json")).to_str().unwrap(),
+        ])
+    };
+    let first = run("first");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    let published = client(&moto, "published");
+    let prefix = "corporate_data_ingestion/jsonl/daily/core/claimant/export_date=2024-02-02";
+    let before: Vec<_> = published
+        .list(Some(&ObjectPath::from(prefix)))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        before.iter().any(|m| m.size > 5 << 20),
+        "a multipart-sized output: {:?}",
+        before.iter().map(|m| m.size).collect::<Vec<_>>()
+    );
+    let second = run("second");
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+    let local = dir.path().join("published");
+    let keys = download(&published, "", &local).await;
+    assert!(
+        !keys.iter().any(|k| k.contains("_weir_staging")),
+        "{keys:?}"
+    );
+    // Exactly what the manifest lists, plus the two markers: nothing of run one.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(local.join(prefix).join("_manifest.json")).unwrap())
+            .unwrap();
+    let mut listed: Vec<String> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{prefix}/{}", f["path"].as_str().unwrap()))
+        .collect();
+    listed.extend([
+        format!("{prefix}/_SUCCESS"),
+        format!("{prefix}/_manifest.json"),
+    ]);
+    listed.sort();
+    let data_keys: Vec<String> = keys
+        .iter()
+        .filter(|k| k.starts_with(prefix))
+        .cloned()
+        .collect();
+    assert_eq!(data_keys, listed);
+    for old in &before {
+        let name = old.location.to_string();
+        if name.ends_with(".jsonl.gz") {
+            assert!(
+                !data_keys.contains(&name),
+                "{name} of the first run is still there"
+            );
+        }
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("second.json")).unwrap()).unwrap();
+    let rows = published_rows(&local.join(prefix), OutputFormat::Jsonl).len() as u64;
+    assert_eq!(rows, report["days"][0]["records_out"].as_u64().unwrap());
+    assert_eq!(rows, 40_000);
+    dks.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_deleted_under_the_run_fails_the_day_and_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start();
+    moto.create_bucket("corporate");
+    moto.create_bucket("published");
+    let master = dir.path().join("master.key");
+    // Two files; a new data key every 100 records, so reading the first file
+    // takes a while against a slow key service.
+    let out = weir_at(
+        Some(&moto.endpoint),
+        &[
+            "generate",
+            "--collection",
+            "core:claimant",
+            "--date",
+            "2024-02-02",
+            "--records",
+            "4000",
+            "--files-per-day",
+            "2",
+            "--records-per-key",
+            "100",
+            "--dest",
+            "s3://corporate/root",
+            "--master-key-file",
+            master.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut serve = ServeConfig::new("127.0.0.1:0".parse().unwrap(), &master);
+    serve.latency_ms = 150;
+    let dks = server::start(serve).await.unwrap();
+    let config = config_file(dir.path(), &moto, "batch_lines = 100");
+    let url = dks.url();
+    let config_path = config.to_str().unwrap().to_owned();
+    let child = tokio::task::spawn_blocking(move || {
+        weir(&[
+            "run",
+            "--config",
+            &config_path,
+            "--collection",
+            "core:claimant",
+            "--date",
+            "2024-02-02",
+            "--source",
+            "s3://corporate/root",
+            "--dest",
+            "s3://published",
+            "--dks-url",
+            &url,
+            "--partitions",
+            "1",
+        ])
+    });
+    // Once the run has listed and is reading the first file, delete the second.
+    while dks.metrics().decrypts() < 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let corporate = client(&moto, "corporate");
+    let mut inputs: Vec<_> = corporate
+        .list(Some(&ObjectPath::from("root/corporate_storage")))
+        .try_collect()
+        .await
+        .unwrap();
+    inputs.sort_by(|a, b| a.location.cmp(&b.location));
+    let gone = inputs[1].location.clone();
+    corporate.delete(&gone).await.unwrap();
+    let out = child.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("s3://corporate/{gone}"))
+            && stdout.contains("the input changed during the run"),
+        "{stdout}"
+    );
+    let published = client(&moto, "published");
+    let left: Vec<_> = published.list(None).try_collect().await.unwrap();
+    assert!(
+        left.is_empty(),
+        "nothing published, nothing staged: {:?}",
+        left.iter()
+            .map(|m| m.location.to_string())
+            .collect::<Vec<_>>()
+    );
+    dks.stop().await;
+}
