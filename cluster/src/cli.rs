@@ -211,7 +211,7 @@ pub struct RunArgs {
     /// Write the JSON run report here.
     #[arg(long, env = "WEIR_REPORT")]
     pub report: Option<PathBuf>,
-    /// Parallel partitions per day (default: the cores).
+    /// Parallel partitions per day (default: twice the cores).
     #[arg(long, env = "WEIR_PARTITIONS")]
     pub partitions: Option<usize>,
     /// Days of a backfill run at once.

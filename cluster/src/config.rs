@@ -190,7 +190,13 @@ impl RunSettings {
             },
             max_corrupt_ratio,
             report: args.report.clone().or(file.report),
-            partitions: args.partitions.or(file.partitions).unwrap_or(cores).max(1),
+            // Twice the cores: a partition alternates CPU work with waits (reads,
+            // key calls, a flush on a blocking thread); two per core keep both busy.
+            partitions: args
+                .partitions
+                .or(file.partitions)
+                .unwrap_or(2 * cores)
+                .max(1),
             max_concurrent_days: args
                 .max_concurrent_days
                 .or(file.max_concurrent_days)

@@ -64,7 +64,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, Error> {
             cipher: Cipher::Ctr,
             max_corrupt_ratio: 0.01,
             report: Some(dir.join("report.json")),
-            partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            partitions: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_concurrent_days: 2,
             orc_compression: weir_engine::output::OrcCompression::Zlib,
             batch_lines: 4096,
