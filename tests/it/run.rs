@@ -751,3 +751,52 @@ async fn multi_member_gzip_is_read_whole_and_damaged_gzip_names_the_file() {
     );
     dks.stop().await;
 }
+
+/// `--on-missing-input retry`: a listed file deleted under the run makes the
+/// day list its input again once and publish what is there then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_vanished_input_is_relisted_once_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master.key");
+    let source = dir.path().join("source");
+    let dest = dir.path().join("out");
+    let config = GenerateConfig {
+        collections: collections(&["core:claimant"]),
+        export_dates: vec![date("2024-05-02")],
+        records_per_day: 2_000,
+        files_per_day: 2,
+        records_per_key: 100,
+        ..GenerateConfig::default()
+    };
+    let keys = KeySource::Master(MasterKey::load_or_create(&master).unwrap());
+    let manifest = generate(
+        &config,
+        &keys,
+        &Location::parse(source.to_str().unwrap(), &Default::default()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let day = &manifest.collections["core:claimant"]["2024-05-01"];
+    let mut serve = ServeConfig::new("127.0.0.1:0".parse().unwrap(), &master);
+    serve.latency_ms = 100;
+    let dks = Arc::new(server::start(serve).await.unwrap());
+    let mut ctx = context(&source, &dest, &dks.url());
+    ctx.partitions = 1;
+    ctx.batch_lines = 100;
+    ctx.on_missing_input = weir_engine::run::MissingInput::Retry;
+    let second = source.join(&day.files[1].path);
+    let deleter = {
+        let dks = Arc::clone(&dks);
+        tokio::spawn(async move {
+            while dks.metrics().decrypts() < 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            std::fs::remove_file(second).unwrap();
+        })
+    };
+    let report = run(&ctx, &["core:claimant"], &[date("2024-05-02")]).await;
+    deleter.await.unwrap();
+    assert!(report.succeeded(), "{:#?}", report.days);
+    assert_eq!(report.days[0].files, 1, "listed again: one file left");
+    assert_eq!(report.days[0].records_in, day.files[0].records);
+}
