@@ -3,32 +3,10 @@
 
 use std::process::Command;
 
-use weir_tests::{conformance_file, spawn_weir, weir_bin};
+use weir_tests::{conformance_file, weir_bin};
 
 fn sample_dks(dir: &std::path::Path) -> (weir_tests::Process, String) {
-    let keys = conformance_file("sample/keys.json");
-    let master = dir.join("master.key");
-    let process = spawn_weir(
-        &[
-            "dks",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--master-key-file",
-            master.to_str().unwrap(),
-            "--keys-file",
-            keys.to_str().unwrap(),
-        ],
-        "listening on",
-    );
-    let url = process
-        .first_line
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned();
-    (process, url)
+    weir_tests::spawn_sample_dks(dir, &[])
 }
 
 #[test]

@@ -12,7 +12,7 @@ use weir_engine::keys::{
     ServerTls, sample_value, server,
 };
 use weir_engine::record::base64;
-use weir_tests::{TestPki, conformance_file, spawn_weir};
+use weir_tests::{TestPki, conformance_file};
 
 fn any_port() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -304,38 +304,19 @@ async fn an_unreachable_service_fails_clearly_in_bounded_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_command_serves_the_sample_keys_file() {
     let dir = tempfile::tempdir().unwrap();
-    let keys_file = conformance_file("sample/keys.json");
-    let master = dir.path().join("master.key");
-    let process = spawn_weir(
-        &[
-            "dks",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--master-key-file",
-            master.to_str().unwrap(),
-            "--keys-file",
-            keys_file.to_str().unwrap(),
-            "--key-id",
-            "cloudhsm:1,2",
-            "--key-id",
-            "cloudhsm:7,8",
-        ],
-        "listening on",
+    // The key ids are given too: captured keys' ids are held either way.
+    let (process, url) = weir_tests::spawn_sample_dks(
+        dir.path(),
+        &["--key-id", "cloudhsm:1,2", "--key-id", "cloudhsm:7,8"],
     );
-    let url = process
-        .first_line
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned();
     let cache = KeyCache::new(
         DksClient::new(&DksConfig::new(&url), "interop").unwrap(),
         CacheConfig::default(),
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&keys_file).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(conformance_file("sample/keys.json")).unwrap(),
+    )
+    .unwrap();
     let captured = json["keys"].as_object().unwrap();
     let wanted = weir_tests::sample_key_pairs();
     assert!(wanted.iter().any(|(k, _)| k == "cloudhsm:99,99"));

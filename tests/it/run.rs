@@ -275,6 +275,24 @@ fn day_dir(
     path
 }
 
+/// Generates `config` under `source` with data keys wrapped under `master`.
+async fn generate_into(
+    source: &Path,
+    master: &Path,
+    config: &GenerateConfig,
+) -> weir_engine::generate::Manifest {
+    let keys = KeySource::Master(MasterKey::load_or_create(master).unwrap());
+    let dest = Location::parse(source.to_str().unwrap(), &Default::default()).unwrap();
+    generate(config, &keys, &dest).await.unwrap()
+}
+
+/// The local key service over `master`, on a free port.
+async fn local_dks(master: &Path, latency_ms: u64) -> RunningDks {
+    let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), master);
+    config.latency_ms = latency_ms;
+    server::start(config).await.unwrap()
+}
+
 async fn run(ctx: &RunContext, names: &[&str], dates: &[NaiveDate]) -> RunReport {
     run_all(ctx, &Registry::new(), &collections(names), dates, 2).await
 }
@@ -521,18 +539,9 @@ async fn the_key_service_going_away_mid_run_fails_the_day_and_keeps_the_previous
         records_per_key: 100,
         ..GenerateConfig::default()
     };
-    let keys = KeySource::Master(MasterKey::load_or_create(&master).unwrap());
-    generate(
-        &config,
-        &keys,
-        &Location::parse(source.to_str().unwrap(), &Default::default()).unwrap(),
-    )
-    .await
-    .unwrap();
+    generate_into(&source, &master, &config).await;
 
-    let steady = server::start(ServeConfig::new("127.0.0.1:0".parse().unwrap(), &master))
-        .await
-        .unwrap();
+    let steady = local_dks(&master, 0).await;
     let mut ctx = context(&source, &dest, &steady.url());
     ctx.batch_lines = 100;
     let first = run(&ctx, &["core:claimant"], &[date("2024-05-02")]).await;
@@ -543,18 +552,15 @@ async fn the_key_service_going_away_mid_run_fails_the_day_and_keeps_the_previous
     let rows_before = published_rows(&data, OutputFormat::Parquet);
 
     // A service that answers a few keys, then is gone.
-    let dying = Arc::new(
-        server::start(ServeConfig::new("127.0.0.1:0".parse().unwrap(), &master))
-            .await
-            .unwrap(),
-    );
+    let dying = Arc::new(local_dks(&master, 0).await);
     let url = dying.url();
     let killer = {
         let dying = Arc::clone(&dying);
         tokio::spawn(async move {
-            while dying.metrics().decrypts() < 3 {
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            }
+            weir_tests::wait_for("3 decrypts", std::time::Duration::from_secs(60), || {
+                dying.metrics().decrypts() >= 3
+            })
+            .await;
             Arc::into_inner(dying).expect("sole owner").stop().await;
         })
     };
@@ -598,17 +604,8 @@ async fn generated_days_backfill_concurrently_with_every_record_accounted_for() 
         corrupt_rate: 0.02,
         ..GenerateConfig::default()
     };
-    let keys = KeySource::Master(MasterKey::load_or_create(&master).unwrap());
-    let manifest = generate(
-        &config,
-        &keys,
-        &Location::parse(source.to_str().unwrap(), &Default::default()).unwrap(),
-    )
-    .await
-    .unwrap();
-    let dks = server::start(ServeConfig::new("127.0.0.1:0".parse().unwrap(), &master))
-        .await
-        .unwrap();
+    let manifest = generate_into(&source, &master, &config).await;
+    let dks = local_dks(&master, 0).await;
     let ctx = context(&source, &dest, &dks.url());
     let report = run(&ctx, &SAMPLE_COLLECTIONS, &dates).await;
     assert!(report.succeeded(), "{:#?}", report.days);
@@ -651,17 +648,8 @@ async fn a_refused_key_id_does_not_spoil_the_same_wrapped_key_under_a_good_id() 
         corrupt_rate: 0.01,
         ..GenerateConfig::default()
     };
-    let keys = KeySource::Master(MasterKey::load_or_create(&master).unwrap());
-    let manifest = generate(
-        &config,
-        &keys,
-        &Location::parse(source.to_str().unwrap(), &Default::default()).unwrap(),
-    )
-    .await
-    .unwrap();
-    let dks = server::start(ServeConfig::new("127.0.0.1:0".parse().unwrap(), &master))
-        .await
-        .unwrap();
+    let manifest = generate_into(&source, &master, &config).await;
+    let dks = local_dks(&master, 0).await;
     let ctx = context(&source, &dest, &dks.url());
     let report = run(
         &ctx,
@@ -696,14 +684,7 @@ async fn multi_member_gzip_is_read_whole_and_damaged_gzip_names_the_file() {
         files_per_day: 1,
         ..GenerateConfig::default()
     };
-    let keys = KeySource::Master(MasterKey::load_or_create(&master).unwrap());
-    let manifest = generate(
-        &config,
-        &keys,
-        &Location::parse(source.to_str().unwrap(), &Default::default()).unwrap(),
-    )
-    .await
-    .unwrap();
+    let manifest = generate_into(&source, &master, &config).await;
     let day = &manifest.collections["core:claimant"]["2024-05-01"];
     let path = source.join(&day.files[0].path);
     // Rewrite the file as three gzip members, CRLF line ends.
@@ -718,9 +699,7 @@ async fn multi_member_gzip_is_read_whole_and_damaged_gzip_names_the_file() {
         bytes.extend(gz.finish().unwrap());
     }
     std::fs::write(&path, &bytes).unwrap();
-    let dks = server::start(ServeConfig::new("127.0.0.1:0".parse().unwrap(), &master))
-        .await
-        .unwrap();
+    let dks = local_dks(&master, 0).await;
     let ctx = context(&source, &dest, &dks.url());
     let report = run(&ctx, &["core:claimant"], &[date("2024-05-02")]).await;
     assert!(report.succeeded(), "{:#?}", report.days);
@@ -768,18 +747,9 @@ async fn a_vanished_input_is_relisted_once_when_asked() {
         records_per_key: 100,
         ..GenerateConfig::default()
     };
-    let keys = KeySource::Master(MasterKey::load_or_create(&master).unwrap());
-    let manifest = generate(
-        &config,
-        &keys,
-        &Location::parse(source.to_str().unwrap(), &Default::default()).unwrap(),
-    )
-    .await
-    .unwrap();
+    let manifest = generate_into(&source, &master, &config).await;
     let day = &manifest.collections["core:claimant"]["2024-05-01"];
-    let mut serve = ServeConfig::new("127.0.0.1:0".parse().unwrap(), &master);
-    serve.latency_ms = 100;
-    let dks = Arc::new(server::start(serve).await.unwrap());
+    let dks = Arc::new(local_dks(&master, 100).await);
     let mut ctx = context(&source, &dest, &dks.url());
     ctx.partitions = 1;
     ctx.batch_lines = 100;
@@ -788,9 +758,10 @@ async fn a_vanished_input_is_relisted_once_when_asked() {
     let deleter = {
         let dks = Arc::clone(&dks);
         tokio::spawn(async move {
-            while dks.metrics().decrypts() < 1 {
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-            }
+            weir_tests::wait_for("a decrypt", std::time::Duration::from_secs(60), || {
+                dks.metrics().decrypts() >= 1
+            })
+            .await;
             std::fs::remove_file(second).unwrap();
         })
     };

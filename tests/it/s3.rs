@@ -421,9 +421,12 @@ async fn an_input_deleted_under_the_run_fails_the_day_and_publishes_nothing() {
         ])
     });
     // Once the run has listed and is reading the first file, delete the second.
-    while dks.metrics().decrypts() < 1 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    weir_tests::wait_for(
+        "the run to read its first file",
+        std::time::Duration::from_secs(120),
+        || dks.metrics().decrypts() >= 1,
+    )
+    .await;
     let corporate = client(&moto, "corporate");
     let mut inputs: Vec<_> = corporate
         .list(Some(&ObjectPath::from("root/corporate_storage")))
