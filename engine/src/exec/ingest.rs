@@ -190,16 +190,16 @@ async fn ingest_batch(
     let envelopes: Vec<_> = (0..lines.len())
         .map(|i| RecordPipeline::parse_line(lines.value(i)))
         .collect();
-    let wanted: BTreeSet<(String, String)> = envelopes
+    // Distinct keys first (borrowed), owned copies only of those.
+    let distinct: BTreeSet<(&str, &str)> = envelopes
         .iter()
         .filter_map(|e| e.as_ref().ok())
         .filter_map(|e| e.encryption().ok())
-        .map(|enc| {
-            (
-                enc.key_encryption_key_id.to_owned(),
-                enc.encrypted_encryption_key.to_owned(),
-            )
-        })
+        .map(|enc| (enc.key_encryption_key_id, enc.encrypted_encryption_key))
+        .collect();
+    let wanted: Vec<(String, String)> = distinct
+        .into_iter()
+        .map(|(kek, key)| (kek.to_owned(), key.to_owned()))
         .collect();
     let keys = cache.resolve(wanted).await.map_err(|e| {
         // Name a file of the batch: the day failed while reading it.
