@@ -97,7 +97,42 @@ fn read_file(path: &Path) -> Result<FileConfig, Error> {
     toml::from_str(&text).map_err(|e| Error::usage("--config", format!("{}: {e}", path.display())))
 }
 
+/// The share of corrupt records a day may have by default.
+const DEFAULT_MAX_CORRUPT_RATIO: f64 = 0.01;
+
 impl RunSettings {
+    /// Settings with every default, for what the user gives.
+    pub(crate) fn with_defaults(
+        collections: Vec<CollectionName>,
+        dates: Vec<chrono::NaiveDate>,
+        source: String,
+        dest: String,
+        dks: DksConfig,
+    ) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            collections,
+            dates,
+            source,
+            dest,
+            format: None,
+            cipher: Cipher::default(),
+            max_corrupt_ratio: DEFAULT_MAX_CORRUPT_RATIO,
+            report: None,
+            // Twice the cores: a partition alternates CPU work with waits (reads,
+            // key calls, a flush on a blocking thread); two per core keep both busy.
+            partitions: 2 * cores,
+            max_concurrent_days: 2,
+            orc_compression: OrcCompression::Zlib,
+            batch_lines: 4096,
+            buffer_bytes: 64 << 20,
+            dks,
+            cache: CacheConfig::default(),
+            s3: S3Settings::default(),
+            on_missing_input: MissingInput::default(),
+        }
+    }
+
     /// Resolves the settings of `weir run`.
     pub fn resolve(args: &RunArgs) -> Result<Self, Error> {
         let file = match &args.config {
@@ -169,49 +204,43 @@ impl RunSettings {
         let max_corrupt_ratio = args
             .max_corrupt_ratio
             .or(file.max_corrupt_ratio)
-            .unwrap_or(0.01);
+            .unwrap_or(DEFAULT_MAX_CORRUPT_RATIO);
         if !(0.0..=1.0).contains(&max_corrupt_ratio) {
             return Err(Error::usage(
                 "--max-corrupt-ratio",
                 "must be between 0 and 1",
             ));
         }
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Ok(Self {
-            collections,
-            dates,
-            source,
-            dest,
-            format: args.format.or(file.format),
-            cipher: match args.cipher {
-                Some(CipherArg::Ctr) => Cipher::Ctr,
-                Some(CipherArg::Gcm) => Cipher::Gcm,
-                None => file.cipher.unwrap_or_default(),
-            },
-            max_corrupt_ratio,
-            report: args.report.clone().or(file.report),
-            // Twice the cores: a partition alternates CPU work with waits (reads,
-            // key calls, a flush on a blocking thread); two per core keep both busy.
-            partitions: args
-                .partitions
-                .or(file.partitions)
-                .unwrap_or(2 * cores)
-                .max(1),
-            max_concurrent_days: args
-                .max_concurrent_days
-                .or(file.max_concurrent_days)
-                .unwrap_or(2)
-                .max(1),
-            orc_compression: file.orc_compression.unwrap_or(OrcCompression::Zlib),
-            batch_lines: file.batch_lines.unwrap_or(4096).max(1),
-            buffer_bytes: file.buffer_mb.unwrap_or(64).max(1) << 20,
-            dks,
-            cache: file.cache.unwrap_or_default(),
-            s3: file.s3.unwrap_or_default(),
-            on_missing_input: args
-                .on_missing_input
-                .or(file.on_missing_input)
-                .unwrap_or_default(),
-        })
+        let mut settings = Self::with_defaults(collections, dates, source, dest, dks);
+        settings.format = args.format.or(file.format);
+        settings.cipher = match args.cipher {
+            Some(CipherArg::Ctr) => Cipher::Ctr,
+            Some(CipherArg::Gcm) => Cipher::Gcm,
+            None => file.cipher.unwrap_or_default(),
+        };
+        settings.max_corrupt_ratio = max_corrupt_ratio;
+        settings.report = args.report.clone().or(file.report);
+        if let Some(n) = args.partitions.or(file.partitions) {
+            settings.partitions = n.max(1);
+        }
+        if let Some(n) = args.max_concurrent_days.or(file.max_concurrent_days) {
+            settings.max_concurrent_days = n.max(1);
+        }
+        if let Some(codec) = file.orc_compression {
+            settings.orc_compression = codec;
+        }
+        if let Some(n) = file.batch_lines {
+            settings.batch_lines = n.max(1);
+        }
+        if let Some(mb) = file.buffer_mb {
+            settings.buffer_bytes = mb.max(1) << 20;
+        }
+        settings.cache = file.cache.unwrap_or_default();
+        settings.s3 = file.s3.unwrap_or_default();
+        settings.on_missing_input = args
+            .on_missing_input
+            .or(file.on_missing_input)
+            .unwrap_or_default();
+        Ok(settings)
     }
 }

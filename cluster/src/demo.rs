@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use weir_engine::generate::{GenerateConfig, KeySource, Manifest, generate};
 use weir_engine::keys::{DksConfig, MasterKey, ServeConfig, server};
-use weir_engine::record::{Cipher, CollectionName};
+use weir_engine::record::CollectionName;
 use weir_engine::storage::Location;
 
 use crate::cli::DemoArgs;
@@ -52,28 +52,17 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, Error> {
         ))
         .await?;
         println!("weir demo: local key service on {}", dks.url());
-        let settings = RunSettings {
-            collections: COLLECTIONS
+        let mut settings = RunSettings::with_defaults(
+            COLLECTIONS
                 .iter()
                 .filter_map(|(c, _)| CollectionName::parse(c).ok())
                 .collect(),
             dates,
-            source: source.display().to_string(),
-            dest: dest.display().to_string(),
-            format: None,
-            cipher: Cipher::Ctr,
-            max_corrupt_ratio: 0.01,
-            report: Some(dir.join("report.json")),
-            partitions: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
-            max_concurrent_days: 2,
-            orc_compression: weir_engine::output::OrcCompression::Zlib,
-            batch_lines: 4096,
-            buffer_bytes: 64 << 20,
-            dks: DksConfig::new(dks.url()),
-            cache: Default::default(),
-            s3: Default::default(),
-            on_missing_input: Default::default(),
-        };
+            source.display().to_string(),
+            dest.display().to_string(),
+            DksConfig::new(dks.url()),
+        );
+        settings.report = Some(dir.join("report.json"));
         let report = crate::run::execute(&settings).await;
         dks.stop().await;
         let code = crate::run::finish(&settings, &report)?;
