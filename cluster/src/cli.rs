@@ -29,6 +29,102 @@ pub enum Command {
     Dks(DksCommand),
     /// Generate realistic corporate-storage input (K2HB layout) and a manifest.
     Generate(GenerateArgs),
+    /// A Ballista scheduler with Weir's codecs (`weir run --cluster` submits to it).
+    Scheduler(SchedulerArgs),
+    /// A Ballista executor with Weir's codecs and operators.
+    Executor(ExecutorArgs),
+    /// Local cluster helpers.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// Options of `weir scheduler`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SchedulerArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "0.0.0.0", env = "WEIR_SCHEDULER_BIND")]
+    pub bind: String,
+    /// Port of the scheduler's gRPC service (what df:// URLs name).
+    #[arg(long, default_value_t = 50050, env = "WEIR_SCHEDULER_PORT")]
+    pub port: u16,
+    /// Host name executors and clients reach this scheduler by.
+    #[arg(
+        long,
+        default_value = "localhost",
+        env = "WEIR_SCHEDULER_EXTERNAL_HOST"
+    )]
+    pub external_host: String,
+    /// An executor silent this long is lost; its tasks run again elsewhere.
+    #[arg(long, default_value_t = 30, env = "WEIR_EXECUTOR_TIMEOUT_SECS")]
+    pub executor_timeout_secs: u64,
+    /// How often lost executors are looked for.
+    #[arg(long, default_value_t = 5, env = "WEIR_EXPIRE_INTERVAL_SECS")]
+    pub expire_interval_secs: u64,
+    /// Attempts of one task before its job fails.
+    #[arg(long, default_value_t = 4, env = "WEIR_TASK_MAX_FAILURES")]
+    pub task_max_failures: usize,
+    /// Attempts of one stage before its job fails.
+    #[arg(long, default_value_t = 4, env = "WEIR_STAGE_MAX_FAILURES")]
+    pub stage_max_failures: usize,
+}
+
+/// Options of `weir executor`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExecutorArgs {
+    /// The scheduler, as host:port.
+    #[arg(long, default_value = "localhost:50050", env = "WEIR_SCHEDULER")]
+    pub scheduler: String,
+    /// Address to bind.
+    #[arg(long, default_value = "0.0.0.0", env = "WEIR_EXECUTOR_BIND")]
+    pub bind: String,
+    /// Host name the scheduler, clients and other executors reach this one by
+    /// (default: the bind address).
+    #[arg(long, env = "WEIR_EXECUTOR_EXTERNAL_HOST")]
+    pub external_host: Option<String>,
+    /// Port of the Arrow Flight service (task results).
+    #[arg(long, default_value_t = 50051, env = "WEIR_EXECUTOR_PORT")]
+    pub port: u16,
+    /// Port of the gRPC service the scheduler launches tasks on.
+    #[arg(long, default_value_t = 50052, env = "WEIR_EXECUTOR_GRPC_PORT")]
+    pub grpc_port: u16,
+    /// Tasks run at once (default: the cores).
+    #[arg(long, env = "WEIR_CONCURRENT_TASKS")]
+    pub concurrent_tasks: Option<usize>,
+    /// Where task results are kept until the job's client fetched them.
+    #[arg(long, env = "WEIR_EXECUTOR_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Heartbeat period: the scheduler declares the executor lost after its
+    /// executor timeout without one.
+    #[arg(long, default_value_t = 5, env = "WEIR_HEARTBEAT_SECS")]
+    pub heartbeat_secs: u64,
+    /// This executor's id in the cluster and in run reports (default: generated).
+    #[arg(long, env = "WEIR_EXECUTOR_ID")]
+    pub executor_id: Option<String>,
+}
+
+/// `weir cluster ...`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Start a scheduler and N executors on 127.0.0.1 (for trying cluster mode
+    /// out); Ctrl-C stops them all.
+    Up(ClusterUpArgs),
+}
+
+/// Options of `weir cluster up`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterUpArgs {
+    /// Executors to start.
+    #[arg(long, default_value_t = 2)]
+    pub executors: usize,
+    /// Scheduler port (executors take the ports after it).
+    #[arg(long, default_value_t = 50050)]
+    pub port: u16,
+    /// Tasks each executor runs at once.
+    #[arg(long, default_value_t = 2)]
+    pub concurrent_tasks: usize,
+    /// Working directory for the executors' task results.
+    #[arg(long, default_value = "weir-data/cluster")]
+    pub dir: PathBuf,
 }
 
 /// `weir dks ...`.
@@ -220,6 +316,9 @@ pub struct RunArgs {
     /// A listed input file gone when read: fail the day, or list again once.
     #[arg(long, env = "WEIR_ON_MISSING_INPUT", value_parser = parse_missing)]
     pub on_missing_input: Option<weir_engine::run::MissingInput>,
+    /// Run on this Ballista scheduler (df://host:port) instead of in-process.
+    #[arg(long, env = "WEIR_CLUSTER")]
+    pub cluster: Option<String>,
 }
 
 fn parse_missing(text: &str) -> Result<weir_engine::run::MissingInput, String> {

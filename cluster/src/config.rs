@@ -38,6 +38,7 @@ pub struct FileConfig {
     dks: Option<DksFileConfig>,
     cache: Option<CacheConfig>,
     s3: Option<S3Settings>,
+    cluster: Option<String>,
 }
 
 /// `[dks]` in the file.
@@ -88,6 +89,8 @@ pub struct RunSettings {
     pub s3: S3Settings,
     /// What to do when a listed input file is gone when read.
     pub on_missing_input: MissingInput,
+    /// A Ballista scheduler (`df://host:port`) to run on; `None`: in-process.
+    pub cluster: Option<String>,
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, Error> {
@@ -130,6 +133,7 @@ impl RunSettings {
             cache: CacheConfig::default(),
             s3: S3Settings::default(),
             on_missing_input: MissingInput::default(),
+            cluster: None,
         }
     }
 
@@ -241,6 +245,7 @@ impl RunSettings {
             .on_missing_input
             .or(file.on_missing_input)
             .unwrap_or_default();
+        settings.cluster = args.cluster.clone().or(file.cluster);
         Ok(settings)
     }
 }

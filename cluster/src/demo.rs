@@ -65,7 +65,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, Error> {
         settings.report = Some(dir.join("report.json"));
         let report = crate::run::execute(&settings).await;
         dks.stop().await;
-        let code = crate::run::finish(&settings, &report)?;
+        let code = crate::run::finish(&settings, &report?)?;
         println!();
         println!("Where to look:");
         println!(

@@ -16,6 +16,15 @@ pub enum Error {
         detail: String,
     },
 
+    /// A cluster process or the cluster itself failed.
+    #[error("cannot {what}: {detail}")]
+    Cluster {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        detail: String,
+    },
+
     /// The async runtime could not start.
     #[error("cannot start the runtime: {source}")]
     Runtime {

@@ -3,22 +3,22 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use datafusion::prelude::{SessionConfig, SessionContext};
 use weir_engine::keys::correlation_id;
 use weir_engine::report::RunReport;
-use weir_engine::run::LocalRunner;
+use weir_engine::run::{LocalRunner, PlanRunner};
 use weir_ingesters::{Registry, RunContext, run_all};
 
 use crate::cli::RunArgs;
 use crate::config::RunSettings;
 use crate::error::Error;
 use crate::progress::ProgressDisplay;
+use crate::remote::BallistaRunner;
 use crate::summary::print_summary;
 
 pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Error> {
     let settings = RunSettings::resolve(args)?;
     crate::runtime()?.block_on(async {
-        let report = execute(&settings).await;
+        let report = execute(&settings).await?;
         finish(&settings, &report)
     })
 }
@@ -39,17 +39,25 @@ fn rand_u32() -> u32 {
     })
 }
 
-/// Runs the settings in-process and returns the report.
-pub(crate) async fn execute(settings: &RunSettings) -> RunReport {
-    let session = SessionContext::new_with_config(
-        SessionConfig::new().with_target_partitions(settings.partitions),
-    );
+/// Runs the settings (in-process, or on the cluster they name) and returns
+/// the report. Only a cluster that cannot be reached stops the run before
+/// its days.
+pub(crate) async fn execute(settings: &RunSettings) -> Result<RunReport, Error> {
+    let runner: Arc<dyn PlanRunner> = match &settings.cluster {
+        Some(url) => Arc::new(
+            BallistaRunner::connect(url, settings.partitions, &settings.dks, settings.cache)
+                .await?,
+        ),
+        None => Arc::new(LocalRunner::new(
+            settings.partitions,
+            &settings.dks,
+            settings.cache,
+        )),
+    };
     let ctx = RunContext {
         run_id: new_run_id(),
         source: settings.source.clone(),
         dest: settings.dest.clone(),
-        dks: settings.dks.clone(),
-        cache: settings.cache,
         cipher: settings.cipher,
         format: settings.format,
         orc_compression: settings.orc_compression,
@@ -59,11 +67,11 @@ pub(crate) async fn execute(settings: &RunSettings) -> RunReport {
         buffer_bytes: settings.buffer_bytes,
         s3: settings.s3.clone(),
         on_missing_input: settings.on_missing_input,
-        runner: Arc::new(LocalRunner {
-            task_ctx: session.task_ctx(),
-        }),
+        runner,
     };
-    let display = ProgressDisplay::start();
+    // Executors count their progress in their own processes; a cluster run
+    // reports per day as days finish.
+    let display = settings.cluster.is_none().then(ProgressDisplay::start);
     let report = run_all(
         &ctx,
         &Registry::new(),
@@ -72,8 +80,10 @@ pub(crate) async fn execute(settings: &RunSettings) -> RunReport {
         settings.max_concurrent_days,
     )
     .await;
-    display.stop().await;
-    report
+    if let Some(display) = display {
+        display.stop().await;
+    }
+    Ok(report)
 }
 
 /// Prints the summary, writes the report, and gives the exit code.

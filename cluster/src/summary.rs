@@ -44,6 +44,14 @@ pub(crate) fn print_summary(report: &RunReport) {
         report.dks.hits,
         report.dks.rejected
     );
+    if report.dks_by_executor.keys().any(|e| e != "local") {
+        for (executor, stats) in &report.dks_by_executor {
+            println!(
+                "  DKS on {executor}: {} calls, {} hits, {} refused",
+                stats.calls, stats.hits, stats.rejected
+            );
+        }
+    }
     for o in &report.outputs {
         println!(
             "  {:<10} {} {}: {}",

@@ -50,17 +50,38 @@ pub struct DayReport {
     pub corrupt: u64,
     /// Corrupt records by reason.
     pub corrupt_by_reason: BTreeMap<String, u64>,
-    /// Key cache activity during this day (approximate when days overlap:
-    /// the cache is shared by the whole process).
+    /// Key-service work for this day, summed over the processes that ran
+    /// its successful tasks.
     pub dks: CacheStats,
+    /// The same per process: `local`, or each Ballista executor's id.
+    #[serde(default)]
+    pub dks_by_executor: BTreeMap<String, CacheStats>,
     /// Wall-clock seconds.
     pub seconds: f64,
     /// Records per second.
     pub records_per_sec: f64,
+    /// The successful task attempts: which process read which files.
+    #[serde(default)]
+    pub tasks: Vec<TaskReport>,
     /// The published good rows.
     pub output: Option<PublishedDir>,
     /// The published quarantine.
     pub quarantine: Option<PublishedDir>,
+}
+
+/// One successful task attempt of a day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskReport {
+    /// Its partition.
+    pub partition: usize,
+    /// Its attempt token (in its file names).
+    pub attempt: String,
+    /// The process that ran it.
+    pub executor: String,
+    /// Records it read.
+    pub records: u64,
+    /// The input files it read.
+    pub inputs: Vec<String>,
 }
 
 /// A whole run.
@@ -78,8 +99,11 @@ pub struct RunReport {
     pub days: Vec<DayReport>,
     /// Published outputs.
     pub outputs: Vec<OutputRef>,
-    /// Key cache totals of this process.
+    /// Key-service work of the run, summed over its days.
     pub dks: CacheStats,
+    /// The same per process.
+    #[serde(default)]
+    pub dks_by_executor: BTreeMap<String, CacheStats>,
     /// Wall-clock seconds.
     pub seconds: f64,
     /// Records per second over the run.

@@ -11,14 +11,16 @@ use datafusion::execution::TaskContext;
 use datafusion::physical_plan::ExecutionPlan;
 use futures::TryStreamExt;
 
+use datafusion::prelude::{SessionConfig, SessionContext};
+
 use crate::exec::{
-    GzipLinesScanExec, INPUT_CHANGED, IngestExec, IngestSpec, InputFile, ScanSpec, WriteExec,
-    WriteSpec,
+    GzipLinesScanExec, INPUT_CHANGED, IngestExec, IngestSpec, InputFile, ScanSpec, WeirOptions,
+    WriteExec, WriteSpec, balance, file_groups,
 };
-use crate::keys::{CacheStats, KeyCache};
+use crate::keys::{CacheConfig, CacheStats, DksConfig};
 use crate::layout::{input_prefix, landing_date};
 use crate::output::{FileKind, OutputSpec, TaskSummary, discard_staging, publish};
-use crate::report::{DayReport, OutputRef};
+use crate::report::{DayReport, OutputRef, TaskReport};
 use crate::storage::{Location, S3Settings};
 use crate::{Error, Result};
 
@@ -75,9 +77,6 @@ pub trait PlanRunner: Send + Sync + std::fmt::Debug {
         &self,
         plan: Arc<dyn ExecutionPlan>,
     ) -> datafusion::error::Result<Vec<datafusion::arrow::array::RecordBatch>>;
-
-    /// Key cache activity so far, where this runner can see it.
-    fn dks_stats(&self, job: &DayJob) -> CacheStats;
 }
 
 /// Runs plans on this process's DataFusion runtime.
@@ -87,6 +86,19 @@ pub struct LocalRunner {
     pub task_ctx: Arc<TaskContext>,
 }
 
+impl LocalRunner {
+    /// A runtime with `partitions` target partitions whose sessions reach
+    /// `dks` (the settings travel as `weir.*` options, as on a cluster).
+    pub fn new(partitions: usize, dks: &DksConfig, cache: CacheConfig) -> Self {
+        let config = SessionConfig::new()
+            .with_target_partitions(partitions.max(1))
+            .with_option_extension(WeirOptions::new(dks, cache));
+        Self {
+            task_ctx: SessionContext::new_with_config(config).task_ctx(),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl PlanRunner for LocalRunner {
     async fn collect(
@@ -94,12 +106,6 @@ impl PlanRunner for LocalRunner {
         plan: Arc<dyn ExecutionPlan>,
     ) -> datafusion::error::Result<Vec<datafusion::arrow::array::RecordBatch>> {
         datafusion::physical_plan::collect(plan, Arc::clone(&self.task_ctx)).await
-    }
-
-    fn dks_stats(&self, job: &DayJob) -> CacheStats {
-        KeyCache::shared(&job.ingest.dks, job.ingest.cache)
-            .map(|c| c.stats())
-            .unwrap_or_default()
     }
 }
 
@@ -147,18 +153,21 @@ impl DayJob {
         Ok((source, files))
     }
 
-    /// The physical plan: scan → ingest → write.
-    pub fn plan(&self, files: Vec<InputFile>) -> Arc<dyn ExecutionPlan> {
-        let scan = ScanSpec::balanced(
-            self.source.clone(),
-            self.s3.clone(),
-            files,
-            self.partitions,
-            self.batch_lines,
-        );
-        let scan = Arc::new(GzipLinesScanExec::new(scan));
-        let ingest = Arc::new(IngestExec::new(self.ingest.clone(), scan));
-        Arc::new(WriteExec::new(
+    /// The physical plan: file groups → scan → ingest → write.
+    pub fn plan(&self, files: Vec<InputFile>) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let scan = ScanSpec {
+            source: self.source.clone(),
+            batch_lines: self.batch_lines,
+            s3: self.s3.clone(),
+        };
+        let groups = file_groups(&balance(files, self.partitions))?;
+        let scan = Arc::new(GzipLinesScanExec::new(scan, groups));
+        let ingest = IngestSpec {
+            scope: self.staging(),
+            ..self.ingest.clone()
+        };
+        let ingest = Arc::new(IngestExec::new(ingest, scan));
+        Ok(Arc::new(WriteExec::new(
             WriteSpec {
                 dest: self.dest.clone(),
                 staging: self.staging(),
@@ -167,7 +176,7 @@ impl DayJob {
                 s3: self.s3.clone(),
             },
             ingest,
-        ))
+        )))
     }
 }
 
@@ -175,7 +184,6 @@ impl DayJob {
 /// previous output as it was, and removes its staging files.
 pub async fn run_day(job: &DayJob, runner: &dyn PlanRunner) -> DayReport {
     let started = Instant::now();
-    let dks_before = runner.dks_stats(job);
     let mut report = DayReport {
         collection: job.ingest.collection.to_string(),
         export_date: job.export_date.to_string(),
@@ -225,14 +233,6 @@ pub async fn run_day(job: &DayJob, runner: &dyn PlanRunner) -> DayReport {
             report.error = Some(e.to_string());
         }
     }
-    let after = runner.dks_stats(job);
-    report.dks = CacheStats {
-        hits: after.hits.saturating_sub(dks_before.hits),
-        misses: after.misses.saturating_sub(dks_before.misses),
-        calls: after.calls.saturating_sub(dks_before.calls),
-        rejected: after.rejected.saturating_sub(dks_before.rejected),
-        errors: after.errors.saturating_sub(dks_before.errors),
-    };
     report.seconds = started.elapsed().as_secs_f64();
     report.records_per_sec = report.records_in as f64 / report.seconds.max(1e-9);
     report
@@ -260,14 +260,15 @@ async fn run_day_inner(
     report.files = files.len();
     report.bytes_read = files.iter().map(|f| f.size).sum();
     crate::exec::Progress::global().expect(files.len() as u64, report.bytes_read);
+    let execution_error = |e: datafusion::error::DataFusionError| Error::Execution {
+        collection: job.ingest.collection.to_string(),
+        export_date: job.export_date.to_string(),
+        detail: e.to_string(),
+    };
     let batches = runner
-        .collect(job.plan(files))
+        .collect(job.plan(files).map_err(execution_error)?)
         .await
-        .map_err(|e| Error::Execution {
-            collection: job.ingest.collection.to_string(),
-            export_date: job.export_date.to_string(),
-            detail: e.to_string(),
-        })?;
+        .map_err(execution_error)?;
     let mut summaries = Vec::new();
     for batch in &batches {
         let column = batch.column(0).as_string::<i32>();
@@ -280,6 +281,13 @@ async fn run_day_inner(
         }
     }
     for s in &summaries {
+        // Each task reports its process's work for the day so far; the
+        // process's last task to end has seen it all (counters only grow).
+        let seen = report
+            .dks_by_executor
+            .entry(s.executor.clone())
+            .or_default();
+        *seen = seen.max_each(&s.dks);
         report.records_in += s.records;
         report.records_out += s.rows;
         report.inserts += s.inserts;
@@ -289,6 +297,21 @@ async fn run_day_inner(
             report.corrupt += n;
         }
     }
+    report.tasks = summaries
+        .iter()
+        .map(|s| TaskReport {
+            partition: s.partition,
+            attempt: s.attempt.clone(),
+            executor: s.executor.clone(),
+            records: s.records,
+            inputs: s.inputs.clone(),
+        })
+        .collect();
+    report.tasks.sort_by_key(|t| t.partition);
+    report.dks = report
+        .dks_by_executor
+        .values()
+        .fold(CacheStats::default(), |sum, e| sum.add(e));
     let ratio = report.corrupt as f64 / report.records_in.max(1) as f64;
     if ratio > job.max_corrupt_ratio {
         return Err(Error::TooManyCorrupt {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use weir_engine::exec::IngestSpec;
-use weir_engine::keys::{CacheConfig, DksConfig};
 use weir_engine::output::{OrcCompression, OutputFormat, OutputSpec};
 use weir_engine::record::{Cipher, CollectionName, RecordRules};
 use weir_engine::report::DayReport;
@@ -21,10 +20,6 @@ pub struct RunContext {
     pub source: String,
     /// Destination root (path or URL).
     pub dest: String,
-    /// The key service.
-    pub dks: DksConfig,
-    /// Key cache bounds.
-    pub cache: CacheConfig,
     /// Cipher of `dbObject`.
     pub cipher: Cipher,
     /// `--format`: overrides every collection's default.
@@ -43,7 +38,8 @@ pub struct RunContext {
     pub s3: S3Settings,
     /// What to do when a listed input file is gone when read.
     pub on_missing_input: MissingInput,
-    /// Where plans run.
+    /// Where plans run (it also carries the key service's settings, which
+    /// travel in the session config).
     pub runner: Arc<dyn PlanRunner>,
 }
 
@@ -90,8 +86,8 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
                 collection: self.collection().clone(),
                 rules: self.rules(),
                 cipher: ctx.cipher,
-                dks: ctx.dks.clone(),
-                cache: ctx.cache,
+                // The day's staging prefix; `DayJob::plan` sets it.
+                scope: String::new(),
             },
             output: self.output(ctx, export_date),
             max_corrupt_ratio: ctx.max_corrupt_ratio,

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use futures::stream::{self, StreamExt};
-use weir_engine::keys::KeyCache;
 use weir_engine::record::CollectionName;
 use weir_engine::report::RunReport;
 use weir_engine::run::{cleanup_run, output_refs};
@@ -53,9 +52,13 @@ pub async fn run_all(
         "failed"
     }
     .to_owned();
-    report.dks = KeyCache::shared(&ctx.dks, ctx.cache)
-        .map(|c| c.stats())
-        .unwrap_or_default();
+    for day in &report.days {
+        report.dks = report.dks.add(&day.dks);
+        for (executor, stats) in &day.dks_by_executor {
+            let total = report.dks_by_executor.entry(executor.clone()).or_default();
+            *total = total.add(stats);
+        }
+    }
     report.seconds = started.elapsed().as_secs_f64();
     let records: u64 = report.days.iter().map(|d| d.records_in).sum();
     report.records_per_sec = records as f64 / report.seconds.max(1e-9);

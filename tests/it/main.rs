@@ -1,6 +1,7 @@
 //! Weir's integration tests (one binary; see `fixtures/` for shared helpers).
 
 mod cli;
+mod cluster;
 mod conformance;
 mod dks;
 mod generate;

@@ -54,8 +54,6 @@ fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         run_id: format!("test-{:x}", rand_token()),
         source: source.display().to_string(),
         dest: dest.display().to_string(),
-        dks,
-        cache: CacheConfig::default(),
         cipher: Cipher::Ctr,
         format: None,
         orc_compression: OrcCompression::Zlib,
@@ -66,9 +64,7 @@ fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         buffer_bytes: 8 << 20,
         s3: Default::default(),
         on_missing_input: Default::default(),
-        runner: Arc::new(LocalRunner {
-            task_ctx: SessionContext::new().task_ctx(),
-        }),
+        runner: Arc::new(LocalRunner::new(2, &dks, CacheConfig::default())),
     }
 }
 

@@ -12,7 +12,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use weir_engine::keys::{ServeConfig, server};
 use weir_engine::output::OutputFormat;
-use weir_tests::{Moto, conformance_file, walk_gz, weir_bin};
+use weir_tests::{Moto, TestCluster, conformance_file, walk_gz, weir_bin};
 
 use crate::run::{expected_rows, manifest_corrupt, published_rows, quarantined};
 
@@ -125,6 +125,17 @@ async fn sample_dks(dir: &Path) -> weir_engine::keys::RunningDks {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sample_goes_from_a_corporate_bucket_to_a_published_bucket() {
+    sample_between_buckets(false).await;
+}
+
+/// The same on a cluster: executors read and write the buckets themselves,
+/// with credentials from their own environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_the_executors_read_and_write_the_buckets() {
+    sample_between_buckets(true).await;
+}
+
+async fn sample_between_buckets(on_cluster: bool) {
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start();
     moto.create_bucket("corporate");
@@ -135,7 +146,20 @@ async fn the_sample_goes_from_a_corporate_bucket_to_a_published_bucket() {
     let dks = sample_dks(dir.path()).await;
     let config = config_file(dir.path(), &moto, "");
     let report = dir.path().join("report.json");
-    let args = [
+    let cluster = on_cluster.then(|| {
+        TestCluster::start(
+            dir.path(),
+            2,
+            &[
+                ("AWS_ACCESS_KEY_ID", KEY_ID),
+                ("AWS_SECRET_ACCESS_KEY", SECRET),
+                ("AWS_REGION", "us-east-1"),
+            ],
+        )
+    });
+    let url = cluster.as_ref().map(TestCluster::url);
+    let dks_url = dks.url();
+    let mut args = vec![
         "run",
         "--config",
         config.to_str().unwrap(),
@@ -150,23 +174,44 @@ async fn the_sample_goes_from_a_corporate_bucket_to_a_published_bucket() {
         "--dest",
         "s3://published/daily",
         "--dks-url",
-        &dks.url(),
+        &dks_url,
         "--report",
         report.to_str().unwrap(),
     ];
+    if let Some(url) = &url {
+        args.extend(["--cluster", url.as_str(), "--partitions", "4"]);
+    }
     let out = weir(&args);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let logs = cluster.as_ref().map(TestCluster::logs).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}\n{logs}"
+    );
     let report_text = std::fs::read_to_string(&report).unwrap();
-    for (what, text) in [
-        ("stdout", &*stdout),
-        ("stderr", &*stderr),
-        ("report", &report_text),
-    ] {
+    let mut outputs = vec![
+        ("stdout".to_owned(), stdout.to_string()),
+        ("stderr".to_owned(), stderr.to_string()),
+        ("report".to_owned(), report_text.clone()),
+    ];
+    for e in cluster.iter().flat_map(|c| &c.executors) {
+        outputs.push((e.id.clone(), std::fs::read_to_string(&e.log).unwrap()));
+    }
+    for (what, text) in &outputs {
         assert_no_credentials(what, text);
+    }
+    if on_cluster {
+        let report: weir_engine::report::RunReport = serde_json::from_str(&report_text).unwrap();
+        let ran_on: std::collections::BTreeSet<&str> = report
+            .days
+            .iter()
+            .flat_map(|d| &d.tasks)
+            .map(|t| t.executor.as_str())
+            .collect();
+        assert_eq!(ran_on, ["exec-0", "exec-1"].into(), "{logs}");
     }
 
     let local = dir.path().join("published");

@@ -5,6 +5,11 @@
 //! `cargo build --release -p weir-cluster -p weir-benches && target/release/weir-e2e-bench`
 //! (`--records 200000 --scale 1,4` by default: the second run checks that
 //! memory does not grow with the input).
+//!
+//! `--modes local,cluster` also runs each size on a local cluster (`weir
+//! cluster up`: a scheduler and `--executors` executors with `--slots` task
+//! slots each, on 127.0.0.1) with the same plan; RSS is then the client's and
+//! the largest executor's.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,6 +22,9 @@ struct Args {
     work: PathBuf,
     partitions: Option<usize>,
     format: Option<String>,
+    modes: Vec<String>,
+    executors: usize,
+    slots: usize,
 }
 
 fn parse_args() -> Args {
@@ -26,6 +34,9 @@ fn parse_args() -> Args {
         work: PathBuf::from("target/weir-e2e-bench"),
         partitions: None,
         format: None,
+        modes: vec!["local".to_owned()],
+        executors: 2,
+        slots: 2,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -57,9 +68,16 @@ fn parse_args() -> Args {
                 )
             }
             "--format" => args.format = Some(value()),
+            "--modes" => args.modes = value().split(',').map(str::to_owned).collect(),
+            "--executors" => {
+                args.executors = value()
+                    .parse()
+                    .unwrap_or_else(|_| die("--executors: a number"))
+            }
+            "--slots" => args.slots = value().parse().unwrap_or_else(|_| die("--slots: a number")),
             "-h" | "--help" => {
                 println!(
-                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text]"
+                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text] [--modes local,cluster] [--executors 2] [--slots 2]"
                 );
                 std::process::exit(0);
             }
@@ -132,9 +150,23 @@ fn main() {
         die(&format!("the key service did not start: {first:?}"));
     }
 
+    let cluster = args
+        .modes
+        .iter()
+        .any(|m| m == "cluster")
+        .then(|| start_cluster(&weir, &args));
+
     println!(
-        "{:>10} {:>10} {:>10} {:>9} {:>12} {:>9} {:>13}",
-        "records", "input MB", "gzip MB", "seconds", "records/s", "MB/s", "peak RSS MB"
+        "{:>8} {:>10} {:>10} {:>10} {:>9} {:>12} {:>9} {:>13} {:>13}",
+        "mode",
+        "records",
+        "input MB",
+        "gzip MB",
+        "seconds",
+        "records/s",
+        "MB/s",
+        "peak RSS MB",
+        "executor MB"
     );
     for scale in &args.scales {
         let n = args.records * scale;
@@ -164,70 +196,145 @@ fn main() {
                 .stdout(Stdio::null()));
         }
         let (raw, gz) = input_bytes(&source);
-        let dest = args.work.join(format!("out-{n}"));
-        let report = args.work.join(format!("report-{n}.json"));
-        let mut cmd = Command::new(&weir);
-        cmd.args([
-            "run",
-            "--collection",
-            "calculator:calculationParts",
-            "--date",
-            date,
-        ])
-        .arg("--source")
-        .arg(&source)
-        .arg("--dest")
-        .arg(&dest)
-        .args(["--dks-url", &url])
-        .arg("--report")
-        .arg(&report)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        if let Some(p) = args.partitions {
-            cmd.args(["--partitions", &p.to_string()]);
-        }
-        if let Some(f) = &args.format {
-            cmd.args(["--format", f]);
-        }
-        let started = Instant::now();
-        let mut child = cmd.spawn().unwrap_or_else(|e| die(&e.to_string()));
-        let mut peak = 0;
-        let status = loop {
-            if let Some(kib) = peak_rss_kib(child.id()) {
-                peak = peak.max(kib);
+        for mode in &args.modes {
+            let dest = args.work.join(format!("out-{mode}-{n}"));
+            let report = args.work.join(format!("report-{mode}-{n}.json"));
+            let mut cmd = Command::new(&weir);
+            if let Some(cluster) = cluster.as_ref().filter(|_| mode == "cluster") {
+                cmd.args(["--cluster", &cluster.url]);
+            } else if mode != "local" {
+                die(&format!("unknown mode {mode}: local or cluster"));
             }
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => die(&e.to_string()),
+            cmd.args([
+                "run",
+                "--collection",
+                "calculator:calculationParts",
+                "--date",
+                date,
+            ])
+            .arg("--source")
+            .arg(&source)
+            .arg("--dest")
+            .arg(&dest)
+            .args(["--dks-url", &url])
+            .arg("--report")
+            .arg(&report)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+            if let Some(p) = args.partitions {
+                cmd.args(["--partitions", &p.to_string()]);
             }
-        };
-        let secs = started.elapsed().as_secs_f64();
-        if !status.success() {
-            die(&format!(
-                "weir run failed ({status}); see {}",
-                report.display()
-            ));
+            if let Some(f) = &args.format {
+                cmd.args(["--format", f]);
+            }
+            let started = Instant::now();
+            let mut child = cmd.spawn().unwrap_or_else(|e| die(&e.to_string()));
+            let mut peak = 0;
+            let status = loop {
+                if let Some(kib) = peak_rss_kib(child.id()) {
+                    peak = peak.max(kib);
+                }
+                match child.try_wait() {
+                    Ok(Some(status)) => break status,
+                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                    Err(e) => die(&e.to_string()),
+                }
+            };
+            let secs = started.elapsed().as_secs_f64();
+            if !status.success() {
+                die(&format!(
+                    "weir run failed ({status}); see {}",
+                    report.display()
+                ));
+            }
+            let json: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&report).unwrap_or_default())
+                    .unwrap_or_default();
+            let records = json["days"][0]["records_in"].as_u64().unwrap_or(0);
+            if records != n {
+                die(&format!("weir run read {records} records, expected {n}"));
+            }
+            let executor_peak = cluster
+                .as_ref()
+                .filter(|_| mode == "cluster")
+                .map_or("-".to_owned(), |c| {
+                    format!("{:.0}", c.executor_peak_kib() as f64 / 1024.0)
+                });
+            println!(
+                "{:>8} {:>10} {:>10.1} {:>10.1} {:>9.2} {:>12.0} {:>9.1} {:>13.0} {:>13}",
+                mode,
+                records,
+                raw as f64 / 1e6,
+                gz as f64 / 1e6,
+                secs,
+                records as f64 / secs,
+                raw as f64 / 1e6 / secs,
+                peak as f64 / 1024.0,
+                executor_peak
+            );
         }
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&report).unwrap_or_default()).unwrap_or_default();
-        let records = json["days"][0]["records_in"].as_u64().unwrap_or(0);
-        if records != n {
-            die(&format!("weir run read {records} records, expected {n}"));
-        }
-        println!(
-            "{:>10} {:>10.1} {:>10.1} {:>9.2} {:>12.0} {:>9.1} {:>13.0}",
-            records,
-            raw as f64 / 1e6,
-            gz as f64 / 1e6,
-            secs,
-            records as f64 / secs,
-            raw as f64 / 1e6 / secs,
-            peak as f64 / 1024.0
-        );
+    }
+    if let Some(mut cluster) = cluster {
+        let _ = cluster.up.kill();
+        let _ = cluster.up.wait();
     }
     let _ = dks.kill();
     let _ = dks.wait();
+}
+
+/// `weir cluster up`, running.
+struct Cluster {
+    up: std::process::Child,
+    url: String,
+    // Kept open: `cluster up` prints more, and a closed pipe would kill it.
+    _stdout: Option<BufReader<std::process::ChildStdout>>,
+}
+
+impl Cluster {
+    /// The largest peak RSS among the executors (children of `cluster up`
+    /// but the first, the scheduler), in KiB.
+    fn executor_peak_kib(&self) -> u64 {
+        let pid = self.up.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        children
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|c| c.parse().ok())
+            .filter_map(peak_rss_kib)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+fn start_cluster(weir: &Path, args: &Args) -> Cluster {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| die(&e.to_string()));
+    let mut up = Command::new(weir)
+        .args(["cluster", "up", "--port", &port.to_string()])
+        .args(["--executors", &args.executors.to_string()])
+        .args(["--concurrent-tasks", &args.slots.to_string()])
+        .arg("--dir")
+        .arg(args.work.join("cluster"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| die(&e.to_string()));
+    let mut first = String::new();
+    let mut stdout = up.stdout.take().map(BufReader::new);
+    if let Some(out) = stdout.as_mut() {
+        let _ = out.read_line(&mut first);
+    }
+    if !first.starts_with("cluster up") {
+        let _ = up.kill();
+        die(&format!("the cluster did not start: {first:?}"));
+    }
+    Cluster {
+        up,
+        url: format!("df://127.0.0.1:{port}"),
+        _stdout: stdout,
+    }
 }
 
 /// Uncompressed and compressed bytes of the generated input (its manifest).

@@ -1,13 +1,19 @@
 //! How Weir's operators travel: each is its serde spec (plus its children,
-//! which the plan codec carries itself). This is the payload of the Ballista
-//! extension codec (cluster issue): `encode` for a node of ours, `decode` back
-//! on an executor, where the spec is resolved again in that process (object
+//! which the plan codec carries itself). [`WeirPhysicalCodec`] is the
+//! extension codec the client, the scheduler and every executor use: our
+//! nodes are `encode`d here, everything else goes to the codec it wraps
+//! (Ballista's, for shuffle writers and readers). An executor `decode`s a node
+//! back into an operator that resolves its spec in that process (object
 //! stores, key cache, credentials from its own environment).
 
 use std::sync::Arc;
 
+use ballista_core::serde::BallistaPhysicalExtensionCodec;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use serde::{Deserialize, Serialize};
 
 use super::{GzipLinesScanExec, IngestExec, IngestSpec, ScanSpec, WriteExec, WriteSpec};
@@ -16,7 +22,7 @@ use super::{GzipLinesScanExec, IngestExec, IngestSpec, ScanSpec, WriteExec, Writ
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "node", rename_all = "snake_case")]
 pub enum WeirNode {
-    /// [`GzipLinesScanExec`].
+    /// [`GzipLinesScanExec`] (one input: its file groups).
     Scan(ScanSpec),
     /// [`IngestExec`] (one input).
     Ingest(IngestSpec),
@@ -51,39 +57,129 @@ pub fn decode(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Result<Arc<dyn E
         ))),
     };
     Ok(match node {
-        WeirNode::Scan(spec) => Arc::new(GzipLinesScanExec::new(spec)),
+        WeirNode::Scan(spec) => Arc::new(GzipLinesScanExec::new(
+            spec,
+            one_input("GzipLinesScanExec")?,
+        )),
         WeirNode::Ingest(spec) => Arc::new(IngestExec::new(spec, one_input("IngestExec")?)),
         WeirNode::Write(spec) => Arc::new(WriteExec::new(spec, one_input("WriteExec")?)),
     })
+}
+
+/// Marks a payload as ours. Ballista's payloads are protobuf messages, whose
+/// first byte is a field tag; `w` (0x77) would be field 14 with wire type 7,
+/// which does not exist, so the two can never be confused.
+const MAGIC: &[u8] = b"weir1:";
+
+/// The physical extension codec: Weir's nodes, then whatever the wrapped
+/// codec knows.
+#[derive(Debug)]
+pub struct WeirPhysicalCodec {
+    inner: Arc<dyn PhysicalExtensionCodec>,
+}
+
+impl Default for WeirPhysicalCodec {
+    fn default() -> Self {
+        Self::wrapping(Arc::new(BallistaPhysicalExtensionCodec::default()))
+    }
+}
+
+impl WeirPhysicalCodec {
+    /// Weir's nodes, forwarding the rest to `inner`.
+    pub fn wrapping(inner: Arc<dyn PhysicalExtensionCodec>) -> Self {
+        Self { inner }
+    }
+}
+
+impl PhysicalExtensionCodec for WeirPhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match buf.strip_prefix(MAGIC) {
+            Some(ours) => decode(ours, inputs),
+            None => self.inner.try_decode(buf, inputs, ctx, proto_converter),
+        }
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        match encode(node.as_ref()) {
+            Some(ours) => {
+                buf.extend_from_slice(MAGIC);
+                buf.extend_from_slice(&ours?);
+                Ok(())
+            }
+            None => self.inner.try_encode(node, buf, proto_converter),
+        }
+    }
+
+    // Functions are not ours: whatever the wrapped codec does with them.
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        self.inner.try_decode_udf(name, buf)
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udf(node, buf)
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        self.inner.try_decode_udaf(name, buf)
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udaf(node, buf)
+    }
+
+    fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
+        self.inner.try_decode_udwf(name, buf)
+    }
+
+    fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udwf(node, buf)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::exec::InputFile;
-    use crate::keys::{CacheConfig, DksConfig};
     use crate::output::{OrcCompression, OutputFormat, OutputSpec};
     use crate::record::{Cipher, CollectionName, RecordRules};
+    use datafusion_proto::physical_plan::AsExecutionPlan;
+    use datafusion_proto::protobuf::PhysicalPlanNode;
 
     #[test]
-    fn every_node_round_trips_with_its_spec() {
-        let scan = ScanSpec::balanced(
-            "s3://corporate/root".into(),
-            crate::storage::S3Settings::default(),
+    fn a_day_plan_round_trips_through_the_plan_codec() {
+        let groups = crate::exec::file_groups(&[
             vec![InputFile {
                 path: "a/b.jsonl.gz".into(),
                 size: 10,
             }],
-            2,
-            4096,
-        );
+            vec![InputFile {
+                path: "a/c.jsonl.gz".into(),
+                size: 12,
+            }],
+        ])
+        .unwrap();
+        let scan = ScanSpec {
+            source: "s3://corporate/root".into(),
+            batch_lines: 4096,
+            s3: crate::storage::S3Settings::default(),
+        };
         let collection = CollectionName::parse("calculator:calculationParts").unwrap();
         let ingest = IngestSpec {
             rules: RecordRules::for_collection(&collection),
             collection,
             cipher: Cipher::Gcm,
-            dks: DksConfig::new("https://dks:8443"),
-            cache: CacheConfig::default(),
+            scope: "_weir_staging/run/x".into(),
         };
         let write = WriteSpec {
             dest: "/out".into(),
@@ -102,20 +198,19 @@ mod tests {
             write.clone(),
             Arc::new(IngestExec::new(
                 ingest.clone(),
-                Arc::new(GzipLinesScanExec::new(scan.clone())),
+                Arc::new(GzipLinesScanExec::new(scan.clone(), groups)),
             )),
         ));
-        // Encode node by node, as a plan codec walks the tree, and rebuild.
-        let scan_bytes = encode(plan.children()[0].children()[0].as_ref())
+        // The whole plan, as the client sends it and an executor gets it.
+        let codec = WeirPhysicalCodec::default();
+        let node = PhysicalPlanNode::try_from_physical_plan(Arc::clone(&plan), &codec).unwrap();
+        let mut bytes = Vec::new();
+        node.try_encode(&mut bytes).unwrap();
+        let ctx = datafusion::prelude::SessionContext::new().task_ctx();
+        let rebuilt = PhysicalPlanNode::try_decode(&bytes)
             .unwrap()
+            .try_into_physical_plan(&ctx, &codec)
             .unwrap();
-        let ingest_bytes = encode(plan.children()[0].as_ref()).unwrap().unwrap();
-        let write_bytes = encode(plan.as_ref()).unwrap().unwrap();
-        let rebuilt = decode(
-            &write_bytes,
-            &[decode(&ingest_bytes, &[decode(&scan_bytes, &[]).unwrap()]).unwrap()],
-        )
-        .unwrap();
         let w = rebuilt.downcast_ref::<WriteExec>().unwrap();
         assert_eq!(w.spec(), &write);
         let i = rebuilt.children()[0].downcast_ref::<IngestExec>().unwrap();
@@ -126,12 +221,15 @@ mod tests {
         assert_eq!(s.spec(), &scan);
         assert_eq!(
             rebuilt.properties().output_partitioning().partition_count(),
-            1
+            2
         );
+        // The file groups came along: partition 1 is still group 1.
+        assert_eq!(crate::exec::global_partition(rebuilt.as_ref(), 1), 1);
         // Not ours: left to the wrapped codec. Ours with the wrong inputs: refused.
         let empty =
             datafusion::physical_plan::empty::EmptyExec::new(crate::exec::schema::lines_schema());
         assert!(encode(&empty).is_none());
+        let write_bytes = encode(plan.as_ref()).unwrap().unwrap();
         assert!(decode(&write_bytes, &[]).is_err());
     }
 }

@@ -27,8 +27,9 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::error::{engine_error, io_error};
+use super::options::WeirOptions;
 use super::schema::{col, ingested_schema, timestamp_type};
-use crate::keys::{CacheConfig, DksConfig, KeyCache};
+use crate::keys::KeyCache;
 use crate::record::{Cipher, CollectionName, RecordPipeline, RecordRules, Scratch};
 
 /// What the ingest operator does: plain data, so it can travel to executors.
@@ -40,10 +41,10 @@ pub struct IngestSpec {
     pub rules: RecordRules,
     /// The cipher of `dbObject`.
     pub cipher: Cipher,
-    /// The key service.
-    pub dks: DksConfig,
-    /// The key cache's bounds.
-    pub cache: CacheConfig,
+    /// What key-service work is counted under (the day's staging prefix, unique
+    /// per run, collection and day); see [`crate::keys::scope_stats`]. The key
+    /// service itself comes from the session's [`WeirOptions`].
+    pub scope: String,
 }
 
 /// The ingest operator.
@@ -82,8 +83,8 @@ impl DisplayAs for IngestExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "IngestExec: collection={}, cipher={:?}, dks={}",
-            self.spec.collection, self.spec.cipher, self.spec.dks.url
+            "IngestExec: collection={}, cipher={:?}",
+            self.spec.collection, self.spec.cipher
         )
     }
 }
@@ -139,8 +140,18 @@ impl ExecutionPlan for IngestExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let (dks, cache) = WeirOptions::from_config(context.session_config())
+            .ok_or_else(|| {
+                DataFusionError::Configuration(
+                    "the session config has no weir.* options: this process was not \
+                     started with Weir's config (weir executor / weir run)"
+                        .to_owned(),
+                )
+            })?
+            .dks()?;
         let input = self.input.execute(partition, context)?;
-        let cache = KeyCache::shared(&self.spec.dks, self.spec.cache).map_err(engine_error)?;
+        let cache = KeyCache::shared(&dks, cache).map_err(engine_error)?;
+        let scope: Arc<str> = Arc::from(self.spec.scope.as_str());
         let pipeline = Arc::new(RecordPipeline::new(
             self.spec.collection.clone(),
             self.spec.rules,
@@ -151,9 +162,10 @@ impl ExecutionPlan for IngestExec {
         let stream = input.then(move |batch| {
             let cache = Arc::clone(&cache);
             let pipeline = Arc::clone(&pipeline);
+            let scope = Arc::clone(&scope);
             let (rows_out, corrupt) = (rows_out.clone(), corrupt.clone());
             async move {
-                let out = ingest_batch(&batch?, &pipeline, &cache).await?;
+                let out = ingest_batch(&batch?, &pipeline, &cache, &scope).await?;
                 let bad = out
                     .column_by_name(col::REASON)
                     .map_or(0, |c| c.len() - c.null_count());
@@ -177,6 +189,7 @@ async fn ingest_batch(
     batch: &RecordBatch,
     pipeline: &RecordPipeline,
     cache: &KeyCache,
+    scope: &str,
 ) -> Result<RecordBatch> {
     let column = |name: &str| {
         batch
@@ -201,7 +214,7 @@ async fn ingest_batch(
         .into_iter()
         .map(|(kek, key)| (kek.to_owned(), key.to_owned()))
         .collect();
-    let keys = cache.resolve(wanted).await.map_err(|e| {
+    let keys = cache.resolve_in(Some(scope), wanted).await.map_err(|e| {
         // Name a file of the batch: the day failed while reading it.
         io_error(format!(
             "{} (while ingesting {}): {e}",

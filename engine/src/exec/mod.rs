@@ -5,14 +5,18 @@
 mod codec;
 mod error;
 mod ingest;
+mod options;
 mod progress;
 mod scan;
 pub mod schema;
+mod worker;
 mod write;
 
-pub use codec::{WeirNode, decode, encode};
+pub use codec::{WeirNode, WeirPhysicalCodec, decode, encode};
 pub use error::{INPUT_CHANGED, engine_error, io_error, storage_error};
 pub use ingest::{IngestExec, IngestSpec};
+pub use options::{WeirOptions, with_weir_options};
 pub use progress::Progress;
-pub use scan::{GzipLinesScanExec, InputFile, ScanSpec};
+pub use scan::{GzipLinesScanExec, InputFile, ScanSpec, balance, file_groups, global_partition};
+pub use worker::{set_worker_id, worker_id};
 pub use write::{WriteExec, WriteSpec};

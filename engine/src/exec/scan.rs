@@ -5,13 +5,26 @@
 //! Weir's own scan rather than DataFusion's JSON source: the stock one loses
 //! its compression setting when a plan is shipped to Ballista executors, and
 //! ingestion needs the raw line (to quarantine it) and its position anyway.
+//!
+//! The file groups are the scan's input, an in-memory source with one batch
+//! per partition ([`file_groups`]), not part of its spec: Ballista's scheduler
+//! cuts a stage's plan down to each task's partitions by rewriting the
+//! leaves it knows (in-memory sources among them), and a leaf it does not
+//! know would run every partition in every task.
 
 use std::fmt;
 use std::sync::Arc;
 
 use async_compression::tokio::bufread::GzipDecoder;
-use datafusion::arrow::array::{BinaryBuilder, RecordBatch, StringBuilder, UInt64Builder};
+use std::any::Any;
+
+use datafusion::arrow::array::{
+    AsArray, BinaryBuilder, RecordBatch, StringArray, StringBuilder, UInt64Array, UInt64Builder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -44,29 +57,21 @@ pub struct InputFile {
     pub size: u64,
 }
 
-/// What the scan reads: plain data, so it can travel to executors.
+/// How the scan reads: plain data, so it can travel to executors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanSpec {
     /// The source root (path or URL), resolved in each process.
     pub source: String,
-    /// File groups: partition `i` reads group `i`, file after file.
-    pub groups: Vec<Vec<InputFile>>,
     /// Lines per output batch at most.
     pub batch_lines: usize,
     /// How to reach S3, when the source is there.
     pub s3: S3Settings,
 }
 
-impl ScanSpec {
-    /// Spreads `files` over at most `partitions` groups, largest first onto
-    /// the lightest group, so partitions finish together.
-    pub fn balanced(
-        source: String,
-        s3: S3Settings,
-        mut files: Vec<InputFile>,
-        partitions: usize,
-        batch_lines: usize,
-    ) -> Self {
+/// Spreads `files` over at most `partitions` groups, largest first onto the
+/// lightest group, so partitions finish together.
+pub fn balance(mut files: Vec<InputFile>, partitions: usize) -> Vec<Vec<InputFile>> {
+    {
         let n = partitions.clamp(1, files.len().max(1));
         let mut groups: Vec<(u64, Vec<InputFile>)> = vec![(0, Vec::new()); n];
         files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
@@ -82,12 +87,87 @@ impl ScanSpec {
         for g in &mut groups {
             g.sort_by(|a, b| a.path.cmp(&b.path));
         }
-        Self {
-            source,
-            groups,
-            batch_lines,
-            s3,
+        groups
+    }
+}
+
+fn groups_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("partition", DataType::UInt64, false),
+        Field::new("path", DataType::Utf8, false),
+        Field::new("size", DataType::UInt64, false),
+    ]))
+}
+
+/// The scan's input: partition `i` is one batch listing group `i`'s files
+/// (with `i` itself, the partition's number in the whole plan, which a
+/// task's cut-down plan no longer tells by position).
+pub fn file_groups(groups: &[Vec<InputFile>]) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = groups_schema();
+    let partitions = groups
+        .iter()
+        .enumerate()
+        .map(|(i, files)| {
+            let batch = RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(UInt64Array::from(vec![i as u64; files.len()])),
+                    Arc::new(StringArray::from_iter_values(files.iter().map(|f| &f.path))),
+                    Arc::new(UInt64Array::from_iter_values(files.iter().map(|f| f.size))),
+                ],
+            )?;
+            Ok(vec![batch])
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(MemorySourceConfig::try_new_exec(&partitions, schema, None)?)
+}
+
+/// The files of `input`'s partition `local` (see [`file_groups`]) and that
+/// partition's number in the whole plan.
+fn group_of(input: &Arc<dyn ExecutionPlan>, local: usize) -> Result<(usize, Vec<InputFile>)> {
+    let memory = input
+        .downcast_ref::<DataSourceExec>()
+        .and_then(|exec| {
+            let source: &dyn Any = exec.data_source().as_ref();
+            source.downcast_ref::<MemorySourceConfig>()
+        })
+        .ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "GzipLinesScanExec reads its file groups from an in-memory source, not {}",
+                input.name()
+            ))
+        })?;
+    let batches = memory.partitions().get(local).ok_or_else(|| {
+        DataFusionError::Internal(format!("GzipLinesScanExec has no partition {local}"))
+    })?;
+    let mut global = local;
+    let mut files = Vec::new();
+    for batch in batches {
+        let column = |i: usize| batch.column(i);
+        let numbers = column(0).as_primitive::<UInt64Type>();
+        let paths = column(1).as_string::<i32>();
+        let sizes = column(2).as_primitive::<UInt64Type>();
+        for row in 0..batch.num_rows() {
+            global = numbers.value(row) as usize;
+            files.push(InputFile {
+                path: paths.value(row).to_owned(),
+                size: sizes.value(row),
+            });
         }
+    }
+    Ok((global, files))
+}
+
+/// The number in the whole plan of `plan`'s partition `local`, for a plan
+/// whose single-input chain ends in a [`GzipLinesScanExec`] (as Weir's day
+/// plans do); `local` itself otherwise.
+pub fn global_partition(plan: &dyn ExecutionPlan, local: usize) -> usize {
+    if let Some(scan) = plan.downcast_ref::<GzipLinesScanExec>() {
+        return group_of(&scan.input, local).map_or(local, |(global, _)| global);
+    }
+    match plan.children().as_slice() {
+        [child] => global_partition(child.as_ref(), local),
+        _ => local,
     }
 }
 
@@ -95,21 +175,25 @@ impl ScanSpec {
 #[derive(Debug)]
 pub struct GzipLinesScanExec {
     spec: ScanSpec,
+    input: Arc<dyn ExecutionPlan>,
     props: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl GzipLinesScanExec {
-    /// A scan of `spec`.
-    pub fn new(spec: ScanSpec) -> Self {
+    /// A scan of the files `input` lists ([`file_groups`]), as `spec` says.
+    pub fn new(spec: ScanSpec, input: Arc<dyn ExecutionPlan>) -> Self {
         let props = PlanProperties::new(
             EquivalenceProperties::new(lines_schema()),
-            Partitioning::UnknownPartitioning(spec.groups.len().max(1)),
+            Partitioning::UnknownPartitioning(
+                input.properties().output_partitioning().partition_count(),
+            ),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
         Self {
             spec,
+            input,
             props: Arc::new(props),
             metrics: ExecutionPlanMetricsSet::new(),
         }
@@ -123,12 +207,11 @@ impl GzipLinesScanExec {
 
 impl DisplayAs for GzipLinesScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let files: usize = self.spec.groups.iter().map(Vec::len).sum();
         write!(
             f,
-            "GzipLinesScanExec: source={}, files={files}, groups={}",
+            "GzipLinesScanExec: source={}, groups={}",
             self.spec.source,
-            self.spec.groups.len()
+            self.props.output_partitioning().partition_count()
         )
     }
 }
@@ -143,7 +226,7 @@ impl ExecutionPlan for GzipLinesScanExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+        vec![&self.input]
     }
 
     fn apply_expressions(
@@ -155,10 +238,19 @@ impl ExecutionPlan for GzipLinesScanExec {
 
     fn replace_children(
         self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
+        if children.len() != 1 {
+            return Err(DataFusionError::Internal(format!(
+                "GzipLinesScanExec takes one input, got {}",
+                children.len()
+            )));
+        }
+        Ok(Arc::new(Self::new(
+            self.spec.clone(),
+            children.swap_remove(0),
+        )))
     }
 
     fn with_new_children(
@@ -176,7 +268,7 @@ impl ExecutionPlan for GzipLinesScanExec {
         partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let files = self.spec.groups.get(partition).cloned().unwrap_or_default();
+        let (_, files) = group_of(&self.input, partition)?;
         let location = Location::parse(&self.spec.source, &self.spec.s3)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let batch_lines = self.spec.batch_lines.max(1);
@@ -344,32 +436,47 @@ mod tests {
     #[test]
     fn files_spread_by_size_over_at_most_the_partitions() {
         let files = vec![file("a", 100), file("b", 60), file("c", 50), file("d", 10)];
-        let spec = ScanSpec::balanced("/src".into(), S3Settings::default(), files, 2, 10);
-        assert_eq!(spec.groups.len(), 2);
-        let sizes: Vec<u64> = spec
-            .groups
+        let groups = balance(files, 2);
+        assert_eq!(groups.len(), 2);
+        let sizes: Vec<u64> = groups
             .iter()
             .map(|g| g.iter().map(|f| f.size).sum())
             .collect();
         assert_eq!(sizes, vec![110, 110]);
         // Never more groups than files, and at least one.
-        assert_eq!(
-            ScanSpec::balanced(
-                "/src".into(),
-                S3Settings::default(),
-                vec![file("a", 1)],
-                8,
-                10
-            )
-            .groups
-            .len(),
-            1
-        );
-        assert_eq!(
-            ScanSpec::balanced("/src".into(), S3Settings::default(), vec![], 8, 10)
-                .groups
-                .len(),
-            1
-        );
+        assert_eq!(balance(vec![file("a", 1)], 8).len(), 1);
+        assert_eq!(balance(vec![], 8).len(), 1);
+    }
+
+    #[test]
+    fn a_scan_cut_down_to_some_partitions_knows_their_numbers_in_the_plan() {
+        let groups = vec![
+            vec![file("a", 1)],
+            vec![file("b", 1), file("c", 1)],
+            vec![file("d", 1)],
+        ];
+        let whole = file_groups(&groups).unwrap();
+        // What Ballista's scheduler does for a task of partitions 2 and 1.
+        let memory: &dyn Any = whole
+            .downcast_ref::<DataSourceExec>()
+            .unwrap()
+            .data_source()
+            .as_ref();
+        let memory = memory.downcast_ref::<MemorySourceConfig>().unwrap();
+        let kept = vec![
+            memory.partitions()[2].clone(),
+            memory.partitions()[1].clone(),
+        ];
+        let cut = MemorySourceConfig::try_new_exec(&kept, groups_schema(), None).unwrap();
+        let spec = ScanSpec {
+            source: "/src".into(),
+            batch_lines: 10,
+            s3: S3Settings::default(),
+        };
+        let scan = GzipLinesScanExec::new(spec, cut);
+        assert_eq!(scan.properties().output_partitioning().partition_count(), 2);
+        assert_eq!(global_partition(&scan, 0), 2);
+        assert_eq!(global_partition(&scan, 1), 1);
+        assert_eq!(group_of(&scan.input, 1).unwrap().1, groups[1]);
     }
 }

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::storage_error;
 use super::schema::{col, summary_schema};
+use crate::keys::scope_stats;
 use crate::output::{
     FileKind, OutputSpec, StagedFile, TaskSummary, encode_batches, hive_escape, output_schema,
 };
@@ -156,12 +157,24 @@ impl ExecutionPlan for WriteExec {
         // A token per attempt: a retried or duplicated task never writes over
         // another attempt's files, and only the committed list is published.
         let attempt = format!("{:016x}", rand::random::<u64>());
-        let mut writer = TaskWriter::new(self.spec.clone(), dest, partition, attempt);
+        // On a cluster a task runs a cut-down plan: name files and summaries
+        // by the partition's number in the whole plan, not in the task's.
+        let global = super::global_partition(self.input.as_ref(), partition);
+        let mut writer = TaskWriter::new(self.spec.clone(), dest, global, attempt);
+        // The day's staging prefix is also the scope its key-service work is
+        // counted under (the ingest below is given the same one).
+        let writer_scope = self.spec.staging.clone();
+        tracing::info!(partition = global, attempt = %writer.summary.attempt, staging = %writer_scope, "write task started");
         let stream = futures::stream::once(async move {
             while let Some(batch) = input.next().await {
                 writer.push(batch?).await?;
             }
-            let summary = writer.finish().await?;
+            let mut summary = writer.finish().await?;
+            summary.executor = super::worker_id();
+            summary.dks = scope_stats(&writer_scope);
+            summary.inputs.sort();
+            summary.inputs.dedup();
+            tracing::info!(partition = summary.partition, attempt = %summary.attempt, records = summary.records, files = summary.files.len(), "write task finished");
             let json = serde_json::to_string(&summary)
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
             RecordBatch::try_new(
@@ -211,6 +224,14 @@ impl TaskWriter {
         let reason = column(&batch, col::REASON)?;
         let is_good: BooleanArray = is_null(reason.as_ref())?;
         self.summary.records += batch.num_rows() as u64;
+        // A file's lines come in order, so comparing with the last name seen
+        // is enough to list the inputs without a lookup per row.
+        let files = column(&batch, col::FILE)?;
+        for file in files.as_string::<i32>().iter().flatten() {
+            if self.summary.inputs.last().map(String::as_str) != Some(file) {
+                self.summary.inputs.push(file.to_owned());
+            }
+        }
         let good = filter_record_batch(&batch, &is_good)?;
         if good.num_rows() > 0 {
             let db_type = column(&good, col::DB_TYPE)?;
@@ -298,6 +319,12 @@ impl TaskWriter {
             return Ok(());
         }
         let batches = std::mem::take(&mut self.good);
+        tracing::debug!(
+            partition = self.summary.partition,
+            attempt = %self.summary.attempt,
+            bytes = self.good_bytes,
+            "write task flushing"
+        );
         self.good_bytes = 0;
         let flush = self.flushes;
         self.flushes += 1;

@@ -33,6 +33,30 @@ pub struct CacheStats {
     pub errors: u64,
 }
 
+impl CacheStats {
+    /// Each counter the larger of the two.
+    pub fn max_each(&self, other: &Self) -> Self {
+        Self {
+            hits: self.hits.max(other.hits),
+            misses: self.misses.max(other.misses),
+            calls: self.calls.max(other.calls),
+            rejected: self.rejected.max(other.rejected),
+            errors: self.errors.max(other.errors),
+        }
+    }
+
+    /// Each counter summed.
+    pub fn add(&self, other: &Self) -> Self {
+        Self {
+            hits: self.hits + other.hits,
+            misses: self.misses + other.misses,
+            calls: self.calls + other.calls,
+            rejected: self.rejected + other.rejected,
+            errors: self.errors + other.errors,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     hits: AtomicU64,
@@ -100,16 +124,35 @@ impl KeyCache {
         key_encryption_key_id: &str,
         encrypted_key: &str,
     ) -> Result<Arc<KeyAnswer>> {
+        self.get_counted(key_encryption_key_id, encrypted_key, None)
+            .await
+    }
+
+    /// [`Self::get`], also counting under `scope` (see [`scope_stats`]).
+    async fn get_counted(
+        &self,
+        key_encryption_key_id: &str,
+        encrypted_key: &str,
+        scope: Option<&Counters>,
+    ) -> Result<Arc<KeyAnswer>> {
+        let count = |pick: fn(&Counters) -> &AtomicU64| {
+            pick(&self.counters).fetch_add(1, Ordering::Relaxed);
+            if let Some(scope) = scope {
+                pick(scope).fetch_add(1, Ordering::Relaxed);
+            }
+        };
         let key = (key_encryption_key_id.to_owned(), encrypted_key.to_owned());
         if let Some(found) = self.entries.get(&key).await {
-            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            count(|c| &c.hits);
             return Ok(found);
         }
-        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        count(|c| &c.misses);
         let answer = self
             .entries
             .try_get_with(key, async {
-                self.counters.calls.fetch_add(1, Ordering::Relaxed);
+                // Only the asker whose future runs here makes the call, so the
+                // call is counted once, under that asker's scope.
+                count(|c| &c.calls);
                 match self
                     .client
                     .decrypt(key_encryption_key_id, encrypted_key)
@@ -117,12 +160,12 @@ impl KeyCache {
                 {
                     Ok(answer) => {
                         if answer.is_err() {
-                            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                            count(|c| &c.rejected);
                         }
                         Ok(Arc::new(answer))
                     }
                     Err(e) => {
-                        self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                        count(|c| &c.errors);
                         Err(e)
                     }
                 }
@@ -139,15 +182,28 @@ impl KeyCache {
         K: Into<String>,
         W: Into<String>,
     {
+        self.resolve_in(None, wanted).await
+    }
+
+    /// [`Self::resolve`], counting this process's work under `scope` too (a
+    /// day of a run: what its tasks report as their executor's DKS work).
+    pub async fn resolve_in<I, K, W>(&self, scope: Option<&str>, wanted: I) -> Result<StaticKeys>
+    where
+        I: IntoIterator<Item = (K, W)>,
+        K: Into<String>,
+        W: Into<String>,
+    {
         // Owned pairs: the futures below must not borrow from the caller's
         // batch (they are polled across an await inside DataFusion streams).
         let wanted: Vec<(String, String)> = wanted
             .into_iter()
             .map(|(k, w)| (k.into(), w.into()))
             .collect();
+        let scope = scope.map(scope_counters);
+        let scope = scope.as_deref();
         let answers: Vec<(String, String, Arc<KeyAnswer>)> = stream::iter(wanted)
             .map(|(kek, wrapped)| async move {
-                let answer = self.get(&kek, &wrapped).await?;
+                let answer = self.get_counted(&kek, &wrapped, scope).await?;
                 Ok::<_, Error>((kek, wrapped, answer))
             })
             .buffer_unordered(RESOLVE_CONCURRENCY)
@@ -166,15 +222,60 @@ impl KeyCache {
 
     /// The counters so far.
     pub fn stats(&self) -> CacheStats {
-        let c = &self.counters;
+        self.counters.snapshot()
+    }
+}
+
+impl Counters {
+    fn snapshot(&self) -> CacheStats {
         CacheStats {
-            hits: c.hits.load(Ordering::Relaxed),
-            misses: c.misses.load(Ordering::Relaxed),
-            calls: c.calls.load(Ordering::Relaxed),
-            rejected: c.rejected.load(Ordering::Relaxed),
-            errors: c.errors.load(Ordering::Relaxed),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            calls: self.calls.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
         }
     }
+}
+
+/// Scopes kept at most; the oldest goes first. A long-lived executor meets one
+/// scope per collection and day, so this bounds memory over months without
+/// forgetting a day that is still running.
+const MAX_SCOPES: usize = 4_096;
+
+#[derive(Default)]
+struct Scopes {
+    counters: HashMap<String, Arc<Counters>>,
+    order: std::collections::VecDeque<String>,
+}
+
+fn scope_counters(scope: &str) -> Arc<Counters> {
+    static SCOPES: OnceLock<Mutex<Scopes>> = OnceLock::new();
+    let mut scopes = SCOPES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(found) = scopes.counters.get(scope) {
+        return Arc::clone(found);
+    }
+    if scopes.order.len() >= MAX_SCOPES
+        && let Some(oldest) = scopes.order.pop_front()
+    {
+        scopes.counters.remove(&oldest);
+    }
+    let created = Arc::new(Counters::default());
+    scopes
+        .counters
+        .insert(scope.to_owned(), Arc::clone(&created));
+    scopes.order.push_back(scope.to_owned());
+    created
+}
+
+/// This process's key-cache work under `scope` so far, across its caches. A
+/// task reports it at its end; the last task of a process to end reports all
+/// of that process's work for the scope.
+pub fn scope_stats(scope: &str) -> CacheStats {
+    scope_counters(scope).snapshot()
 }
 
 /// moka hands every waiter the same `Arc<Error>`; errors are not `Clone`

@@ -9,7 +9,7 @@ mod material;
 mod metrics;
 pub mod server;
 
-pub use cache::{CacheStats, KeyCache, correlation_id};
+pub use cache::{CacheStats, KeyCache, correlation_id, scope_stats};
 pub use client::{DksClient, KeyAnswer, NewDataKey};
 pub use config::{CacheConfig, ClientTls, DksConfig, RetryPolicy};
 pub use material::{DataKey, MasterKey};

@@ -130,4 +130,14 @@ pub struct TaskSummary {
     pub corrupt: BTreeMap<String, u64>,
     /// The files it staged.
     pub files: Vec<StagedFile>,
+    /// The input files it read records from.
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// The process that ran it ([`crate::exec::worker_id`]).
+    #[serde(default)]
+    pub executor: String,
+    /// That process's key-cache work for this day when the task ended (see
+    /// [`crate::keys::scope_stats`]).
+    #[serde(default)]
+    pub dks: crate::keys::CacheStats,
 }
