@@ -1,7 +1,8 @@
 //! `weir cluster up`: a scheduler and N executors on 127.0.0.1 as child
 //! processes of this one, for trying cluster mode on one machine. Logs go to
-//! files under `--dir`; Ctrl-C (or any child dying) stops them all.
+//! files under `--dir`; Ctrl-C, SIGTERM or any child dying stops them all.
 
+use std::io::Write as _;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -82,20 +83,27 @@ pub(crate) fn run(args: &ClusterUpArgs) -> Result<ExitCode, Error> {
         cluster.0.push((name.clone(), child));
         wait_for_port(flight, &args.dir.join(format!("{name}.log")))?;
     }
-    println!(
-        "cluster up: df://127.0.0.1:{port} with {} executors × {} tasks (logs in {}); Ctrl-C stops it",
+    // A reader that stops after the first line (a script waiting for it)
+    // closes the pipe: the cluster stays up whatever happens to stdout.
+    let _ = writeln!(
+        std::io::stdout(),
+        "cluster up: df://127.0.0.1:{port} with {} executors × {} tasks (logs in {}); Ctrl-C stops it\n\
+         try: weir run --cluster df://127.0.0.1:{port} --partitions {} ...",
         args.executors,
         args.concurrent_tasks,
-        args.dir.display()
-    );
-    println!(
-        "try: weir run --cluster df://127.0.0.1:{port} --partitions {} ...",
+        args.dir.display(),
         args.executors * args.concurrent_tasks * 2
     );
     crate::runtime()?.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| Error::Cluster {
+                what: "listen for SIGTERM".to_owned(),
+                detail: e.to_string(),
+            })?;
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+                _ = term.recv() => return Ok(ExitCode::SUCCESS),
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
             for (name, child) in &mut cluster.0 {

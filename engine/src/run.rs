@@ -265,10 +265,9 @@ async fn run_day_inner(
         export_date: job.export_date.to_string(),
         detail: e.to_string(),
     };
-    let batches = runner
-        .collect(job.plan(files).map_err(execution_error)?)
-        .await
-        .map_err(execution_error)?;
+    let plan = job.plan(files).map_err(execution_error)?;
+    let partitions = plan.properties().output_partitioning().partition_count();
+    let batches = runner.collect(plan).await.map_err(execution_error)?;
     let mut summaries = Vec::new();
     for batch in &batches {
         let column = batch.column(0).as_string::<i32>();
@@ -280,6 +279,11 @@ async fn run_day_inner(
             summaries.push(summary);
         }
     }
+    check_one_attempt_each(&summaries, partitions).map_err(|detail| Error::Execution {
+        collection: job.ingest.collection.to_string(),
+        export_date: job.export_date.to_string(),
+        detail,
+    })?;
     for s in &summaries {
         // Each task reports its process's work for the day so far; the
         // process's last task to end has seen it all (counters only grow).
@@ -354,6 +358,45 @@ async fn run_day_inner(
     Ok(())
 }
 
+/// The commit publishes exactly one attempt of every partition: a missing
+/// one would lose its records, a second one would publish them twice. The
+/// engine that ran the plan should guarantee both; this makes sure.
+fn check_one_attempt_each(
+    summaries: &[TaskSummary],
+    partitions: usize,
+) -> std::result::Result<(), String> {
+    let mut attempts: Vec<Vec<&str>> = vec![Vec::new(); partitions];
+    for s in summaries {
+        match attempts.get_mut(s.partition) {
+            Some(seen) => seen.push(&s.attempt),
+            None => {
+                return Err(format!(
+                    "a task reported partition {} of a {partitions}-partition plan; nothing published",
+                    s.partition
+                ));
+            }
+        }
+    }
+    for (partition, seen) in attempts.iter().enumerate() {
+        match seen.len() {
+            1 => {}
+            0 => {
+                return Err(format!(
+                    "no result for partition {partition} of {partitions}; nothing published"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "partition {partition} came back from {} attempts ({}); nothing published",
+                    seen.len(),
+                    seen.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The outputs a published day adds to the run report.
 pub fn output_refs(job: &DayJob, report: &DayReport) -> Vec<OutputRef> {
     let mut refs = Vec::new();
@@ -386,5 +429,35 @@ pub async fn cleanup_run(dest: &str, s3: &S3Settings, run_id: &str) {
     if dest.is_local() {
         let root = std::path::PathBuf::from(dest.display(&dest.child(STAGING_ROOT)));
         let _ = std::fs::remove_dir(root); // only if empty
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(partition: usize, attempt: &str) -> TaskSummary {
+        TaskSummary {
+            partition,
+            attempt: attempt.to_owned(),
+            ..TaskSummary::default()
+        }
+    }
+
+    #[test]
+    fn only_one_attempt_of_every_partition_is_committed() {
+        let one_each = [summary(1, "b"), summary(0, "a")];
+        assert_eq!(check_one_attempt_each(&one_each, 2), Ok(()));
+        let twice = [summary(0, "a"), summary(1, "b"), summary(1, "c")];
+        let err = check_one_attempt_each(&twice, 2).unwrap_err();
+        assert!(
+            err.contains("partition 1 came back from 2 attempts (b, c)"),
+            "{err}"
+        );
+        let missing = [summary(0, "a")];
+        let err = check_one_attempt_each(&missing, 2).unwrap_err();
+        assert!(err.contains("no result for partition 1 of 2"), "{err}");
+        let stray = [summary(0, "a"), summary(5, "z")];
+        assert!(check_one_attempt_each(&stray, 1).is_err());
     }
 }

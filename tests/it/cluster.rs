@@ -11,8 +11,8 @@ use weir_engine::keys::sample_value;
 use weir_engine::output::OutputFormat;
 use weir_engine::report::{DayReport, RunReport};
 use weir_tests::{
-    Process, TestCluster, conformance_file, free_ports, gz_lines, spawn_sample_dks, spawn_weir,
-    walk_files, weir_bin,
+    Process, TestCluster, conformance_file, free_ports, gz_lines, key_pairs, spawn_sample_dks,
+    spawn_weir, walk_files, weir_bin,
 };
 
 use crate::run::{expected_rows, manifest_corrupt, published_rows, quarantined};
@@ -101,20 +101,6 @@ fn contents(dir: &Path) -> Vec<Vec<u8>> {
     all
 }
 
-fn key_pairs(file: &Path) -> BTreeSet<(String, String)> {
-    gz_lines(file)
-        .iter()
-        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
-        .filter_map(|m| {
-            let enc = &m["message"]["encryption"];
-            Some((
-                enc["keyEncryptionKeyId"].as_str()?.to_owned(),
-                enc["encryptedEncryptionKey"].as_str()?.to_owned(),
-            ))
-        })
-        .collect()
-}
-
 fn metrics(dks_url: &str) -> String {
     let addr = dks_url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -190,7 +176,7 @@ fn the_cluster_publishes_the_local_runs_bytes_and_the_old_jobs_rows() {
     for task in cluster_report.days.iter().flat_map(|d| &d.tasks) {
         let keys = met.entry(task.executor.clone()).or_default();
         for input in &task.inputs {
-            keys.extend(key_pairs(Path::new(input)));
+            keys.extend(key_pairs(&gz_lines(Path::new(input))));
         }
     }
     assert_eq!(
@@ -517,4 +503,68 @@ fn a_job_that_cannot_finish_names_the_stage_and_the_cause() {
         "nothing published: {:?}",
         walk_files(&dest)
     );
+}
+
+#[test]
+fn cluster_up_serves_runs_and_takes_its_processes_down_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_dks, dks_url) = spawn_sample_dks(dir.path(), &[]);
+    // `cluster up` puts the executors on the ports after the scheduler's.
+    let port = loop {
+        let port = free_ports(1)[0];
+        if port < 65_000
+            && (1..=2).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok())
+        {
+            break port;
+        }
+    };
+    let mut up = spawn_weir(
+        &[
+            "cluster",
+            "up",
+            "--executors",
+            "1",
+            "--port",
+            &port.to_string(),
+            "--dir",
+            dir.path().join("cluster").to_str().unwrap(),
+        ],
+        "cluster up",
+    );
+    let url = format!("df://127.0.0.1:{port}");
+    assert!(up.first_line.contains(&url), "{}", up.first_line);
+    let mut args = sample_args(
+        &dir.path().join("out"),
+        &dks_url,
+        &dir.path().join("report.json"),
+        &["--cluster", &url],
+    );
+    let at = args.iter().position(|a| a == "--collection").unwrap() + 1;
+    args[at] = "core:claimant".to_owned();
+    let report = weir_ok(&args, None);
+    assert!(report.days.iter().all(|d| d.status == "published"));
+    assert!(
+        report
+            .days
+            .iter()
+            .flat_map(|d| &d.tasks)
+            .all(|t| t.executor == "executor-0")
+    );
+    // SIGTERM: the scheduler and the executor go too.
+    let status = Command::new("kill")
+        .arg(up.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while up.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "cluster up ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for p in [port, port + 1, port + 2] {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", p)).is_err(),
+            "something still listens on {p}"
+        );
+    }
 }

@@ -131,17 +131,7 @@ async fn manifest_matches_pipeline(cipher: Cipher) {
                 }
                 let lines = gz_lines(&out.join(&file.path));
                 assert_eq!(lines.len() as u64, file.records, "{}", file.path);
-                let pairs: BTreeSet<(String, String)> = lines
-                    .iter()
-                    .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
-                    .filter_map(|m| {
-                        let e = &m["message"]["encryption"];
-                        Some((
-                            e["keyEncryptionKeyId"].as_str()?.to_owned(),
-                            e["encryptedEncryptionKey"].as_str()?.to_owned(),
-                        ))
-                    })
-                    .collect();
+                let pairs = weir_tests::key_pairs(&lines);
                 let keys = cache
                     .resolve(pairs.iter().map(|(k, w)| (k.as_str(), w.as_str())))
                     .await

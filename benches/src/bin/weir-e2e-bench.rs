@@ -275,7 +275,10 @@ fn main() {
         }
     }
     if let Some(mut cluster) = cluster {
-        let _ = cluster.up.kill();
+        // SIGTERM: `cluster up` stops its scheduler and executors on the way out.
+        let _ = Command::new("kill")
+            .arg(cluster.up.id().to_string())
+            .status();
         let _ = cluster.up.wait();
     }
     let _ = dks.kill();
