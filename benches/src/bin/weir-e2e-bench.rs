@@ -129,10 +129,17 @@ fn main() {
     let master = args.work.join("dks-master.key");
     let date = "2024-01-02";
 
+    // The cluster first: a failure to start it leaves nothing behind.
+    let mut cluster = args
+        .modes
+        .iter()
+        .any(|m| m == "cluster")
+        .then(|| start_cluster(&weir, &args));
     let mut dks = Command::new(&weir)
         .args(["dks", "serve", "--bind", "127.0.0.1:0", "--master-key-file"])
         .arg(&master)
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| die(&e.to_string()));
     let mut first = String::new();
@@ -147,14 +154,11 @@ fn main() {
         .to_owned();
     if !url.starts_with("http") {
         let _ = dks.kill();
+        if let Some(c) = cluster.as_mut() {
+            c.stop();
+        }
         die(&format!("the key service did not start: {first:?}"));
     }
-
-    let cluster = args
-        .modes
-        .iter()
-        .any(|m| m == "cluster")
-        .then(|| start_cluster(&weir, &args));
 
     println!(
         "{:>8} {:>10} {:>10} {:>10} {:>9} {:>12} {:>9} {:>13} {:>13}",
@@ -200,27 +204,27 @@ fn main() {
             let dest = args.work.join(format!("out-{mode}-{n}"));
             let report = args.work.join(format!("report-{mode}-{n}.json"));
             let mut cmd = Command::new(&weir);
-            if let Some(cluster) = cluster.as_ref().filter(|_| mode == "cluster") {
-                cmd.args(["--cluster", &cluster.url]);
-            } else if mode != "local" {
-                die(&format!("unknown mode {mode}: local or cluster"));
-            }
             cmd.args([
                 "run",
                 "--collection",
                 "calculator:calculationParts",
                 "--date",
                 date,
-            ])
-            .arg("--source")
-            .arg(&source)
-            .arg("--dest")
-            .arg(&dest)
-            .args(["--dks-url", &url])
-            .arg("--report")
-            .arg(&report)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            ]);
+            if let Some(cluster) = cluster.as_ref().filter(|_| mode == "cluster") {
+                cmd.args(["--cluster", &cluster.url]);
+            } else if mode != "local" {
+                die(&format!("unknown mode {mode}: local or cluster"));
+            }
+            cmd.arg("--source")
+                .arg(&source)
+                .arg("--dest")
+                .arg(&dest)
+                .args(["--dks-url", &url])
+                .arg("--report")
+                .arg(&report)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
             if let Some(p) = args.partitions {
                 cmd.args(["--partitions", &p.to_string()]);
             }
@@ -294,6 +298,12 @@ struct Cluster {
 }
 
 impl Cluster {
+    /// SIGTERM: `cluster up` stops its scheduler and executors on the way out.
+    fn stop(&mut self) {
+        let _ = Command::new("kill").arg(self.up.id().to_string()).status();
+        let _ = self.up.wait();
+    }
+
     /// The largest peak RSS among the executors (children of `cluster up`
     /// but the first, the scheduler), in KiB.
     fn executor_peak_kib(&self) -> u64 {
@@ -311,10 +321,19 @@ impl Cluster {
 }
 
 fn start_cluster(weir: &Path, args: &Args) -> Cluster {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| die(&e.to_string()));
+    // `cluster up` puts the executors on the ports after the scheduler's.
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    let port = (0..100)
+        .filter_map(|_| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .ok()?
+                .port();
+            let last = port.checked_add(2 * args.executors as u16)?;
+            (port..=last).skip(1).all(free).then_some(port)
+        })
+        .next()
+        .unwrap_or_else(|| die("no free run of ports for the cluster"));
     let mut up = Command::new(weir)
         .args(["cluster", "up", "--port", &port.to_string()])
         .args(["--executors", &args.executors.to_string()])
@@ -322,6 +341,9 @@ fn start_cluster(weir: &Path, args: &Args) -> Cluster {
         .arg("--dir")
         .arg(args.work.join("cluster"))
         .stdout(Stdio::piped())
+        // Not this process's stderr: if the bench dies, nothing left behind
+        // may hold the caller's pipe open.
+        .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| die(&e.to_string()));
     let mut first = String::new();
