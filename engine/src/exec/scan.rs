@@ -71,24 +71,22 @@ pub struct ScanSpec {
 /// Spreads `files` over at most `partitions` groups, largest first onto the
 /// lightest group, so partitions finish together.
 pub fn balance(mut files: Vec<InputFile>, partitions: usize) -> Vec<Vec<InputFile>> {
-    {
-        let n = partitions.clamp(1, files.len().max(1));
-        let mut groups: Vec<(u64, Vec<InputFile>)> = vec![(0, Vec::new()); n];
-        files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
-        for file in files {
-            let lightest = groups
-                .iter_mut()
-                .min_by_key(|(bytes, _)| *bytes)
-                .unwrap_or_else(|| unreachable!("at least one group"));
-            lightest.0 += file.size;
-            lightest.1.push(file);
-        }
-        let mut groups: Vec<Vec<InputFile>> = groups.into_iter().map(|(_, g)| g).collect();
-        for g in &mut groups {
-            g.sort_by(|a, b| a.path.cmp(&b.path));
-        }
-        groups
+    let n = partitions.clamp(1, files.len().max(1));
+    let mut groups: Vec<(u64, Vec<InputFile>)> = vec![(0, Vec::new()); n];
+    files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+    for file in files {
+        let lightest = groups
+            .iter_mut()
+            .min_by_key(|(bytes, _)| *bytes)
+            .unwrap_or_else(|| unreachable!("at least one group"));
+        lightest.0 += file.size;
+        lightest.1.push(file);
     }
+    let mut groups: Vec<Vec<InputFile>> = groups.into_iter().map(|(_, g)| g).collect();
+    for g in &mut groups {
+        g.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    groups
 }
 
 fn groups_schema() -> SchemaRef {
