@@ -260,14 +260,17 @@ async fn run_day_inner(
     report.files = files.len();
     report.bytes_read = files.iter().map(|f| f.size).sum();
     crate::exec::Progress::global().expect(files.len() as u64, report.bytes_read);
-    let execution_error = |e: datafusion::error::DataFusionError| Error::Execution {
+    let day_failed = |detail: String| Error::Execution {
         collection: job.ingest.collection.to_string(),
         export_date: job.export_date.to_string(),
-        detail: e.to_string(),
+        detail,
     };
-    let plan = job.plan(files).map_err(execution_error)?;
+    let plan = job.plan(files).map_err(|e| day_failed(e.to_string()))?;
     let partitions = plan.properties().output_partitioning().partition_count();
-    let batches = runner.collect(plan).await.map_err(execution_error)?;
+    let batches = runner
+        .collect(plan)
+        .await
+        .map_err(|e| day_failed(e.to_string()))?;
     let mut summaries = Vec::new();
     for batch in &batches {
         let column = batch.column(0).as_string::<i32>();
@@ -279,11 +282,7 @@ async fn run_day_inner(
             summaries.push(summary);
         }
     }
-    check_one_attempt_each(&summaries, partitions).map_err(|detail| Error::Execution {
-        collection: job.ingest.collection.to_string(),
-        export_date: job.export_date.to_string(),
-        detail,
-    })?;
+    check_one_attempt_each(&summaries, partitions).map_err(day_failed)?;
     for s in &summaries {
         // Each task reports its process's work for the day so far; the
         // process's last task to end has seen it all (counters only grow).

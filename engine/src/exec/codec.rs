@@ -49,13 +49,7 @@ pub fn encode(plan: &dyn ExecutionPlan) -> Option<Result<Vec<u8>>> {
 pub fn decode(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Result<Arc<dyn ExecutionPlan>> {
     let node: WeirNode = serde_json::from_slice(buf)
         .map_err(|e| DataFusionError::Internal(format!("not a Weir plan node: {e}")))?;
-    let one_input = |name: &str| match inputs {
-        [input] => Ok(Arc::clone(input)),
-        _ => Err(DataFusionError::Internal(format!(
-            "{name} needs one input, got {}",
-            inputs.len()
-        ))),
-    };
+    let one_input = |name: &str| super::only_input(name, inputs);
     Ok(match node {
         WeirNode::Scan(spec) => Arc::new(GzipLinesScanExec::new(
             spec,

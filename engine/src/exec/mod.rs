@@ -20,3 +20,24 @@ pub use progress::Progress;
 pub use scan::{GzipLinesScanExec, InputFile, ScanSpec, balance, file_groups, global_partition};
 pub use worker::{set_worker_id, worker_id};
 pub use write::{WriteExec, WriteSpec};
+
+use std::sync::Arc;
+
+use datafusion::error::{DataFusionError, Result};
+use datafusion::physical_plan::ExecutionPlan;
+
+/// The single input of `name`, out of `inputs`: each of Weir's operators
+/// has exactly one (its file groups, its lines, its ingested rows), whether
+/// rebuilt by a plan rewrite or decoded from the wire.
+pub(crate) fn only_input(
+    name: &str,
+    inputs: &[Arc<dyn ExecutionPlan>],
+) -> Result<Arc<dyn ExecutionPlan>> {
+    match inputs {
+        [input] => Ok(Arc::clone(input)),
+        _ => Err(DataFusionError::Internal(format!(
+            "{name} takes one input, got {}",
+            inputs.len()
+        ))),
+    }
+}

@@ -236,19 +236,11 @@ impl ExecutionPlan for GzipLinesScanExec {
 
     fn replace_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.len() != 1 {
-            return Err(DataFusionError::Internal(format!(
-                "GzipLinesScanExec takes one input, got {}",
-                children.len()
-            )));
-        }
-        Ok(Arc::new(Self::new(
-            self.spec.clone(),
-            children.swap_remove(0),
-        )))
+        let input = super::only_input("GzipLinesScanExec", &children)?;
+        Ok(Arc::new(Self::new(self.spec.clone(), input)))
     }
 
     fn with_new_children(

@@ -122,18 +122,11 @@ impl ExecutionPlan for WriteExec {
 
     fn replace_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.len() != 1 {
-            return Err(DataFusionError::Internal(
-                "WriteExec has one input".to_owned(),
-            ));
-        }
-        Ok(Arc::new(Self::new(
-            self.spec.clone(),
-            children.swap_remove(0),
-        )))
+        let input = super::only_input("WriteExec", &children)?;
+        Ok(Arc::new(Self::new(self.spec.clone(), input)))
     }
 
     fn with_new_children(
