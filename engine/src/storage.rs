@@ -107,13 +107,10 @@ impl Location {
         })
     }
 
-    /// A path under the root (`rel` uses `/`).
+    /// A path under the root (`rel` uses `/`, and is already in the form the
+    /// store's keys take: see [`raw_join`]).
     pub fn child(&self, rel: &str) -> ObjectPath {
-        let mut path = self.prefix.clone();
-        for part in rel.split('/').filter(|p| !p.is_empty()) {
-            path = path.join(part);
-        }
-        path
+        raw_join(&self.prefix, rel)
     }
 
     /// A path of this store as users read it (`/abs/file`, `s3://bucket/key`).
@@ -129,6 +126,33 @@ impl Location {
     pub fn is_local(&self) -> bool {
         self.store_url == "file://"
     }
+}
+
+/// `base/rel`, each segment of `rel` taken as it is: a Hive partition
+/// directory is already escaped (`id_part=%238`), and object_store's
+/// `join` would escape its `%` again (`%25238`), so the key written, the key
+/// listed and the directory on disk would all differ. Only a segment the
+/// store cannot hold as it is (`.`, `..`, control characters) is escaped.
+pub fn raw_join(base: &ObjectPath, rel: &str) -> ObjectPath {
+    rel.split('/')
+        .filter(|p| !p.is_empty())
+        .fold(base.clone(), |path, part| {
+            let joined = if path.as_ref().is_empty() {
+                part.to_owned()
+            } else {
+                format!("{path}/{part}")
+            };
+            ObjectPath::parse(&joined).unwrap_or_else(|_| path.join(part))
+        })
+}
+
+/// An object path stored as text (in a task summary, a manifest, a listing),
+/// back as the same path: never re-escaped.
+pub fn stored_path(text: &str) -> Result<ObjectPath> {
+    ObjectPath::parse(text).map_err(|e| Error::Config {
+        field: "object path".to_owned(),
+        detail: format!("{text:?}: {e}"),
+    })
 }
 
 fn local_store() -> Arc<dyn ObjectStore> {

@@ -26,11 +26,11 @@ const SAMPLE_COLLECTIONS: [&str; 3] = [
     "core:claimant",
 ];
 
-fn date(s: &str) -> NaiveDate {
+pub(crate) fn date(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
-fn collections(names: &[&str]) -> Vec<CollectionName> {
+pub(crate) fn collections(names: &[&str]) -> Vec<CollectionName> {
     names
         .iter()
         .map(|c| CollectionName::parse(c).unwrap())
@@ -43,7 +43,7 @@ async fn sample_dks(dir: &Path) -> RunningDks {
     server::start(config).await.unwrap()
 }
 
-fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
+pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
     let mut dks = DksConfig::new(dks_url);
     dks.retry = RetryPolicy {
         attempts: 3,
@@ -231,7 +231,7 @@ pub(crate) fn manifest_corrupt(collection: &str, landing: &str) -> Vec<(String, 
     out
 }
 
-fn day_dir(
+pub(crate) fn day_dir(
     dest: &Path,
     report: &RunReport,
     collection: &str,
@@ -259,7 +259,7 @@ fn day_dir(
 }
 
 /// Generates `config` under `source` with data keys wrapped under `master`.
-async fn generate_into(
+pub(crate) async fn generate_into(
     source: &Path,
     master: &Path,
     config: &GenerateConfig,
@@ -270,13 +270,13 @@ async fn generate_into(
 }
 
 /// The local key service over `master`, on a free port.
-async fn local_dks(master: &Path, latency_ms: u64) -> RunningDks {
+pub(crate) async fn local_dks(master: &Path, latency_ms: u64) -> RunningDks {
     let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), master);
     config.latency_ms = latency_ms;
     server::start(config).await.unwrap()
 }
 
-async fn run(ctx: &RunContext, names: &[&str], dates: &[NaiveDate]) -> RunReport {
+pub(crate) async fn run(ctx: &RunContext, names: &[&str], dates: &[NaiveDate]) -> RunReport {
     run_all(ctx, &Registry::new(), &collections(names), dates, 2).await
 }
 

@@ -295,7 +295,10 @@ fn read_file(
     bytes_read: Count,
     lines_read: Count,
 ) -> impl futures::Stream<Item = Result<RecordBatch>> + Send {
-    let path = ObjectPath::from(file.path.as_str());
+    // The text is a listed key: parse it as it is (`from` would escape a
+    // `%` in it again and name another object).
+    let path =
+        ObjectPath::parse(&file.path).unwrap_or_else(|_| ObjectPath::from(file.path.as_str()));
     let display = location.display(&path);
     let file_size = file.size;
     futures::stream::once(async move {

@@ -17,7 +17,7 @@ use datafusion::arrow::compute::{
     SortColumn, SortOptions, concat, filter_record_batch, interleave_record_batch, is_null,
     lexsort_to_indices,
 };
-use datafusion::arrow::datatypes::UInt64Type;
+use datafusion::arrow::datatypes::{SchemaRef, UInt64Type};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
@@ -41,7 +41,7 @@ use crate::output::{
     FileKind, OutputSpec, StagedFile, TaskSummary, encode_batches, hive_escape, output_schema,
 };
 use crate::record::base64;
-use crate::storage::{Location, S3Settings};
+use crate::storage::{Location, S3Settings, raw_join};
 
 /// What the write operator does: plain data, so it can travel to executors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -339,11 +339,7 @@ impl TaskWriter {
         let (written, to_upload) = tokio::task::spawn_blocking(move || {
             let mut written = Vec::new();
             let mut to_upload = Vec::new();
-            encode_flush(&batches, &spec, |(dir, bytes, rows)| {
-                let target = match dir {
-                    Some(dir) => format!("{dir}/{name}"),
-                    None => name.clone(),
-                };
+            encode_flush(&batches, &spec, &name, |(target, bytes, rows)| {
                 match &local {
                     Some(root) => {
                         let path = root.join(&target);
@@ -362,7 +358,7 @@ impl TaskWriter {
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))??;
         for (target, bytes, rows) in written {
-            let path = join_all(staging.clone(), &target);
+            let path = raw_join(&staging, &target);
             self.record(FileKind::Data, path, target, bytes, rows);
         }
         for (target, bytes, rows) in to_upload {
@@ -399,7 +395,7 @@ impl TaskWriter {
         bytes: Vec<u8>,
         rows: u64,
     ) -> Result<()> {
-        let path = join_all(self.staging_prefix(kind), &target);
+        let path = raw_join(&self.staging_prefix(kind), &target);
         let size = bytes.len() as u64;
         put(&self.dest, &path, bytes).await?;
         self.record(kind, path, target, size, rows);
@@ -440,8 +436,9 @@ async fn put(dest: &Location, path: &ObjectPath, bytes: Vec<u8>) -> Result<()> {
     Ok(())
 }
 
-/// One encoded file of a flush: its `id_part=` directory (if any), bytes, rows.
-type EncodedFile = (Option<String>, Vec<u8>, u64);
+/// One encoded file of a flush: its path under the day's directory, bytes,
+/// rows.
+type EncodedFile = (String, Vec<u8>, u64);
 
 /// Rows decoded at once while encoding a file.
 const ENCODE_CHUNK: usize = 16 * 1024;
@@ -455,6 +452,7 @@ const ENCODE_CHUNK: usize = 16 * 1024;
 fn encode_flush(
     batches: &[RecordBatch],
     spec: &OutputSpec,
+    name: &str,
     mut emit: impl FnMut(EncodedFile) -> Result<()>,
 ) -> Result<()> {
     let key_names: &[&str] = if spec.id_part_dirs {
@@ -527,15 +525,66 @@ fn encode_flush(
                 .collect::<Result<_>>()?;
             Ok(RecordBatch::try_new(Arc::clone(&schema), columns)?)
         });
-        let bytes = encode_batches(
-            Arc::clone(&schema),
+        let target = match dir {
+            Some(dir) => format!("{dir}/{name}"),
+            None => name.to_owned(),
+        };
+        let bytes = encode_file(&schema, chunks, spec, &target)?;
+        emit((target, bytes, (end - start) as u64))?;
+    }
+    Ok(())
+}
+
+/// Encodes one file; an encoder's error or panic fails the task naming the
+/// file (and, from the encoder, the column) instead of crashing it.
+fn encode_file(
+    schema: &SchemaRef,
+    chunks: impl Iterator<Item = Result<RecordBatch>>,
+    spec: &OutputSpec,
+    target: &str,
+) -> Result<Vec<u8>> {
+    let format = spec.format.as_str();
+    let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        encode_batches(
+            Arc::clone(schema),
             chunks,
             spec.format,
             spec.orc_compression,
-        )?;
-        emit((dir, bytes, (end - start) as u64))?;
+        )
+    }));
+    match encoded {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(DataFusionError::External(Box::new(EncodeError {
+            file: target.to_owned(),
+            format,
+            detail: e.to_string(),
+        }))),
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(DataFusionError::External(Box::new(EncodeError {
+                file: target.to_owned(),
+                format,
+                detail: format!("the {format} encoder panicked (a bug in Weir): {detail}"),
+            })))
+        }
     }
-    Ok(())
+}
+
+/// A file that could not be encoded: the data's fault when a value cannot
+/// be stored in the format (the detail names the column), a bug otherwise.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode {file} as {format}: {detail}")]
+struct EncodeError {
+    /// The file, relative to the day's directory.
+    file: String,
+    /// The output format.
+    format: &'static str,
+    /// What went wrong.
+    detail: String,
 }
 
 fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
@@ -543,11 +592,4 @@ fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
         .column_by_name(name)
         .cloned()
         .ok_or_else(|| DataFusionError::Internal(format!("missing column {name}")))
-}
-
-/// `base/a/b/c` for `rel = "a/b/c"`.
-fn join_all(base: ObjectPath, rel: &str) -> ObjectPath {
-    rel.split('/')
-        .filter(|p| !p.is_empty())
-        .fold(base, |path, part| path.join(part))
 }

@@ -87,6 +87,9 @@ pub fn document(
     }
 }
 
+/// One calculationParts document in this many has no date at all.
+const FALLBACK_DATE_ONE_IN: u32 = 5_000;
+
 fn calculation_part(
     rng: &mut ChaCha8Rng,
     id: &str,
@@ -123,10 +126,16 @@ fn calculation_part(
             "x".repeat(rng.gen_range(0..24)),
         );
     }
-    let _ = write!(
-        out,
-        r#"], "createdDateTime": "{modified}", "_lastModifiedDateTime": {{"$date": "{modified}"}}"#
-    );
+    // As in real dumps, a few documents carry none of the dates the
+    // pipeline takes `last_modified` from, and fall back to 1980-01-01.
+    if rng.gen_range(0..FALLBACK_DATE_ONE_IN) == 0 && !removed {
+        out.push(']');
+    } else {
+        let _ = write!(
+            out,
+            r#"], "createdDateTime": "{modified}", "_lastModifiedDateTime": {{"$date": "{modified}"}}"#
+        );
+    }
     if removed {
         let _ = write!(out, r#", "_removedDateTime": {{"$date": "{modified}"}}"#);
     }

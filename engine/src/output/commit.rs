@@ -19,7 +19,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 
 use super::StagedFile;
-use crate::storage::Location;
+use crate::storage::{Location, raw_join, stored_path};
 use crate::{Error, Result};
 
 /// A published directory and what it holds.
@@ -112,12 +112,12 @@ async fn publish_local(
     let files: Vec<(PathBuf, PathBuf)> = files
         .iter()
         .map(|f| {
-            (
-                local_path(dest, &ObjectPath::from(f.staged.as_str())),
+            Ok((
+                local_path(dest, &stored_path(&f.staged)?),
                 fresh.join(&f.target),
-            )
+            ))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let manifest = manifest.to_vec();
     tokio::task::spawn_blocking(move || -> Result<()> {
         let write_err = |path: &std::path::Path, e: std::io::Error| Error::Write {
@@ -165,12 +165,9 @@ async fn publish_object_store(
     let store = &dest.store;
     let mut keep = std::collections::HashSet::new();
     for f in files {
-        let mut to = final_dir.clone();
-        for part in f.target.split('/') {
-            to = to.join(part);
-        }
+        let to = raw_join(final_dir, &f.target);
         store
-            .copy(&ObjectPath::from(f.staged.as_str()), &to)
+            .copy(&stored_path(&f.staged)?, &to)
             .await
             .map_err(|e| storage("copy", dest.display(&to), e))?;
         keep.insert(to);

@@ -11,6 +11,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use flate2::write::GzEncoder;
 
+use super::orc::{OrcOptions, OrcWriteError, OrcWriter};
 use super::{OrcCompression, OutputFormat};
 use crate::exec::schema::{col, timestamp_type};
 use crate::record::UtcDateTime;
@@ -38,7 +39,7 @@ pub fn encode_batches(
     format: OutputFormat,
     orc: OrcCompression,
 ) -> Result<Vec<u8>> {
-    let external = |e: orc_rust::error::OrcError| DataFusionError::External(Box::new(e));
+    let external = |e: OrcWriteError| DataFusionError::External(Box::new(e));
     match format {
         OutputFormat::Parquet => {
             let props = WriterProperties::builder()
@@ -51,20 +52,11 @@ pub fn encode_batches(
             Ok(writer.into_inner()?)
         }
         OutputFormat::Orc => {
-            let mut out = Vec::new();
-            let codec = match orc {
-                OrcCompression::Zlib => orc_rust::compression::CompressionType::Zlib,
-                OrcCompression::Zstd => orc_rust::compression::CompressionType::Zstd,
-            };
-            let mut writer = orc_rust::ArrowWriterBuilder::new(&mut out, schema)
-                .with_compression(codec)
-                .try_build()
-                .map_err(external)?;
+            let mut writer = OrcWriter::try_new(schema, OrcOptions::new(orc)).map_err(external)?;
             for batch in batches {
                 writer.write(&batch?).map_err(external)?;
             }
-            writer.close().map_err(external)?;
-            Ok(out)
+            writer.finish().map_err(external)
         }
         OutputFormat::Jsonl => gzip_lines(batches, |batch, i, out| {
             let text = |name: &str| {

@@ -3,6 +3,7 @@
 
 mod commit;
 mod encode;
+pub mod orc;
 
 use std::collections::BTreeMap;
 
@@ -68,6 +69,10 @@ pub enum OrcCompression {
     Zlib,
     /// zstd: faster to write, read by ORC ≥ 1.6 (Hive 3, Spark 3).
     Zstd,
+    /// snappy.
+    Snappy,
+    /// No compression.
+    None,
 }
 
 /// Where and how one collection's day is written, relative to the
