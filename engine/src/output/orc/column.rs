@@ -89,7 +89,7 @@ pub(super) fn encode_column(
     for array in arrays {
         let mut start = 0;
         while start < array.len() {
-            if row % stride == 0 {
+            if row.is_multiple_of(stride) {
                 if row > 0 {
                     let done = std::mem::replace(&mut group, Stats::new(kind));
                     groups.push((std::mem::take(&mut positions), done));
