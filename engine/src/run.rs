@@ -14,12 +14,12 @@ use futures::TryStreamExt;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::exec::{
-    GzipLinesScanExec, INPUT_CHANGED, IngestExec, IngestSpec, InputFile, ScanSpec, WeirOptions,
-    WriteExec, WriteSpec, balance, file_groups,
+    CompactExec, CompactSpec, GzipLinesScanExec, INPUT_CHANGED, IngestExec, IngestSpec, InputFile,
+    ScanSpec, WeirOptions, WriteExec, WriteSpec, balance, file_groups, run_group_of,
 };
 use crate::keys::{CacheConfig, CacheStats, DksConfig};
 use crate::layout::{input_prefix, landing_date};
-use crate::output::{FileKind, OutputSpec, TaskSummary, discard_staging, publish};
+use crate::output::{FileKind, OutputSpec, StagedFile, TaskSummary, discard_staging, publish};
 use crate::report::{DayReport, OutputRef, TaskReport};
 use crate::storage::{Location, S3Settings};
 use crate::{Error, Result};
@@ -173,10 +173,53 @@ impl DayJob {
                 staging: self.staging(),
                 output: self.output.clone(),
                 buffer_bytes: self.buffer_bytes,
+                // With `id_part=` directories the tasks write sorted runs and
+                // a second plan merges them: one file per directory, not one
+                // per directory per flush per task.
+                run_groups: if self.output.id_part_dirs {
+                    self.partitions.max(1)
+                } else {
+                    0
+                },
                 s3: self.s3.clone(),
             },
             ingest,
         )))
+    }
+
+    /// The plan merging the staged runs: one task per group of `id_part`s
+    /// that has runs, each listing its runs in (task, flush) order.
+    pub fn compact_plan(&self, runs: &[&StagedFile]) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut groups: std::collections::BTreeMap<usize, Vec<InputFile>> = Default::default();
+        for run in runs {
+            let group = run_group_of(&run.target).ok_or_else(|| Error::Config {
+                field: "task summary".to_owned(),
+                detail: format!("a run without a group: {}", run.target),
+            })?;
+            groups.entry(group).or_default().push(InputFile {
+                path: run.staged.clone(),
+                size: run.bytes,
+            });
+        }
+        let groups: Vec<Vec<InputFile>> = groups
+            .into_values()
+            .map(|mut g| {
+                g.sort_by(|a, b| a.path.cmp(&b.path));
+                g
+            })
+            .collect();
+        let spec = CompactSpec {
+            dest: self.dest.clone(),
+            staging: self.staging(),
+            output: self.output.clone(),
+            file_bytes: self.buffer_bytes.max(1 << 20),
+            s3: self.s3.clone(),
+        };
+        let input = file_groups(&groups).map_err(|e| Error::Config {
+            field: "compaction".to_owned(),
+            detail: e.to_string(),
+        })?;
+        Ok(Arc::new(CompactExec::new(spec, input)))
     }
 }
 
@@ -271,17 +314,7 @@ async fn run_day_inner(
         .collect(plan)
         .await
         .map_err(|e| day_failed(e.to_string()))?;
-    let mut summaries = Vec::new();
-    for batch in &batches {
-        let column = batch.column(0).as_string::<i32>();
-        for json in column.iter().flatten() {
-            let summary: TaskSummary = serde_json::from_str(json).map_err(|e| Error::Config {
-                field: "task summary".to_owned(),
-                detail: e.to_string(),
-            })?;
-            summaries.push(summary);
-        }
-    }
+    let summaries = summaries_of(batches)?;
     check_one_attempt_each(&summaries, partitions).map_err(day_failed)?;
     for s in &summaries {
         // Each task reports its process's work for the day so far; the
@@ -333,6 +366,21 @@ async fn run_day_inner(
             .filter(move |f| f.kind == kind)
             .collect::<Vec<_>>()
     };
+    let runs = files(FileKind::Run);
+    let data: Vec<StagedFile> = if runs.is_empty() {
+        files(FileKind::Data).into_iter().cloned().collect()
+    } else {
+        let plan = job.compact_plan(&runs)?;
+        let groups = plan.properties().output_partitioning().partition_count();
+        let compacted = summaries_of(
+            runner
+                .collect(plan)
+                .await
+                .map_err(|e| day_failed(format!("merging the staged runs: {e}")))?,
+        )?;
+        check_one_attempt_each(&compacted, groups).map_err(day_failed)?;
+        compacted.into_iter().flat_map(|s| s.files).collect()
+    };
     let staging = job.staging();
     report.quarantine = Some(
         publish(
@@ -349,12 +397,28 @@ async fn run_day_inner(
             &dest,
             &staging,
             &job.output.data_dir,
-            &files(FileKind::Data),
+            &data.iter().collect::<Vec<_>>(),
             &job.run_id,
         )
         .await?,
     );
     Ok(())
+}
+
+/// The task summaries a plan of Weir's writers returned.
+fn summaries_of(batches: Vec<datafusion::arrow::array::RecordBatch>) -> Result<Vec<TaskSummary>> {
+    let mut summaries = Vec::new();
+    for batch in &batches {
+        let column = batch.column(0).as_string::<i32>();
+        for json in column.iter().flatten() {
+            let summary: TaskSummary = serde_json::from_str(json).map_err(|e| Error::Config {
+                field: "task summary".to_owned(),
+                detail: e.to_string(),
+            })?;
+            summaries.push(summary);
+        }
+    }
+    Ok(summaries)
 }
 
 /// The commit publishes exactly one attempt of every partition: a missing

@@ -127,6 +127,20 @@ async fn a_generated_orc_day_reads_back_in_pyarrow_and_spark_equal_to_json_lines
     }
     dks.stop().await;
     assert_eq!(days[0].1, days[1].1);
+    // The day's files follow the data: one per `id_part` directory here
+    // (each holds far less than a file's worth), not one per directory per
+    // flush per task.
+    let mut per_dir: std::collections::BTreeMap<String, usize> = Default::default();
+    for file in crate::run::tree(&days[0].0)
+        .iter()
+        .filter(|f| f.ends_with(".orc"))
+    {
+        let dir = file.split('/').next().unwrap_or_default().to_owned();
+        assert!(dir.starts_with("id_part="), "{file}");
+        *per_dir.entry(dir).or_default() += 1;
+    }
+    assert!(per_dir.len() > 200, "{} id_part directories", per_dir.len());
+    assert!(per_dir.values().all(|n| *n == 1), "{per_dir:?}");
     let seen = read_with_outside_readers(&days[0].0, &days[1].0, true);
     eprintln!("outside readers: {seen}");
     assert_readers_agree(&seen, days[0].1, true);

@@ -16,7 +16,10 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use serde::{Deserialize, Serialize};
 
-use super::{GzipLinesScanExec, IngestExec, IngestSpec, ScanSpec, WriteExec, WriteSpec};
+use super::{
+    CompactExec, CompactSpec, GzipLinesScanExec, IngestExec, IngestSpec, ScanSpec, WriteExec,
+    WriteSpec,
+};
 
 /// One of Weir's nodes, as sent over the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +31,8 @@ pub enum WeirNode {
     Ingest(IngestSpec),
     /// [`WriteExec`] (one input).
     Write(WriteSpec),
+    /// [`CompactExec`] (one input: its groups of runs).
+    Compact(CompactSpec),
 }
 
 /// The bytes of one of Weir's nodes; `None` for anybody else's (the caller
@@ -39,6 +44,8 @@ pub fn encode(plan: &dyn ExecutionPlan) -> Option<Result<Vec<u8>>> {
         WeirNode::Ingest(ingest.spec().clone())
     } else if let Some(write) = plan.downcast_ref::<WriteExec>() {
         WeirNode::Write(write.spec().clone())
+    } else if let Some(compact) = plan.downcast_ref::<CompactExec>() {
+        WeirNode::Compact(compact.spec().clone())
     } else {
         return None;
     };
@@ -57,6 +64,7 @@ pub fn decode(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Result<Arc<dyn E
         )),
         WeirNode::Ingest(spec) => Arc::new(IngestExec::new(spec, one_input("IngestExec")?)),
         WeirNode::Write(spec) => Arc::new(WriteExec::new(spec, one_input("WriteExec")?)),
+        WeirNode::Compact(spec) => Arc::new(CompactExec::new(spec, one_input("CompactExec")?)),
     })
 }
 
@@ -186,6 +194,7 @@ mod tests {
                 orc_compression: OrcCompression::Zlib,
             },
             buffer_bytes: 1 << 20,
+            run_groups: 4,
             s3: crate::storage::S3Settings::default(),
         };
         let plan: Arc<dyn ExecutionPlan> = Arc::new(WriteExec::new(
@@ -225,5 +234,31 @@ mod tests {
         assert!(encode(&empty).is_none());
         let write_bytes = encode(plan.as_ref()).unwrap().unwrap();
         assert!(decode(&write_bytes, &[]).is_err());
+
+        // The compaction plan: its runs travel as file groups too.
+        let compact = CompactSpec {
+            dest: "/out".into(),
+            staging: "_weir_staging/run/x".into(),
+            output: write.output.clone(),
+            file_bytes: 1 << 20,
+            s3: crate::storage::S3Settings::default(),
+        };
+        let runs = crate::exec::file_groups(&[vec![InputFile {
+            path: "_weir_staging/run/x/a/runs/00001/part-00000-0000-a.arrows".into(),
+            size: 7,
+        }]])
+        .unwrap();
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(CompactExec::new(compact.clone(), runs));
+        let node = PhysicalPlanNode::try_from_physical_plan(plan, &codec).unwrap();
+        let mut bytes = Vec::new();
+        node.try_encode(&mut bytes).unwrap();
+        let rebuilt = PhysicalPlanNode::try_decode(&bytes)
+            .unwrap()
+            .try_into_physical_plan(&ctx, &codec)
+            .unwrap();
+        assert_eq!(
+            rebuilt.downcast_ref::<CompactExec>().unwrap().spec(),
+            &compact
+        );
     }
 }

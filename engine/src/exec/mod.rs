@@ -3,7 +3,9 @@
 //! serde spec so the extension codec can ship it to Ballista executors.
 
 mod codec;
+mod compact;
 mod error;
+mod flush;
 mod ingest;
 mod options;
 mod progress;
@@ -13,7 +15,9 @@ mod worker;
 mod write;
 
 pub use codec::{WeirNode, WeirPhysicalCodec, decode, encode};
+pub use compact::{CompactExec, CompactSpec};
 pub use error::{INPUT_CHANGED, engine_error, io_error, storage_error};
+pub use flush::group_of_target as run_group_of;
 pub use ingest::{IngestExec, IngestSpec};
 pub use options::{WeirOptions, with_weir_options};
 pub use progress::Progress;

@@ -122,7 +122,10 @@ pub fn file_groups(groups: &[Vec<InputFile>]) -> Result<Arc<dyn ExecutionPlan>> 
 
 /// The files of `input`'s partition `local` (see [`file_groups`]) and that
 /// partition's number in the whole plan.
-fn group_of(input: &Arc<dyn ExecutionPlan>, local: usize) -> Result<(usize, Vec<InputFile>)> {
+pub(super) fn group_of(
+    input: &Arc<dyn ExecutionPlan>,
+    local: usize,
+) -> Result<(usize, Vec<InputFile>)> {
     let memory = input
         .downcast_ref::<DataSourceExec>()
         .and_then(|exec| {
@@ -131,12 +134,12 @@ fn group_of(input: &Arc<dyn ExecutionPlan>, local: usize) -> Result<(usize, Vec<
         })
         .ok_or_else(|| {
             DataFusionError::Internal(format!(
-                "GzipLinesScanExec reads its file groups from an in-memory source, not {}",
+                "Weir reads its file groups from an in-memory source, not {}",
                 input.name()
             ))
         })?;
     let batches = memory.partitions().get(local).ok_or_else(|| {
-        DataFusionError::Internal(format!("GzipLinesScanExec has no partition {local}"))
+        DataFusionError::Internal(format!("the file groups have no partition {local}"))
     })?;
     let mut global = local;
     let mut files = Vec::new();

@@ -12,12 +12,9 @@ use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::{
-    SortColumn, SortOptions, concat, filter_record_batch, interleave_record_batch, is_null,
-    lexsort_to_indices,
-};
-use datafusion::arrow::datatypes::{SchemaRef, UInt64Type};
+use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::{filter_record_batch, is_null};
+use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
@@ -35,11 +32,10 @@ use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
 
 use super::error::storage_error;
+use super::flush::{EncodedFile, column, encode_flush, encode_runs};
 use super::schema::{col, summary_schema};
 use crate::keys::scope_stats;
-use crate::output::{
-    FileKind, OutputSpec, StagedFile, TaskSummary, encode_batches, hive_escape, output_schema,
-};
+use crate::output::{FileKind, OutputSpec, StagedFile, TaskSummary, output_schema};
 use crate::record::base64;
 use crate::storage::{Location, S3Settings, raw_join};
 
@@ -54,6 +50,11 @@ pub struct WriteSpec {
     pub output: OutputSpec,
     /// Buffered good-row bytes per task before a file is written.
     pub buffer_bytes: usize,
+    /// When not 0, good rows are written as sorted runs in this many groups
+    /// of `id_part`s, for [`super::CompactExec`] to merge into one file per
+    /// `id_part` directory (instead of one per directory per flush per task).
+    #[serde(default)]
+    pub run_groups: usize,
     /// How to reach S3, when the destination is there.
     pub s3: S3Settings,
 }
@@ -322,13 +323,26 @@ impl TaskWriter {
         let flush = self.flushes;
         self.flushes += 1;
         let spec = self.spec.output.clone();
-        let name = format!(
-            "part-{:05}-{flush:04}-{}.{}",
-            self.summary.partition,
-            self.summary.attempt,
-            spec.format.extension()
-        );
-        let staging = self.staging_prefix(FileKind::Data);
+        let groups = self.spec.run_groups;
+        let kind = if groups > 0 {
+            FileKind::Run
+        } else {
+            FileKind::Data
+        };
+        let name = if groups > 0 {
+            format!(
+                "part-{:05}-{flush:04}-{}",
+                self.summary.partition, self.summary.attempt
+            )
+        } else {
+            format!(
+                "part-{:05}-{flush:04}-{}.{}",
+                self.summary.partition,
+                self.summary.attempt,
+                spec.format.extension()
+            )
+        };
+        let staging = self.staging_prefix(kind);
         // On local disk the files are written where they are encoded; for
         // object stores the bytes come back to be uploaded.
         let local = self
@@ -339,30 +353,31 @@ impl TaskWriter {
         let (written, to_upload) = tokio::task::spawn_blocking(move || {
             let mut written = Vec::new();
             let mut to_upload = Vec::new();
-            encode_flush(&batches, &spec, &name, |(target, bytes, rows)| {
+            let emit = |(target, bytes, rows): EncodedFile| {
                 match &local {
                     Some(root) => {
-                        let path = root.join(&target);
-                        if let Some(parent) = path.parent() {
-                            std::fs::create_dir_all(parent)?;
-                        }
-                        std::fs::write(&path, &bytes)?;
+                        write_local(&root.join(&target), &bytes)?;
                         written.push((target, bytes.len() as u64, rows));
                     }
                     None => to_upload.push((target, bytes, rows)),
                 }
                 Ok(())
-            })?;
+            };
+            if groups > 0 {
+                encode_runs(&batches, groups, &name, emit)?;
+            } else {
+                encode_flush(&batches, &spec, &name, emit)?;
+            }
             Ok::<_, DataFusionError>((written, to_upload))
         })
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))??;
         for (target, bytes, rows) in written {
             let path = raw_join(&staging, &target);
-            self.record(FileKind::Data, path, target, bytes, rows);
+            self.record(kind, path, target, bytes, rows);
         }
         for (target, bytes, rows) in to_upload {
-            self.stage(FileKind::Data, target, bytes, rows).await?;
+            self.stage(kind, target, bytes, rows).await?;
         }
         Ok(())
     }
@@ -371,6 +386,7 @@ impl TaskWriter {
         let sub = match kind {
             FileKind::Data => "data",
             FileKind::Quarantine => "quarantine",
+            FileKind::Run => "runs",
         };
         self.dest.child(&format!(
             "{}/{}/{sub}",
@@ -417,9 +433,17 @@ impl TaskWriter {
     }
 }
 
+/// Writes a staged file on local disk, creating its directory.
+pub(super) fn write_local(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, bytes)
+}
+
 /// Large files go up in parts (S3 refuses single puts over 5 GiB and retries
 /// parts, not whole files).
-async fn put(dest: &Location, path: &ObjectPath, bytes: Vec<u8>) -> Result<()> {
+pub(super) async fn put(dest: &Location, path: &ObjectPath, bytes: Vec<u8>) -> Result<()> {
     use tokio::io::AsyncWriteExt;
     let display = dest.display(path);
     let mut writer = object_store::buffered::BufWriter::new(Arc::clone(&dest.store), path.clone());
@@ -434,162 +458,4 @@ async fn put(dest: &Location, path: &ObjectPath, bytes: Vec<u8>) -> Result<()> {
             .map_err(|e| storage_error("write", &dest.display(path), e))?;
     }
     Ok(())
-}
-
-/// One encoded file of a flush: its path under the day's directory, bytes,
-/// rows.
-type EncodedFile = (String, Vec<u8>, u64);
-
-/// Rows decoded at once while encoding a file.
-const ENCODE_CHUNK: usize = 16 * 1024;
-
-/// Sorts buffered rows by (`id_part`, `id`) and encodes one file per
-/// `id_part` directory (or one file), handing each to `emit` as it is done.
-///
-/// Only the sort keys are copied for sorting; rows are gathered from the
-/// buffered batches one chunk at a time, so a flush holds the buffer plus one
-/// chunk and one encoded file, not a second copy of the buffer.
-fn encode_flush(
-    batches: &[RecordBatch],
-    spec: &OutputSpec,
-    name: &str,
-    mut emit: impl FnMut(EncodedFile) -> Result<()>,
-) -> Result<()> {
-    let key_names: &[&str] = if spec.id_part_dirs {
-        &[col::ID_PART, col::ID]
-    } else {
-        &[col::ID]
-    };
-    let keys: Vec<ArrayRef> = key_names
-        .iter()
-        .map(|name| {
-            let parts: Vec<ArrayRef> = batches
-                .iter()
-                .map(|b| column(b, name))
-                .collect::<Result<_>>()?;
-            let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-            Ok(concat(&refs)?)
-        })
-        .collect::<Result<_>>()?;
-    let sort: Vec<SortColumn> = keys
-        .iter()
-        .map(|values| SortColumn {
-            values: Arc::clone(values),
-            options: Some(SortOptions {
-                descending: false,
-                nulls_first: true,
-            }),
-        })
-        .collect();
-    let order = lexsort_to_indices(&sort, None)?;
-    let mut starts = Vec::with_capacity(batches.len());
-    let mut total = 0usize;
-    for b in batches {
-        starts.push(total);
-        total += b.num_rows();
-    }
-    let locate = |global: usize| {
-        let batch = starts.partition_point(|s| *s <= global) - 1;
-        (batch, global - starts[batch])
-    };
-    let sorted: Vec<usize> = order.values().iter().map(|i| *i as usize).collect();
-    // Runs of equal id_part (one run when there are no id_part directories).
-    let mut runs: Vec<(usize, usize, Option<String>)> = Vec::new();
-    if spec.id_part_dirs {
-        let id_part = keys[0].as_string::<i32>();
-        let value = |g: usize| id_part.is_valid(g).then(|| id_part.value(g));
-        let mut start = 0;
-        for i in 1..=sorted.len() {
-            if i == sorted.len() || value(sorted[i]) != value(sorted[start]) {
-                let dir = format!(
-                    "id_part={}",
-                    hive_escape(value(sorted[start]).unwrap_or(""))
-                );
-                runs.push((start, i, Some(dir)));
-                start = i;
-            }
-        }
-    } else if !sorted.is_empty() {
-        runs.push((0, sorted.len(), None));
-    }
-    let schema = output_schema(!spec.id_part_dirs);
-    let refs: Vec<&RecordBatch> = batches.iter().collect();
-    for (start, end, dir) in runs {
-        let chunks = sorted[start..end].chunks(ENCODE_CHUNK).map(|chunk| {
-            let pairs: Vec<(usize, usize)> = chunk.iter().map(|g| locate(*g)).collect();
-            let rows = interleave_record_batch(&refs, &pairs)?;
-            let columns: Vec<ArrayRef> = schema
-                .fields()
-                .iter()
-                .map(|f| column(&rows, f.name()))
-                .collect::<Result<_>>()?;
-            Ok(RecordBatch::try_new(Arc::clone(&schema), columns)?)
-        });
-        let target = match dir {
-            Some(dir) => format!("{dir}/{name}"),
-            None => name.to_owned(),
-        };
-        let bytes = encode_file(&schema, chunks, spec, &target)?;
-        emit((target, bytes, (end - start) as u64))?;
-    }
-    Ok(())
-}
-
-/// Encodes one file; an encoder's error or panic fails the task naming the
-/// file (and, from the encoder, the column) instead of crashing it.
-fn encode_file(
-    schema: &SchemaRef,
-    chunks: impl Iterator<Item = Result<RecordBatch>>,
-    spec: &OutputSpec,
-    target: &str,
-) -> Result<Vec<u8>> {
-    let format = spec.format.as_str();
-    let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        encode_batches(
-            Arc::clone(schema),
-            chunks,
-            spec.format,
-            spec.orc_compression,
-        )
-    }));
-    match encoded {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(DataFusionError::External(Box::new(EncodeError {
-            file: target.to_owned(),
-            format,
-            detail: e.to_string(),
-        }))),
-        Err(panic) => {
-            let detail = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("no message");
-            Err(DataFusionError::External(Box::new(EncodeError {
-                file: target.to_owned(),
-                format,
-                detail: format!("the {format} encoder panicked (a bug in Weir): {detail}"),
-            })))
-        }
-    }
-}
-
-/// A file that could not be encoded: the data's fault when a value cannot
-/// be stored in the format (the detail names the column), a bug otherwise.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot encode {file} as {format}: {detail}")]
-struct EncodeError {
-    /// The file, relative to the day's directory.
-    file: String,
-    /// The output format.
-    format: &'static str,
-    /// What went wrong.
-    detail: String,
-}
-
-fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
-    batch
-        .column_by_name(name)
-        .cloned()
-        .ok_or_else(|| DataFusionError::Internal(format!("missing column {name}")))
 }

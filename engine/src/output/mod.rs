@@ -99,6 +99,9 @@ pub enum FileKind {
     Data,
     /// Corrupt records.
     Quarantine,
+    /// A sorted run of good rows, merged into data files before the commit
+    /// (never published).
+    Run,
 }
 
 /// A file a write task attempt staged.

@@ -1,0 +1,395 @@
+//! `CompactExec`: one task per group of `id_part`s merges the sorted runs
+//! the write tasks staged for that group ([`super::WriteSpec::run_groups`])
+//! into the day's files: one per `id_part=` directory, cut every
+//! [`CompactSpec::file_bytes`] of rows, rows sorted by `id`.
+//!
+//! Without it every write task wrote into every directory at every flush
+//! (partitions × flushes × 256 small files a day); with it a directory holds
+//! as many files as its data needs, whatever the parallelism. The merge is
+//! DataFusion's streaming k-way merge, so a task holds one batch per run,
+//! not its group's rows. Like the scan, it reads its list from an in-memory
+//! source, which Ballista cuts per task; each attempt stages its own files
+//! and the client commits exactly one attempt per group.
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::buffer::Buffer;
+use datafusion::arrow::compute::SortOptions;
+use datafusion::arrow::ipc::reader::StreamDecoder;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::physical_expr::expressions::col as column_expr;
+use datafusion::physical_expr::{
+    EquivalenceProperties, LexOrdering, PhysicalExpr, PhysicalSortExpr,
+};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::sorts::streaming_merge::StreamingMergeBuilder;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning,
+    PlanProperties, ReplaceChildrenOptions, SendableRecordBatchStream,
+};
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStoreExt;
+use serde::{Deserialize, Serialize};
+
+use super::error::storage_error;
+use super::flush::{column, encode_file};
+use super::scan::group_of;
+use super::schema::{col, summary_schema};
+use super::write::{put, write_local};
+use crate::output::{FileKind, OutputSpec, StagedFile, TaskSummary, hive_escape, output_schema};
+use crate::storage::{Location, S3Settings, raw_join, stored_path};
+
+/// What the compaction does: plain data, so it can travel to executors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactSpec {
+    /// The destination root (path or URL), resolved in each process.
+    pub dest: String,
+    /// The run's staging prefix for this day, relative to `dest`.
+    pub staging: String,
+    /// Format and layout of the day's files.
+    pub output: OutputSpec,
+    /// Rows (as Arrow bytes) after which a directory's file is cut.
+    pub file_bytes: usize,
+    /// How to reach S3, when the destination is there.
+    pub s3: S3Settings,
+}
+
+/// The compaction operator; its input lists each group's runs
+/// ([`super::file_groups`]).
+#[derive(Debug)]
+pub struct CompactExec {
+    spec: CompactSpec,
+    input: Arc<dyn ExecutionPlan>,
+    props: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl CompactExec {
+    /// Merges the runs `input` lists, as `spec` says.
+    pub fn new(spec: CompactSpec, input: Arc<dyn ExecutionPlan>) -> Self {
+        let props = PlanProperties::new(
+            EquivalenceProperties::new(summary_schema()),
+            Partitioning::UnknownPartitioning(
+                input.properties().output_partitioning().partition_count(),
+            ),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        Self {
+            spec,
+            input,
+            props: Arc::new(props),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+
+    /// What it does.
+    pub fn spec(&self) -> &CompactSpec {
+        &self.spec
+    }
+}
+
+impl DisplayAs for CompactExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "CompactExec: format={}, dir={}, file_bytes={}",
+            self.spec.output.format.as_str(),
+            self.spec.output.data_dir,
+            self.spec.file_bytes
+        )
+    }
+}
+
+impl ExecutionPlan for CompactExec {
+    fn name(&self) -> &str {
+        "CompactExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.props
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let input = super::only_input("CompactExec", &children)?;
+        Ok(Arc::new(Self::new(self.spec.clone(), input)))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let (global, runs) = group_of(&self.input, partition)?;
+        let dest = Location::parse(&self.spec.dest, &self.spec.s3)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let attempt = format!("{:016x}", rand::random::<u64>());
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
+        let reservation = MemoryConsumer::new(format!("CompactExec[{partition}]"))
+            .register(context.memory_pool());
+        let batch_size = context.session_config().batch_size();
+        let spec = self.spec.clone();
+        tracing::info!(group = global, runs = runs.len(), attempt = %attempt, "compaction task started");
+        let stream = futures::stream::once(async move {
+            let schema = output_schema(true);
+            let streams: Vec<SendableRecordBatchStream> = runs
+                .iter()
+                .map(|run| read_run(dest.clone(), run.path.clone()))
+                .collect();
+            let key = |name: &str| {
+                Ok::<_, DataFusionError>(PhysicalSortExpr::new(
+                    column_expr(name, &schema)?,
+                    SortOptions {
+                        descending: false,
+                        nulls_first: true,
+                    },
+                ))
+            };
+            let ordering = LexOrdering::new(vec![key(col::ID_PART)?, key(col::ID)?])
+                .ok_or_else(|| DataFusionError::Internal("empty ordering".into()))?;
+            // Ties (the same id in two runs) keep the runs' order, which
+            // the client fixes (partition, then flush): reruns and the
+            // cluster give the same bytes as a local run.
+            let mut merged = StreamingMergeBuilder::new()
+                .with_streams(streams)
+                .with_schema(Arc::clone(&schema))
+                .with_expressions(&ordering)
+                .with_metrics(baseline)
+                .with_batch_size(batch_size)
+                .with_reservation(reservation)
+                .with_round_robin_tie_breaker(false)
+                .build()?;
+            let mut writer = DirWriter::new(spec, dest, global, attempt);
+            while let Some(batch) = merged.next().await {
+                writer.push(&batch?).await?;
+            }
+            let mut summary = writer.finish().await?;
+            summary.executor = super::worker_id();
+            tracing::info!(
+                group = summary.partition,
+                files = summary.files.len(),
+                rows = summary.rows,
+                "compaction task finished"
+            );
+            let json = serde_json::to_string(&summary)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            RecordBatch::try_new(
+                summary_schema(),
+                vec![Arc::new(StringArray::from(vec![json]))],
+            )
+            .map_err(DataFusionError::from)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            summary_schema(),
+            stream,
+        )))
+    }
+}
+
+/// One run, streamed from the store and decoded as it arrives.
+fn read_run(dest: Location, path: String) -> SendableRecordBatchStream {
+    let stream = futures::stream::once(async move {
+        let path = stored_path(&path).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let display = dest.display(&path);
+        let got = dest
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| storage_error("read", &display, e))?;
+        let body = got
+            .into_stream()
+            .map_err(move |e| storage_error("read", &display, e));
+        let decoded = futures::stream::try_unfold(
+            (
+                body.boxed(),
+                StreamDecoder::new(),
+                Buffer::from_vec(Vec::<u8>::new()),
+            ),
+            |(mut body, mut decoder, mut buf)| async move {
+                loop {
+                    if !buf.is_empty() {
+                        if let Some(batch) = decoder.decode(&mut buf)? {
+                            return Ok(Some((batch, (body, decoder, buf))));
+                        }
+                        continue;
+                    }
+                    match body.next().await {
+                        Some(chunk) => buf = Buffer::from(chunk?),
+                        None => {
+                            decoder.finish()?;
+                            return Ok::<_, DataFusionError>(None);
+                        }
+                    }
+                }
+            },
+        );
+        Ok::<_, DataFusionError>(decoded)
+    })
+    .try_flatten();
+    Box::pin(RecordBatchStreamAdapter::new(output_schema(true), stream))
+}
+
+/// Writes merged rows, one file per `id_part` directory, cut every
+/// `file_bytes`.
+struct DirWriter {
+    spec: CompactSpec,
+    dest: Location,
+    summary: TaskSummary,
+    current: Option<String>,
+    buffered: Vec<RecordBatch>,
+    bytes: usize,
+    files: usize,
+}
+
+impl DirWriter {
+    fn new(spec: CompactSpec, dest: Location, group: usize, attempt: String) -> Self {
+        Self {
+            spec,
+            dest,
+            summary: TaskSummary {
+                partition: group,
+                attempt,
+                ..TaskSummary::default()
+            },
+            current: None,
+            buffered: Vec::new(),
+            bytes: 0,
+            files: 0,
+        }
+    }
+
+    /// Adds merged rows (sorted by `id_part`, `id`).
+    async fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        let id_part = column(batch, col::ID_PART)?;
+        let id_part = id_part.as_string::<i32>();
+        let value = |i: usize| id_part.is_valid(i).then(|| id_part.value(i)).unwrap_or("");
+        let mut start = 0;
+        for i in 1..=batch.num_rows() {
+            if i < batch.num_rows() && value(i) == value(start) {
+                continue;
+            }
+            let part = value(start).to_owned();
+            if self.current.as_deref() != Some(part.as_str()) {
+                self.flush().await?;
+                self.current = Some(part);
+            }
+            let slice = batch.slice(start, i - start);
+            self.bytes += slice
+                .columns()
+                .iter()
+                .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
+                .sum::<usize>();
+            let schema = output_schema(false);
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|f| column(&slice, f.name()))
+                .collect::<Result<Vec<_>>>()?;
+            self.buffered.push(RecordBatch::try_new(schema, columns)?);
+            if self.bytes >= self.spec.file_bytes {
+                self.flush().await?;
+            }
+            start = i;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.buffered.is_empty() {
+            return Ok(());
+        }
+        let batches = std::mem::take(&mut self.buffered);
+        self.bytes = 0;
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let name = format!(
+            "part-{:05}-{:04}-{}.{}",
+            self.summary.partition,
+            self.files,
+            self.summary.attempt,
+            self.spec.output.format.extension()
+        );
+        self.files += 1;
+        let dir = hive_escape(self.current.as_deref().unwrap_or(""));
+        let target = format!("id_part={dir}/{name}");
+        let staging = self.dest.child(&format!(
+            "{}/{}/data",
+            self.spec.staging, self.summary.attempt
+        ));
+        let path = raw_join(&staging, &target);
+        let output = self.spec.output.clone();
+        let local = self
+            .dest
+            .is_local()
+            .then(|| std::path::PathBuf::from(self.dest.display(&path)));
+        let encode_target = target.clone();
+        let (size, upload) = tokio::task::spawn_blocking(move || {
+            let schema = output_schema(false);
+            let bytes = encode_file(
+                &schema,
+                batches.into_iter().map(Ok),
+                &output,
+                &encode_target,
+            )?;
+            if let Some(file) = &local {
+                write_local(file, &bytes)?;
+                return Ok::<_, DataFusionError>((bytes.len() as u64, None));
+            }
+            Ok((bytes.len() as u64, Some(bytes)))
+        })
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        if let Some(bytes) = upload {
+            put(&self.dest, &path, bytes).await?;
+        }
+        self.summary.rows += rows;
+        self.summary.files.push(StagedFile {
+            kind: FileKind::Data,
+            staged: path.to_string(),
+            target,
+            rows,
+            bytes: size,
+        });
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<TaskSummary> {
+        self.flush().await?;
+        Ok(self.summary)
+    }
+}

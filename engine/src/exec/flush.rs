@@ -1,0 +1,276 @@
+//! What a write task does with a full buffer: sort it by (`id_part`, `id`)
+//! and encode it, either as the day's files (one per `id_part` directory,
+//! or one) or, when the layout has `id_part=` directories, as sorted runs
+//! that [`super::CompactExec`] merges into one file per directory.
+//!
+//! Only the sort keys are copied for sorting; rows are gathered from the
+//! buffered batches one chunk at a time, so a flush holds the buffer plus
+//! one chunk and one encoded file, not a second copy of the buffer.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::{
+    SortColumn, SortOptions, concat, interleave_record_batch, lexsort_to_indices,
+};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::ipc::CompressionType;
+use datafusion::arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
+use datafusion::error::{DataFusionError, Result};
+
+use super::schema::col;
+use crate::output::{OutputSpec, encode_batches, hive_escape, output_schema};
+
+/// One encoded file: its path under the staging directory, bytes, rows.
+pub(super) type EncodedFile = (String, Vec<u8>, u64);
+
+/// Rows decoded at once while encoding a file.
+const ENCODE_CHUNK: usize = 16 * 1024;
+
+/// The extension of run files (Arrow IPC streams, LZ4 frames).
+pub(super) const RUN_EXTENSION: &str = "arrows";
+
+/// Buffered rows in (`id_part`, `id`) order, and the stretches of equal
+/// `id_part` (one stretch, `None`, when `by_id_part` is false).
+struct Sorted<'a> {
+    batches: &'a [RecordBatch],
+    starts: Vec<usize>,
+    order: Vec<usize>,
+    stretches: Vec<(usize, usize, Option<String>)>,
+}
+
+impl<'a> Sorted<'a> {
+    fn new(batches: &'a [RecordBatch], by_id_part: bool) -> Result<Self> {
+        let key_names: &[&str] = if by_id_part {
+            &[col::ID_PART, col::ID]
+        } else {
+            &[col::ID]
+        };
+        let keys: Vec<ArrayRef> = key_names
+            .iter()
+            .map(|name| {
+                let parts: Vec<ArrayRef> = batches
+                    .iter()
+                    .map(|b| column(b, name))
+                    .collect::<Result<_>>()?;
+                let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+                Ok(concat(&refs)?)
+            })
+            .collect::<Result<_>>()?;
+        let sort: Vec<SortColumn> = keys
+            .iter()
+            .map(|values| SortColumn {
+                values: Arc::clone(values),
+                options: Some(SortOptions {
+                    descending: false,
+                    nulls_first: true,
+                }),
+            })
+            .collect();
+        let order: Vec<usize> = lexsort_to_indices(&sort, None)?
+            .values()
+            .iter()
+            .map(|i| *i as usize)
+            .collect();
+        let mut starts = Vec::with_capacity(batches.len());
+        let mut total = 0usize;
+        for b in batches {
+            starts.push(total);
+            total += b.num_rows();
+        }
+        let mut stretches = Vec::new();
+        if by_id_part {
+            let id_part = keys[0].as_string::<i32>();
+            let value = |g: usize| id_part.is_valid(g).then(|| id_part.value(g));
+            let mut start = 0;
+            for i in 1..=order.len() {
+                if i == order.len() || value(order[i]) != value(order[start]) {
+                    let v = value(order[start]).unwrap_or("").to_owned();
+                    stretches.push((start, i, Some(v)));
+                    start = i;
+                }
+            }
+        } else if !order.is_empty() {
+            stretches.push((0, order.len(), None));
+        }
+        Ok(Self {
+            batches,
+            starts,
+            order,
+            stretches,
+        })
+    }
+
+    /// The rows `order[range]` in `schema`'s columns, a chunk at a time.
+    fn gather(
+        &self,
+        rows: impl Iterator<Item = usize>,
+        schema: &SchemaRef,
+    ) -> impl Iterator<Item = Result<RecordBatch>> + '_ {
+        let refs: Vec<&RecordBatch> = self.batches.iter().collect();
+        let rows: Vec<usize> = rows.map(|i| self.order[i]).collect();
+        let schema = Arc::clone(schema);
+        let locate = |global: usize| {
+            let batch = self.starts.partition_point(|s| *s <= global) - 1;
+            (batch, global - self.starts[batch])
+        };
+        let pairs: Vec<Vec<(usize, usize)>> = rows
+            .chunks(ENCODE_CHUNK)
+            .map(|chunk| chunk.iter().map(|g| locate(*g)).collect())
+            .collect();
+        pairs.into_iter().map(move |pairs| {
+            let rows = interleave_record_batch(&refs, &pairs)?;
+            let columns: Vec<ArrayRef> = schema
+                .fields()
+                .iter()
+                .map(|f| column(&rows, f.name()))
+                .collect::<Result<_>>()?;
+            Ok(RecordBatch::try_new(Arc::clone(&schema), columns)?)
+        })
+    }
+}
+
+/// Sorts buffered rows and encodes the day's files: one per `id_part`
+/// directory (or one), named `name`, each handed to `emit` when done.
+pub(super) fn encode_flush(
+    batches: &[RecordBatch],
+    spec: &OutputSpec,
+    name: &str,
+    mut emit: impl FnMut(EncodedFile) -> Result<()>,
+) -> Result<()> {
+    let sorted = Sorted::new(batches, spec.id_part_dirs)?;
+    let schema = output_schema(!spec.id_part_dirs);
+    for (start, end, id_part) in &sorted.stretches {
+        let target = match id_part {
+            Some(v) => format!("id_part={}/{name}", hive_escape(v)),
+            None => name.to_owned(),
+        };
+        let bytes = encode_file(&schema, sorted.gather(*start..*end, &schema), spec, &target)?;
+        emit((target, bytes, (end - start) as u64))?;
+    }
+    Ok(())
+}
+
+/// Sorts buffered rows by (`id_part`, `id`) and writes one run per group of
+/// `id_part`s ([`run_group`]) as an Arrow IPC stream: target
+/// `<group>/<name>.arrows`.
+pub(super) fn encode_runs(
+    batches: &[RecordBatch],
+    groups: usize,
+    name: &str,
+    mut emit: impl FnMut(EncodedFile) -> Result<()>,
+) -> Result<()> {
+    let sorted = Sorted::new(batches, true)?;
+    let schema = output_schema(true);
+    let mut by_group: Vec<Vec<(usize, usize)>> = vec![Vec::new(); groups.max(1)];
+    for (start, end, id_part) in &sorted.stretches {
+        let group = run_group(id_part.as_deref().unwrap_or(""), groups);
+        by_group[group].push((*start, *end));
+    }
+    let options = IpcWriteOptions::default()
+        .try_with_compression(Some(CompressionType::LZ4_FRAME))
+        .map_err(DataFusionError::from)?;
+    for (group, stretches) in by_group.iter().enumerate() {
+        if stretches.is_empty() {
+            continue;
+        }
+        let rows = stretches.iter().flat_map(|(s, e)| *s..*e);
+        let count: usize = stretches.iter().map(|(s, e)| e - s).sum();
+        let mut writer = StreamWriter::try_new_with_options(Vec::new(), &schema, options.clone())?;
+        for batch in sorted.gather(rows, &schema) {
+            writer.write(&batch?)?;
+        }
+        writer.finish()?;
+        let target = format!("{group:05}/{name}.{RUN_EXTENSION}");
+        emit((target, writer.into_inner()?, count as u64))?;
+    }
+    Ok(())
+}
+
+/// The group of an `id_part` among `groups`: a fixed hash (FNV-1a), the
+/// same in every process, so every task sends an `id_part` to one group.
+pub(super) fn run_group(id_part: &str, groups: usize) -> usize {
+    let hash = id_part.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % groups.max(1) as u64) as usize
+}
+
+/// The group a run's target (`<group>/<name>`) belongs to.
+pub fn group_of_target(target: &str) -> Option<usize> {
+    target.split('/').next()?.parse().ok()
+}
+
+/// Encodes one file; an encoder's error or panic fails the task naming the
+/// file (and, from the encoder, the column) instead of crashing it.
+pub(super) fn encode_file(
+    schema: &SchemaRef,
+    chunks: impl Iterator<Item = Result<RecordBatch>>,
+    spec: &OutputSpec,
+    target: &str,
+) -> Result<Vec<u8>> {
+    let format = spec.format.as_str();
+    let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        encode_batches(
+            Arc::clone(schema),
+            chunks,
+            spec.format,
+            spec.orc_compression,
+        )
+    }));
+    match encoded {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(DataFusionError::External(Box::new(EncodeError {
+            file: target.to_owned(),
+            format,
+            detail: e.to_string(),
+        }))),
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(DataFusionError::External(Box::new(EncodeError {
+                file: target.to_owned(),
+                format,
+                detail: format!("the {format} encoder panicked (a bug in Weir): {detail}"),
+            })))
+        }
+    }
+}
+
+/// A file that could not be encoded: the data's fault when a value cannot
+/// be stored in the format (the detail names the column), a bug otherwise.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode {file} as {format}: {detail}")]
+struct EncodeError {
+    /// The file, relative to the day's directory.
+    file: String,
+    /// The output format.
+    format: &'static str,
+    /// What went wrong.
+    detail: String,
+}
+
+pub(super) fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
+    batch
+        .column_by_name(name)
+        .cloned()
+        .ok_or_else(|| DataFusionError::Internal(format!("missing column {name}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_stable_and_spread() {
+        assert_eq!(run_group("ab", 4), run_group("ab", 4));
+        let used: std::collections::BTreeSet<usize> = (0..256)
+            .map(|i| run_group(&format!("{i:02x}"), 4))
+            .collect();
+        assert_eq!(used.len(), 4);
+        assert_eq!(group_of_target("00003/part-1.arrows"), Some(3));
+    }
+}
