@@ -54,6 +54,9 @@ pub struct DayJob {
     pub s3: S3Settings,
     /// What to do when a listed input file is gone when read.
     pub on_missing_input: MissingInput,
+    /// Publish a day whose input files hold no lines (otherwise it fails,
+    /// as a day with no files does, instead of replacing a good day).
+    pub allow_empty: bool,
 }
 
 /// What to do when a listed input file is gone when read (a coalescing job
@@ -190,22 +193,27 @@ impl DayJob {
     /// The plan merging the staged runs: one task per group of `id_part`s
     /// that has runs, each listing its runs in (task, flush) order.
     pub fn compact_plan(&self, runs: &[&StagedFile]) -> Result<Arc<dyn ExecutionPlan>> {
-        let mut groups: std::collections::BTreeMap<usize, Vec<InputFile>> = Default::default();
+        let mut groups: std::collections::BTreeMap<usize, Vec<&StagedFile>> = Default::default();
         for run in runs {
             let group = run_group_of(&run.target).ok_or_else(|| Error::Config {
                 field: "task summary".to_owned(),
                 detail: format!("a run without a group: {}", run.target),
             })?;
-            groups.entry(group).or_default().push(InputFile {
-                path: run.staged.clone(),
-                size: run.bytes,
-            });
+            groups.entry(group).or_default().push(run);
         }
+        // Targets are `<group>/part-<task>-<flush>-<attempt>`: in that order
+        // the merge breaks ties the same way in every run of the day (the
+        // staged path starts with the attempt's random token).
         let groups: Vec<Vec<InputFile>> = groups
             .into_values()
             .map(|mut g| {
-                g.sort_by(|a, b| a.path.cmp(&b.path));
-                g
+                g.sort_by(|a, b| a.target.cmp(&b.target));
+                g.iter()
+                    .map(|r| InputFile {
+                        path: r.staged.clone(),
+                        size: r.bytes,
+                    })
+                    .collect()
             })
             .collect();
         let spec = CompactSpec {
@@ -308,6 +316,13 @@ async fn run_day_inner(
         export_date: job.export_date.to_string(),
         detail,
     };
+    let listed: Vec<String> = files
+        .iter()
+        .map(|f| match crate::storage::stored_path(&f.path) {
+            Ok(path) => source.display(&path),
+            Err(_) => f.path.clone(),
+        })
+        .collect();
     let plan = job.plan(files).map_err(|e| day_failed(e.to_string()))?;
     let partitions = plan.properties().output_partitioning().partition_count();
     let batches = runner
@@ -348,6 +363,13 @@ async fn run_day_inner(
         .dks_by_executor
         .values()
         .fold(CacheStats::default(), |sum, e| sum.add(e));
+    if report.records_in == 0 && !job.allow_empty {
+        return Err(day_failed(format!(
+            "the {} input files hold no lines ({}); an empty day is published only with --allow-empty",
+            report.files,
+            listed.join(", ")
+        )));
+    }
     let ratio = report.corrupt as f64 / report.records_in.max(1) as f64;
     if ratio > job.max_corrupt_ratio {
         return Err(Error::TooManyCorrupt {

@@ -145,3 +145,75 @@ async fn a_generated_orc_day_reads_back_in_pyarrow_and_spark_equal_to_json_lines
     eprintln!("outside readers: {seen}");
     assert_readers_agree(&seen, days[0].1, true);
 }
+
+/// 200,000 generated records (with their 1980 fallbacks) published as ORC
+/// by 1 scheduler + 2 executors read back equal to the JSON lines of a local
+/// run of the same day, one file per `id_part` directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_orc_day_of_200000_records_reads_back_equal_to_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("master.key");
+    let source = dir.path().join("source");
+    let config = GenerateConfig {
+        collections: collections(&[CALC]),
+        export_dates: vec![date("2024-03-02")],
+        records_per_day: 200_000,
+        files_per_day: 8,
+        records_per_key: 10_000,
+        corrupt_rate: 0.0005,
+        ..GenerateConfig::default()
+    };
+    generate_into(&source, &master, &config).await;
+    let dks = local_dks(&master, 0).await;
+    let jsonl = dir.path().join("jsonl");
+    let mut ctx = context(&source, &jsonl, &dks.url());
+    ctx.format = Some(OutputFormat::Jsonl);
+    let local = run(&ctx, &[CALC], &[date("2024-03-02")]).await;
+    assert!(local.succeeded(), "{:#?}", local.days);
+    let cluster = weir_tests::TestCluster::start(dir.path(), 2, &[]);
+    let orc = dir.path().join("orc");
+    let report_path = dir.path().join("report.json");
+    let out = std::process::Command::new(weir_tests::weir_bin())
+        .args(["run", "--cluster", &cluster.url(), "--collection", CALC])
+        .args(["--date", "2024-03-02", "--partitions", "4"])
+        .arg("--source")
+        .arg(&source)
+        .arg("--dest")
+        .arg(&orc)
+        .args(["--dks-url", &dks.url()])
+        .arg("--report")
+        .arg(&report_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cluster.logs()
+    );
+    let report: weir_engine::report::RunReport =
+        serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    dks.stop().await;
+    let rows = local.days[0].records_out;
+    assert_eq!(report.days[0].records_out, rows);
+    assert!(rows > 199_000, "{rows}");
+    let orc_day = day_dir(&orc, &report, CALC, "2024-03-02", "orc");
+    let jsonl_day = day_dir(&jsonl, &local, CALC, "2024-03-02", "jsonl");
+    let files = crate::run::tree(&orc_day);
+    let orc_files: Vec<&String> = files.iter().filter(|f| f.ends_with(".orc")).collect();
+    let dirs: std::collections::BTreeSet<&str> = orc_files
+        .iter()
+        .filter_map(|f| f.split('/').next())
+        .collect();
+    let sample: Vec<&&String> = orc_files
+        .iter()
+        .filter(|f| f.starts_with("id_part=0a"))
+        .collect();
+    assert_eq!(
+        orc_files.len(),
+        dirs.len(),
+        "one file per id_part directory: {sample:?}"
+    );
+    let seen = read_with_outside_readers(&orc_day, &jsonl_day, false);
+    assert_readers_agree(&seen, rows, false);
+}
