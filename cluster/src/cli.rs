@@ -319,6 +319,10 @@ pub struct RunArgs {
     /// Run on this Ballista scheduler (df://host:port) instead of in-process.
     #[arg(long, env = "WEIR_CLUSTER")]
     pub cluster: Option<String>,
+    /// Publish a day whose input files hold no lines (by default it fails,
+    /// so an empty export never replaces a good day unnoticed).
+    #[arg(long, env = "WEIR_ALLOW_EMPTY")]
+    pub allow_empty: bool,
 }
 
 fn parse_missing(text: &str) -> Result<weir_engine::run::MissingInput, String> {

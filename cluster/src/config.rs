@@ -35,6 +35,7 @@ pub struct FileConfig {
     batch_lines: Option<usize>,
     buffer_mb: Option<usize>,
     on_missing_input: Option<MissingInput>,
+    allow_empty: Option<bool>,
     dks: Option<DksFileConfig>,
     cache: Option<CacheConfig>,
     s3: Option<S3Settings>,
@@ -89,6 +90,8 @@ pub struct RunSettings {
     pub s3: S3Settings,
     /// What to do when a listed input file is gone when read.
     pub on_missing_input: MissingInput,
+    /// Publish days whose input files hold no lines.
+    pub allow_empty: bool,
     /// A Ballista scheduler (`df://host:port`) to run on; `None`: in-process.
     pub cluster: Option<String>,
 }
@@ -133,6 +136,7 @@ impl RunSettings {
             cache: CacheConfig::default(),
             s3: S3Settings::default(),
             on_missing_input: MissingInput::default(),
+            allow_empty: false,
             cluster: None,
         }
     }
@@ -245,6 +249,7 @@ impl RunSettings {
             .on_missing_input
             .or(file.on_missing_input)
             .unwrap_or_default();
+        settings.allow_empty = args.allow_empty || file.allow_empty.unwrap_or(false);
         settings.cluster = args.cluster.clone().or(file.cluster);
         Ok(settings)
     }

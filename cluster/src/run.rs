@@ -67,6 +67,7 @@ pub(crate) async fn execute(settings: &RunSettings) -> Result<RunReport, Error> 
         buffer_bytes: settings.buffer_bytes,
         s3: settings.s3.clone(),
         on_missing_input: settings.on_missing_input,
+        allow_empty: settings.allow_empty,
         runner,
     };
     // Executors count their progress in their own processes; a cluster run

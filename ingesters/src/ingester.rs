@@ -38,6 +38,8 @@ pub struct RunContext {
     pub s3: S3Settings,
     /// What to do when a listed input file is gone when read.
     pub on_missing_input: MissingInput,
+    /// Publish days whose input files hold no lines.
+    pub allow_empty: bool,
     /// Where plans run (it also carries the key service's settings, which
     /// travel in the session config).
     pub runner: Arc<dyn PlanRunner>,
@@ -96,6 +98,7 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
             buffer_bytes: ctx.buffer_bytes,
             s3: ctx.s3.clone(),
             on_missing_input: ctx.on_missing_input,
+            allow_empty: ctx.allow_empty,
         }
     }
 

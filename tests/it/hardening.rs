@@ -118,3 +118,81 @@ async fn ids_beginning_with_path_special_characters_publish_with_the_right_id_pa
     }
     dks.stop().await;
 }
+
+/// The landing directory of `odd_id_source`.
+fn landing(root: &Path) -> std::path::PathBuf {
+    root.join("corporate_storage/ucfs_main/2023/06/01/calculator/calculationParts")
+}
+
+/// Regression: gzip files that are valid but hold no lines published an
+/// empty day over a good one. Now the day fails naming the files, the good
+/// day stays; `--allow-empty` publishes the empty day on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn input_with_no_lines_fails_the_day_unless_allowed_and_keeps_the_good_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let ids = odd_id_source(&source);
+    let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("m.key"));
+    config.keys_file = Some(source.join("keys.json"));
+    let dks = server::start(config).await.unwrap();
+    let dest = dir.path().join("out");
+    let mut ctx = context(&source, &dest, &dks.url());
+    ctx.format = Some(OutputFormat::Jsonl);
+    let good = run(&ctx, &[CALC], &[date("2023-06-02")]).await;
+    assert!(good.succeeded(), "{:#?}", good.days);
+    let day = day_dir(&dest, &good, CALC, "2023-06-02", "jsonl");
+    let before = crate::run::published_rows(&day, OutputFormat::Jsonl);
+    assert_eq!(before.len(), ids.len());
+
+    // The export comes again with two files of no lines.
+    std::fs::remove_dir_all(landing(&source)).unwrap();
+    std::fs::create_dir_all(landing(&source)).unwrap();
+    for name in ["a_0_0.jsonl.gz", "b_0_0.jsonl.gz"] {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::fs::write(landing(&source).join(name), gz.finish().unwrap()).unwrap();
+    }
+    let empty = run(&ctx, &[CALC], &[date("2023-06-02")]).await;
+    assert!(!empty.succeeded());
+    let error = empty.days[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("hold no lines")
+            && error.contains("a_0_0.jsonl.gz")
+            && error.contains("b_0_0.jsonl.gz")
+            && error.contains("--allow-empty"),
+        "{error}"
+    );
+    assert_eq!(
+        crate::run::published_rows(&day, OutputFormat::Jsonl),
+        before
+    );
+
+    ctx.allow_empty = true;
+    let allowed = run(&ctx, &[CALC], &[date("2023-06-02")]).await;
+    assert!(allowed.succeeded(), "{:#?}", allowed.days);
+    assert_eq!(allowed.days[0].records_in, 0);
+    assert!(crate::run::published_rows(&day, OutputFormat::Jsonl).is_empty());
+    dks.stop().await;
+}
+
+/// Regression: a zero-byte `.gz` failed with a retried I/O error that did
+/// not say why; it now fails the day at once, naming the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_zero_byte_gzip_file_names_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    odd_id_source(&source);
+    std::fs::write(landing(&source).join("zero_0_0.jsonl.gz"), b"").unwrap();
+    let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("m.key"));
+    config.keys_file = Some(source.join("keys.json"));
+    let dks = server::start(config).await.unwrap();
+    let ctx = context(&source, &dir.path().join("out"), &dks.url());
+    let report = run(&ctx, &[CALC], &[date("2023-06-02")]).await;
+    assert!(!report.succeeded());
+    let error = report.days[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("zero_0_0.jsonl.gz") && error.contains("empty (0 bytes)"),
+        "{error}"
+    );
+    assert!(!dir.path().join("out/corporate_data_ingestion").exists());
+    dks.stop().await;
+}

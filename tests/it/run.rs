@@ -64,6 +64,7 @@ pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         buffer_bytes: 8 << 20,
         s3: Default::default(),
         on_missing_input: Default::default(),
+        allow_empty: false,
         runner: Arc::new(LocalRunner::new(2, &dks, CacheConfig::default())),
     }
 }

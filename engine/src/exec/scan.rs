@@ -305,6 +305,13 @@ fn read_file(
     let display = location.display(&path);
     let file_size = file.size;
     futures::stream::once(async move {
+        // Not a gzip stream at all: a final error naming the file, not an
+        // I/O error the scheduler would retry.
+        if file_size == 0 {
+            return Err(DataFusionError::Execution(format!(
+                "{display} is empty (0 bytes), not a gzip file"
+            )));
+        }
         let got = location
             .store
             .get(&path)
