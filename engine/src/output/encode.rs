@@ -52,7 +52,10 @@ pub fn encode_batches(
             Ok(writer.into_inner()?)
         }
         OutputFormat::Orc => {
-            let mut writer = OrcWriter::try_new(schema, OrcOptions::new(orc)).map_err(external)?;
+            // A bloom filter on `id`: lookups by id skip the row groups
+            // whose range holds it but whose rows do not.
+            let options = OrcOptions::new(orc).with_bloom_filters(&[col::ID]);
+            let mut writer = OrcWriter::try_new(schema, options).map_err(external)?;
             for batch in batches {
                 writer.write(&batch?).map_err(external)?;
             }

@@ -16,6 +16,7 @@ use datafusion::arrow::datatypes::{
 };
 use orc_rust::proto::{self, column_encoding, stream, r#type};
 
+use super::bloom::Bloom;
 use super::rle::{BoolRle, ByteRle, IntRleV2, write_svarint128};
 use super::stats::{Stats, StatsKind};
 
@@ -36,6 +37,8 @@ pub(super) struct EncodedColumn {
     /// Per row group: where it starts in each stream, and its statistics.
     pub groups: Vec<(Vec<Pos>, Stats)>,
     pub stats: Stats,
+    /// Per row group, when the column has bloom filters.
+    pub blooms: Option<Vec<Bloom>>,
 }
 
 /// The ORC type of an Arrow type Weir writes, or `None` if it writes none.
@@ -76,6 +79,7 @@ pub(super) fn encode_column(
     arrays: &[ArrayRef],
     data_type: &DataType,
     stride: usize,
+    bloom_fpp: Option<f64>,
 ) -> Result<EncodedColumn, String> {
     let (mut values, kind) = values_for(data_type, arrays)?;
     let has_nulls = arrays.iter().any(|a| a.null_count() > 0);
@@ -85,6 +89,9 @@ pub(super) fn encode_column(
     let mut groups = Vec::new();
     let mut group = Stats::new(kind);
     let mut positions = Vec::new();
+    // Bloom filters hold string and binary values (BLOOM_FILTER_UTF8).
+    let bloom_fpp = bloom_fpp.filter(|_| matches!(kind, StatsKind::Str | StatsKind::Binary));
+    let mut blooms: Vec<Bloom> = Vec::new();
     let mut row = 0usize;
     for array in arrays {
         let mut start = 0;
@@ -100,6 +107,9 @@ pub(super) fn encode_column(
                     positions.extend([Pos::Value(0), Pos::Value(bits)]);
                 }
                 values.mark(base, &mut positions);
+                if let Some(fpp) = bloom_fpp {
+                    blooms.push(Bloom::new(stride, fpp));
+                }
             }
             let end = array.len().min(start + (stride - row % stride));
             if let Some(p) = &mut present {
@@ -114,6 +124,13 @@ pub(super) fn encode_column(
                 }
             }
             values.push(array.as_ref(), start..end, &mut group)?;
+            if let Some(bloom) = blooms.last_mut() {
+                for i in start..end {
+                    if let Some(v) = bytes_at(array.as_ref(), i) {
+                        bloom.add(v);
+                    }
+                }
+            }
             row += end - start;
             start = end;
         }
@@ -125,7 +142,11 @@ pub(super) fn encode_column(
     for (_, g) in &groups {
         stats.merge(g);
     }
-    let (mut value_streams, encoding) = values.finish();
+    let (mut value_streams, mut encoding) = values.finish();
+    if bloom_fpp.is_some() {
+        // 1: UTF-8 bloom filters (ORC-101 and later).
+        encoding.bloom_encoding = Some(1);
+    }
     let mut streams = Vec::with_capacity(value_streams.len() + 1);
     if let Some(mut p) = present {
         p.finish(&mut present_out);
@@ -137,6 +158,7 @@ pub(super) fn encode_column(
         encoding,
         groups,
         stats,
+        blooms: bloom_fpp.map(|_| blooms),
     })
 }
 

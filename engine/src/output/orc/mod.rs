@@ -26,6 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bloom;
 mod column;
 mod compress;
 mod rle;
@@ -40,7 +41,7 @@ pub use writer::OrcWriter;
 use super::OrcCompression;
 
 /// How files are written.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OrcOptions {
     /// The codec.
     pub compression: OrcCompression,
@@ -53,6 +54,11 @@ pub struct OrcOptions {
     pub row_index_stride: usize,
     /// Buffered Arrow bytes after which a stripe is written.
     pub stripe_bytes: usize,
+    /// Columns with a bloom filter per row group (string and binary
+    /// columns; others are ignored).
+    pub bloom_columns: Vec<String>,
+    /// The bloom filters' false-positive rate (ORC's default 5 %).
+    pub bloom_fpp: f64,
 }
 
 impl Default for OrcOptions {
@@ -73,7 +79,15 @@ impl OrcOptions {
             block_size: 256 * 1024,
             row_index_stride: 10_000,
             stripe_bytes: 64 << 20,
+            bloom_columns: Vec::new(),
+            bloom_fpp: 0.05,
         }
+    }
+
+    /// With bloom filters on `columns`.
+    pub fn with_bloom_filters(mut self, columns: &[&str]) -> Self {
+        self.bloom_columns = columns.iter().map(|c| (*c).to_owned()).collect();
+        self
     }
 }
 

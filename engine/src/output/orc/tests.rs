@@ -256,7 +256,7 @@ proptest! {
             block_size: block,
             row_index_stride: stride,
             stripe_bytes,
-            ..OrcOptions::new(codec)
+            ..OrcOptions::new(codec).with_bloom_filters(&["id", "db_type", "bin", "long"])
         };
         assert_round_trip(schema, &batches, options);
     }
@@ -409,4 +409,46 @@ fn row_index_lets_a_reader_skip_row_groups() {
     let ids = concat_column(&some, 0);
     let ids = ids.as_any().downcast_ref::<StringArray>().expect("strings");
     assert!(ids.len() < 50_000 && ids.iter().any(|v| v == Some("id-031234")));
+}
+
+/// Ids in no order, so row-group ranges cannot rule one out: the bloom
+/// filters Weir writes on `id` let orc-rust's evaluator skip the row groups
+/// that do not hold it.
+#[test]
+fn bloom_filters_let_a_reader_skip_what_statistics_cannot() {
+    let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
+    // A permutation of 0..20,000: every row group spans nearly all ids.
+    let ids: Vec<String> = (0..20_000u64)
+        .map(|i| format!("id-{:05}", (i * 7_919) % 20_000))
+        .collect();
+    let b = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(StringArray::from(ids))])
+        .expect("batch");
+    let options = OrcOptions {
+        row_index_stride: 1_000,
+        ..OrcOptions::default().with_bloom_filters(&["id"])
+    };
+    let mut writer = OrcWriter::try_new(schema, options).expect("writer");
+    writer.write(&b).expect("write");
+    let mut reader = Bytes::from(writer.finish().expect("finish"));
+    let metadata = orc_rust::reader::metadata::read_metadata(&mut reader).expect("metadata");
+    let stripe = orc_rust::stripe::Stripe::new(
+        &mut reader,
+        &metadata,
+        metadata.root_data_type(),
+        &metadata.stripe_metadatas()[0],
+    )
+    .expect("stripe");
+    let index = stripe.read_row_indexes(&metadata).expect("row indexes");
+    let keep = |id: &str| {
+        let p = Predicate::eq("id", PredicateValue::Utf8(Some(id.into())));
+        orc_rust::row_group_filter::evaluate_predicate(&p, &index, metadata.root_data_type())
+            .expect("evaluate")
+    };
+    // id-00000 is row 0: group 0 keeps it; most others are skipped.
+    let present = keep("id-00000");
+    assert!(present[0], "{present:?}");
+    assert!(present.iter().filter(|k| **k).count() <= 4, "{present:?}");
+    // In every group's range, in none: the filters skip nearly all.
+    let absent = keep("id-09999x");
+    assert!(absent.iter().filter(|k| **k).count() <= 4, "{absent:?}");
 }

@@ -176,12 +176,19 @@ impl OrcWriter {
         let mut columns = Vec::with_capacity(self.schema.fields().len());
         for (c, field) in self.schema.fields().iter().enumerate() {
             let arrays: Vec<ArrayRef> = batches.iter().map(|b| b.column(c).clone()).collect();
-            let encoded = encode_column(&arrays, field.data_type(), stride).map_err(|detail| {
-                OrcWriteError {
-                    column: field.name().clone(),
-                    detail,
-                }
-            })?;
+            let bloom = self
+                .options
+                .bloom_columns
+                .iter()
+                .any(|b| b == field.name())
+                .then_some(self.options.bloom_fpp);
+            let encoded =
+                encode_column(&arrays, field.data_type(), stride, bloom).map_err(|detail| {
+                    OrcWriteError {
+                        column: field.name().clone(),
+                        detail,
+                    }
+                })?;
             columns.push(encoded);
         }
         drop(batches);
@@ -226,6 +233,7 @@ impl OrcWriter {
                 Pos::Value(v) => out.push(*v),
             }));
         }
+        // Each column's row index, then its bloom filters (Java's order).
         for (c, index) in indexes.iter().enumerate() {
             let name = if c == 0 {
                 "(root)"
@@ -236,6 +244,19 @@ impl OrcWriter {
             footer_streams.push(stream_info(stream::Kind::RowIndex, c as u32, bytes.len()));
             index_length += bytes.len() as u64;
             self.out.extend_from_slice(&bytes);
+            if let Some(blooms) = c.checked_sub(1).and_then(|i| columns[i].blooms.as_ref()) {
+                let index = proto::BloomFilterIndex {
+                    bloom_filter: blooms.iter().map(|b| b.to_proto()).collect(),
+                };
+                let bytes = compress(&index.encode_to_vec(), name)?.bytes;
+                footer_streams.push(stream_info(
+                    stream::Kind::BloomFilterUtf8,
+                    c as u32,
+                    bytes.len(),
+                ));
+                index_length += bytes.len() as u64;
+                self.out.extend_from_slice(&bytes);
+            }
         }
         let mut data_length = 0u64;
         for (column, kind, c) in &data {
