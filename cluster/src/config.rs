@@ -105,6 +105,10 @@ fn read_file(path: &Path) -> Result<FileConfig, Error> {
 
 /// The share of corrupt records a day may have by default.
 const DEFAULT_MAX_CORRUPT_RATIO: f64 = 0.01;
+/// Largest write buffer a task may take (64 GiB; `<< 20` must not wrap).
+const MAX_BUFFER_MB: usize = 64 << 10;
+/// Longest a data key may stay cached.
+const MAX_CACHE_TTL_SECS: u64 = 366 * 24 * 3600;
 
 impl RunSettings {
     /// Settings with every default, for what the user gives.
@@ -241,9 +245,26 @@ impl RunSettings {
             settings.batch_lines = n.max(1);
         }
         if let Some(mb) = file.buffer_mb {
-            settings.buffer_bytes = mb.max(1) << 20;
+            if !(1..=MAX_BUFFER_MB).contains(&mb) {
+                return Err(Error::usage(
+                    "buffer_mb",
+                    format!("{mb} is not between 1 and {MAX_BUFFER_MB} (MiB per task)"),
+                ));
+            }
+            settings.buffer_bytes = mb << 20;
         }
         settings.cache = file.cache.unwrap_or_default();
+        // moka panics on a time-to-live past 1,000 years; a key kept past a
+        // year is a mistake anyway.
+        if !(1..=MAX_CACHE_TTL_SECS).contains(&settings.cache.ttl_secs) {
+            return Err(Error::usage(
+                "cache.ttl_secs",
+                format!(
+                    "{} is not between 1 and {MAX_CACHE_TTL_SECS} seconds",
+                    settings.cache.ttl_secs
+                ),
+            ));
+        }
         settings.s3 = file.s3.unwrap_or_default();
         settings.on_missing_input = args
             .on_missing_input

@@ -4,6 +4,9 @@ use chrono::NaiveDate;
 
 use crate::error::Error;
 
+/// Longest date range one run takes (ten years of days).
+const MAX_RANGE_DAYS: i64 = 3_660;
+
 /// Parses `YYYY-MM-DD`.
 pub(crate) fn parse_date(option: &str, text: &str) -> Result<NaiveDate, Error> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
@@ -24,6 +27,16 @@ pub(crate) fn export_dates(
                 return Err(Error::usage(
                     "--start-date",
                     format!("{a} is after --end-date {b}"),
+                ));
+            }
+            // A typo in a year (2204 for 2024) should not queue centuries.
+            let days = (b - a).num_days() + 1;
+            if days > MAX_RANGE_DAYS {
+                return Err(Error::usage(
+                    "--end-date",
+                    format!(
+                        "{a}..{b} is {days} days; a run takes at most {MAX_RANGE_DAYS} (split the backfill)"
+                    ),
                 ));
             }
             Ok(a.iter_days().take_while(|d| *d <= b).collect())

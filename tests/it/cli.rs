@@ -138,3 +138,57 @@ fn a_failed_day_exits_non_zero_and_says_why() {
         "{stdout}"
     );
 }
+
+/// Hardening: values that used to nest one collection in another's
+/// directory, wrap an integer, panic in the key cache or queue centuries of
+/// days are refused before anything runs, naming the option.
+#[test]
+fn unsafe_names_and_out_of_range_values_are_refused_by_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("out");
+    let run = |extra: &[&str], toml: &str| {
+        let config = dir.path().join("weir.toml");
+        std::fs::write(&config, toml).unwrap();
+        let output = Command::new(weir_bin())
+            .args(["run", "--config", config.to_str().unwrap()])
+            .args([
+                "--source",
+                "/nonexistent",
+                "--dks-url",
+                "http://127.0.0.1:1",
+            ])
+            .args(["--dest", dest.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{extra:?} {toml}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let one = ["--collection", "core:claimant", "--date", "2024-01-02"];
+    for name in ["core:claimant/x", "core:..", "core/x:claimant", "a:b:c"] {
+        let err = run(&["--collection", name, "--date", "2024-01-02"], "");
+        assert!(err.contains("--collection") && err.contains(name), "{err}");
+    }
+    let err = run(&one, "buffer_mb = 17592186044416\n"); // 2^44: `<< 20` wraps to 0
+    assert!(err.contains("buffer_mb"), "{err}");
+    let err = run(&one, "buffer_mb = 0\n");
+    assert!(err.contains("buffer_mb"), "{err}");
+    let err = run(&one, "[cache]\nttl_secs = 100000000000\n");
+    assert!(err.contains("cache.ttl_secs"), "{err}");
+    let err = run(
+        &[
+            "--collection",
+            "core:claimant",
+            "--start-date",
+            "2024-01-01",
+            "--end-date",
+            "2204-01-01",
+        ],
+        "",
+    );
+    assert!(
+        err.contains("--end-date") && err.contains("at most"),
+        "{err}"
+    );
+    assert!(!dest.exists(), "nothing was written");
+}

@@ -12,26 +12,55 @@ pub struct CollectionName {
     collection: String,
 }
 
-/// A collection name that is not `db:collection`.
+/// A collection name that is not `db:collection`, or whose parts could not
+/// be directory names of their own (the user's input).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("collection name {name:?} is not of the form db:collection")]
+#[error("collection name {name:?} {reason}")]
 pub struct BadCollectionName {
     /// The text given.
     pub name: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
 }
 
+/// Longest database or collection part (MongoDB's own limits are lower).
+const MAX_PART: usize = 120;
+
 impl CollectionName {
-    /// Parses `db:collection`; both parts non-empty.
+    /// Parses `db:collection`. Each part becomes a directory of the input
+    /// and output layouts, so it must be one: not empty, no `/`, `\`, `:`
+    /// or control characters, not starting with `.` (so `..` cannot climb
+    /// and `a/b` cannot nest one collection inside another's directory,
+    /// whose republish would then delete it).
     pub fn parse(name: &str) -> Result<Self, BadCollectionName> {
-        match name.split_once(':') {
-            Some((db, collection)) if !db.is_empty() && !collection.is_empty() => Ok(Self {
-                db: db.to_owned(),
-                collection: collection.to_owned(),
-            }),
-            _ => Err(BadCollectionName {
-                name: name.to_owned(),
-            }),
+        let bad = |reason| BadCollectionName {
+            name: name.to_owned(),
+            reason,
+        };
+        let (db, collection) = name
+            .split_once(':')
+            .ok_or_else(|| bad("is not of the form db:collection"))?;
+        for part in [db, collection] {
+            if part.is_empty() {
+                return Err(bad("is not of the form db:collection"));
+            }
+            if part.len() > MAX_PART {
+                return Err(bad("has a part longer than 120 bytes"));
+            }
+            if part.starts_with('.') {
+                return Err(bad("has a part starting with '.'"));
+            }
+            if part
+                .chars()
+                .any(|c| matches!(c, '/' | '\\' | ':') || c.is_control())
+            {
+                return Err(bad("has a '/', '\\', ':' or control character in a part"));
+            }
         }
+        Ok(Self {
+            db: db.to_owned(),
+            collection: collection.to_owned(),
+        })
     }
 
     /// The database part.
@@ -123,7 +152,20 @@ mod tests {
         assert!(!RecordRules::for_collection(&n).audit_transform);
         let audit = CollectionName::parse("data:businessAudit").unwrap();
         assert!(RecordRules::for_collection(&audit).audit_transform);
-        for bad in ["", "a", ":b", "a:"] {
+        for bad in [
+            "",
+            "a",
+            ":b",
+            "a:",
+            "a:b/c",
+            "a/b:c",
+            "..:c",
+            "a:..",
+            "a:.hidden",
+            "a:b:c",
+            "a:b\\c",
+            "a:b\nc",
+        ] {
             assert!(CollectionName::parse(bad).is_err());
         }
         assert!(strips_escapes("core", "healthAndDisabilityDeclaration"));
