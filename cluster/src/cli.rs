@@ -168,6 +168,9 @@ pub struct DksServeArgs {
     /// Add this delay to every key request (fault injection).
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Serve plain HTTP on an address other than loopback (refused without).
+    #[arg(long)]
+    pub insecure_http: bool,
 }
 
 /// Options of `weir generate`.

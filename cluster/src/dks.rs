@@ -30,6 +30,8 @@ fn serve(args: DksServeArgs) -> Result<ExitCode, Error> {
         tls,
         fail_rate: args.fail_rate,
         latency_ms: args.latency_ms,
+        insecure_http: args.insecure_http,
+        header_timeout_ms: 10_000,
     };
     crate::runtime()?.block_on(async {
         let running = server::start(config).await?;

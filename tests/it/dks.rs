@@ -344,3 +344,50 @@ async fn the_command_serves_the_sample_keys_file() {
         .unwrap();
     drop(process);
 }
+
+/// Hardening: plain HTTP beyond loopback is refused unless asked for, and
+/// certificates given with an `http://` URL are refused instead of ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn plain_http_beyond_loopback_and_certificates_over_http_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServeConfig::new("0.0.0.0:0".parse().unwrap(), dir.path().join("m.key"));
+    let err = server::start(config.clone()).await.expect_err("refused");
+    assert!(err.to_string().contains("--insecure-http"), "{err}");
+    config.insecure_http = true;
+    let running = server::start(config).await.expect("allowed when asked");
+    running.stop().await;
+
+    let pki = TestPki::create(dir.path());
+    let mut client = DksConfig::new("http://127.0.0.1:1");
+    client.tls = Some(ClientTls {
+        cert: pki.client_cert.clone(),
+        key: pki.client_key.clone(),
+        ca: pki.ca.clone(),
+    });
+    let err = DksClient::new(&client, "test").expect_err("refused");
+    assert!(err.to_string().contains("https://"), "{err}");
+}
+
+/// Hardening: a connection that sends no request is closed after the header
+/// timeout instead of holding the service's connection slot for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_silent_connection_is_closed_after_the_header_timeout() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let dks = local_dks(dir.path(), |c| c.header_timeout_ms = 200).await;
+    let addr = dks.url().trim_start_matches("http://").to_owned();
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut buf))
+        .await
+        .expect("closed before the deadline");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The service still answers others.
+    let health = reqwest::get(format!("{}/healthcheck", dks.url()))
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
+    dks.stop().await;
+}

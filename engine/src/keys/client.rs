@@ -61,6 +61,17 @@ impl DksClient {
     /// A client for `config`; `correlation_id` goes on every request so the
     /// service's logs can be matched to a run.
     pub fn new(config: &DksConfig, correlation_id: impl Into<String>) -> Result<Self> {
+        // Certificates given for a plain-HTTP URL would never be sent: the
+        // user meant TLS, so say so instead of talking in clear.
+        if config.tls.is_some() && config.url.starts_with("http://") {
+            return Err(Error::Config {
+                field: "dks url".to_owned(),
+                detail: format!(
+                    "client certificates were given but {} is plain http://; use https://",
+                    config.url
+                ),
+            });
+        }
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .timeout(Duration::from_millis(config.timeout_ms))

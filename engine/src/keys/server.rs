@@ -55,7 +55,22 @@ pub struct ServeConfig {
     pub fail_rate: f64,
     /// Delay added to every key request (fault injection for tests).
     pub latency_ms: u64,
+    /// Serve plain HTTP on an address other than loopback (data keys would
+    /// cross the network in clear): refused unless set.
+    #[serde(default)]
+    pub insecure_http: bool,
+    /// A connection that has not sent a request's headers (or finished its
+    /// TLS handshake) within this is closed.
+    #[serde(default = "default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
 }
+
+fn default_header_timeout_ms() -> u64 {
+    10_000
+}
+
+/// Connections served at once; past it, accepting waits.
+const MAX_CONNECTIONS: usize = 1_024;
 
 impl ServeConfig {
     /// Plain HTTP on `bind`, default key id, no faults.
@@ -68,6 +83,8 @@ impl ServeConfig {
             tls: None,
             fail_rate: 0.0,
             latency_ms: 0,
+            insecure_http: false,
+            header_timeout_ms: default_header_timeout_ms(),
         }
     }
 }
@@ -143,6 +160,17 @@ pub async fn start(config: ServeConfig) -> Result<RunningDks> {
             detail: format!("{} is not between 0 and 1", config.fail_rate),
         });
     }
+    if config.tls.is_none() && !config.bind.ip().is_loopback() && !config.insecure_http {
+        return Err(Error::Config {
+            field: "--bind".to_owned(),
+            detail: format!(
+                "plain HTTP on {}, which is not a loopback address, would send data keys \
+                 in clear over the network: serve TLS (--tls-cert, --tls-key, \
+                 --tls-client-ca) or pass --insecure-http",
+                config.bind
+            ),
+        });
+    }
     let master = MasterKey::load_or_create(&config.master_key_file)?;
     let captured = match &config.keys_file {
         Some(path) => read_keys_file(path)?,
@@ -180,13 +208,25 @@ pub async fn start(config: ServeConfig) -> Result<RunningDks> {
     });
     let (shutdown, mut stopped) = watch::channel(false);
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let header_timeout = Duration::from_millis(config.header_timeout_ms.max(1));
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let task = tokio::spawn(async move {
         loop {
+            // At the cap, wait for a connection to end before accepting.
+            let slot = tokio::select! {
+                slot = Arc::clone(&slots).acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+                _ = stopped.changed() => break,
+            };
             let (stream, _peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
-                        tracing::warn!(error = %e, "DKS accept failed");
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "DKS accept failed; retrying in 100 ms");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
                 },
@@ -200,20 +240,32 @@ pub async fn start(config: ServeConfig) -> Result<RunningDks> {
             tokio::spawn(async move {
                 let serve = async move {
                     match tls {
-                        Some(acceptor) => match acceptor.accept(stream).await {
-                            Ok(stream) => serve_connection(TokioIo::new(stream), state).await,
-                            Err(e) => {
-                                state.metrics.tls_refused();
-                                tracing::debug!(error = %e, "TLS handshake refused");
+                        Some(acceptor) => {
+                            match tokio::time::timeout(header_timeout, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(stream)) => {
+                                    serve_connection(TokioIo::new(stream), state, header_timeout)
+                                        .await
+                                }
+                                Ok(Err(e)) => {
+                                    state.metrics.tls_refused();
+                                    tracing::debug!(error = %e, "TLS handshake refused");
+                                }
+                                Err(_) => {
+                                    state.metrics.tls_refused();
+                                    tracing::debug!("TLS handshake timed out");
+                                }
                             }
-                        },
-                        None => serve_connection(TokioIo::new(stream), state).await,
+                        }
+                        None => serve_connection(TokioIo::new(stream), state, header_timeout).await,
                     }
                 };
                 tokio::select! {
                     () = serve => {}
                     _ = closed.changed() => {}
                 }
+                drop(slot);
             });
         }
     });
@@ -226,7 +278,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningDks> {
     })
 }
 
-async fn serve_connection<I>(io: I, state: Arc<State>)
+async fn serve_connection<I>(io: I, state: Arc<State>, header_timeout: Duration)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -234,7 +286,11 @@ where
         let state = Arc::clone(&state);
         async move { Ok::<_, Infallible>(handle(&state, request).await) }
     });
+    // A client that opens a connection and sends nothing (or trickles its
+    // headers) is closed, so it cannot hold a slot for ever.
     if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
         .serve_connection(io, service)
         .await
     {
