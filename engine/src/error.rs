@@ -127,16 +127,29 @@ pub enum Error {
         max_ratio: f64,
     },
 
-    /// Object storage failed (list, get, put, copy, delete).
-    #[error("storage {op} {location}: {source}")]
+    /// Environment: object storage failed (list, get, put, copy, delete).
+    #[error("storage {op} {location}: {detail}")]
     Storage {
         /// The operation.
         op: &'static str,
         /// The object or prefix (URL form, without credentials).
         location: String,
-        /// The object store's error.
-        source: object_store::Error,
+        /// The object store's error, with credentials redacted
+        /// ([`crate::redact::secrets`]): the raw error is not kept, since its
+        /// S3 body can hold the access key id and the security token.
+        detail: String,
     },
+}
+
+impl Error {
+    /// A storage failure, its text cleared of credentials.
+    pub fn storage(op: &'static str, location: String, source: &dyn std::fmt::Display) -> Self {
+        Error::Storage {
+            op,
+            location,
+            detail: crate::redact::secrets(&source.to_string()),
+        }
+    }
 }
 
 /// The engine's result type.

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod layout;
 pub mod output;
 pub mod record;
+pub mod redact;
 pub mod report;
 pub mod run;
 pub mod storage;

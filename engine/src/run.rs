@@ -147,11 +147,7 @@ impl DayJob {
             })
             .try_collect()
             .await
-            .map_err(|e| Error::Storage {
-                op: "list",
-                location: source.display(&prefix),
-                source: e,
-            })?;
+            .map_err(|e| Error::storage("list", source.display(&prefix), &e))?;
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok((source, files))
     }

@@ -173,11 +173,7 @@ fn s3_store(bucket: &str, settings: &S3Settings) -> Result<Arc<dyn ObjectStore>>
     if let Some(store) = buckets.get(&key) {
         return Ok(Arc::clone(store));
     }
-    let bad = |e: object_store::Error| Error::Storage {
-        op: "configure",
-        location: format!("s3://{bucket}"),
-        source: e,
-    };
+    let bad = |e: object_store::Error| Error::storage("configure", format!("s3://{bucket}"), &e);
     let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
     if let Some(region) = &settings.region {
         builder = builder.with_region(region);

@@ -500,3 +500,113 @@ async fn an_input_deleted_under_the_run_fails_the_day_and_publishes_nothing() {
     );
     dks.stop().await;
 }
+
+/// A stand-in S3 on 127.0.0.1 that refuses every request as S3 refuses a
+/// bad signature: a 403 whose body echoes the caller's access key id,
+/// signature and security token (S3's `SignatureDoesNotMatch` does).
+fn echoing_s3() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut headers = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                headers.push_str(&line);
+            }
+            let header = |name: &str| {
+                headers
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                    })
+                    .unwrap_or_default()
+            };
+            let auth = header("authorization");
+            let key_id = auth
+                .split("Credential=")
+                .nth(1)
+                .and_then(|c| c.split('/').next())
+                .unwrap_or_default()
+                .to_owned();
+            let signature = auth.split("Signature=").nth(1).unwrap_or_default();
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SignatureDoesNotMatch</Code>\
+                 <Message>The request signature we calculated does not match the signature you provided.</Message>\
+                 <AWSAccessKeyId>{key_id}</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256\n{auth}</StringToSign>\
+                 <SignatureProvided>{signature}</SignatureProvided>\
+                 <CanonicalRequest>GET\n/\nx-amz-security-token:{token}\n</CanonicalRequest></Error>",
+                token = header("x-amz-security-token"),
+            );
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Hardening: object_store puts S3's error body into its errors, and that
+/// body names the access key id and echoes the security token. Neither
+/// reaches the summary, the logs or the report.
+#[test]
+fn credentials_from_a_failed_s3_request_appear_nowhere() {
+    const TOKEN: &str = "IQoJb3JpZ2luX2VjEWeirTestSessionToken0123456789";
+    let endpoint = echoing_s3();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = Command::new(weir_bin())
+        .args([
+            "run",
+            "--collection",
+            "core:claimant",
+            "--date",
+            "2023-06-02",
+        ])
+        .args([
+            "--source",
+            "s3://corporate/root",
+            "--dks-url",
+            "http://127.0.0.1:1",
+        ])
+        .arg("--dest")
+        .arg(dir.path().join("out"))
+        .arg("--report")
+        .arg(&report)
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_SESSION_TOKEN", TOKEN)
+        .env("AWS_REGION", "us-east-1")
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report = std::fs::read_to_string(&report).unwrap();
+    // The failure is there and says what happened…
+    assert!(report.contains("SignatureDoesNotMatch"), "{report}");
+    // …without whose credentials were used.
+    for (what, text) in [
+        ("stdout", &*stdout),
+        ("stderr", &*stderr),
+        ("report", &*report),
+    ] {
+        assert_no_credentials(what, text);
+        assert!(
+            !text.contains(TOKEN),
+            "{what} shows the session token:\n{text}"
+        );
+    }
+}

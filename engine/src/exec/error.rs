@@ -20,7 +20,10 @@ pub fn storage_error(op: &str, location: &str, e: object_store::Error) -> DataFu
         object_store::Error::NotFound { .. } => DataFusionError::Execution(format!(
             "{location} was listed but is gone ({op}): {INPUT_CHANGED}"
         )),
-        other => io_error(format!("cannot {op} {location}: {other}")),
+        other => io_error(format!(
+            "cannot {op} {location}: {}",
+            crate::redact::secrets(&other.to_string())
+        )),
     }
 }
 

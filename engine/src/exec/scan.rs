@@ -384,9 +384,10 @@ where
                 s.buf.clear();
                 let n = s.reader.read_until(b'\n', &mut s.buf).await.map_err(|e| {
                     io_error(format!(
-                        "{}: cannot read past line {}: {e}",
+                        "{}: cannot read past line {}: {}",
                         s.display,
-                        s.next_line - 1
+                        s.next_line - 1,
+                        crate::redact::secrets(&e.to_string())
                     ))
                 })?;
                 if n == 0 {

@@ -447,7 +447,12 @@ pub(super) async fn put(dest: &Location, path: &ObjectPath, bytes: Vec<u8>) -> R
     use tokio::io::AsyncWriteExt;
     let display = dest.display(path);
     let mut writer = object_store::buffered::BufWriter::new(Arc::clone(&dest.store), path.clone());
-    let io = |e: std::io::Error| super::error::io_error(format!("cannot write {display}: {e}"));
+    let io = |e: std::io::Error| {
+        super::error::io_error(format!(
+            "cannot write {display}: {}",
+            crate::redact::secrets(&e.to_string())
+        ))
+    };
     writer.write_all(&bytes).await.map_err(io)?;
     writer.shutdown().await.map_err(io)?;
     // Make sure it is there (BufWriter reports errors on shutdown).

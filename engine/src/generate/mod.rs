@@ -189,11 +189,7 @@ pub async fn generate(
     dest.store
         .put(&path, text.into())
         .await
-        .map_err(|e| Error::Storage {
-            op: "put",
-            location: dest.display(&path),
-            source: e,
-        })?;
+        .map_err(|e| Error::storage("put", dest.display(&path), &e))?;
     Ok(manifest)
 }
 
@@ -282,14 +278,7 @@ async fn write_job(job: FileJob, dest: &Location) -> Result<(String, NaiveDate, 
         generate_file(&job, |chunk| tx.blocking_send(chunk).is_ok())
     });
     let mut writer = BufWriter::new(Arc::clone(&dest.store), path.clone());
-    let storage_error = |e: std::io::Error| Error::Storage {
-        op: "put",
-        location: dest.display(&path),
-        source: object_store::Error::Generic {
-            store: "generate",
-            source: Box::new(e),
-        },
-    };
+    let storage_error = |e: std::io::Error| Error::storage("put", dest.display(&path), &e);
     while let Some(chunk) = rx.recv().await {
         writer.write_all(&chunk).await.map_err(storage_error)?;
     }

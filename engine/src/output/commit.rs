@@ -50,11 +50,7 @@ struct ManifestEntry<'a> {
 }
 
 fn storage(op: &'static str, location: String, source: object_store::Error) -> Error {
-    Error::Storage {
-        op,
-        location,
-        source,
-    }
+    Error::storage(op, location, &source)
 }
 
 fn local_path(dest: &Location, path: &ObjectPath) -> PathBuf {
