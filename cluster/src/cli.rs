@@ -322,6 +322,10 @@ pub struct RunArgs {
     /// Run on this Ballista scheduler (df://host:port) instead of in-process.
     #[arg(long, env = "WEIR_CLUSTER")]
     pub cluster: Option<String>,
+    /// Lines longer than this are quarantined as `line_too_long` (their
+    /// first 4 KiB, length and SHA-256) without being held in memory.
+    #[arg(long, env = "WEIR_MAX_LINE_BYTES")]
+    pub max_line_bytes: Option<usize>,
     /// Publish a day whose input files hold no lines (by default it fails,
     /// so an empty export never replaces a good day unnoticed).
     #[arg(long, env = "WEIR_ALLOW_EMPTY")]

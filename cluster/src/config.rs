@@ -34,6 +34,7 @@ pub struct FileConfig {
     orc_compression: Option<OrcCompression>,
     batch_lines: Option<usize>,
     buffer_mb: Option<usize>,
+    max_line_bytes: Option<usize>,
     on_missing_input: Option<MissingInput>,
     allow_empty: Option<bool>,
     dks: Option<DksFileConfig>,
@@ -92,6 +93,8 @@ pub struct RunSettings {
     pub on_missing_input: MissingInput,
     /// Publish days whose input files hold no lines.
     pub allow_empty: bool,
+    /// Longer lines are quarantined as `line_too_long` without being held.
+    pub max_line_bytes: usize,
     /// A Ballista scheduler (`df://host:port`) to run on; `None`: in-process.
     pub cluster: Option<String>,
 }
@@ -107,6 +110,10 @@ fn read_file(path: &Path) -> Result<FileConfig, Error> {
 const DEFAULT_MAX_CORRUPT_RATIO: f64 = 0.01;
 /// Largest write buffer a task may take (64 GiB; `<< 20` must not wrap).
 const MAX_BUFFER_MB: usize = 64 << 10;
+/// Line caps a run accepts: above a K2HB line's envelope, below what one
+/// batch of arrow strings can hold.
+const MIN_LINE_BYTES: usize = 4096;
+const MAX_LINE_BYTES: usize = 1 << 30;
 /// Longest a data key may stay cached.
 const MAX_CACHE_TTL_SECS: u64 = 366 * 24 * 3600;
 
@@ -141,6 +148,7 @@ impl RunSettings {
             s3: S3Settings::default(),
             on_missing_input: MissingInput::default(),
             allow_empty: false,
+            max_line_bytes: weir_engine::exec::DEFAULT_MAX_LINE_BYTES,
             cluster: None,
         }
     }
@@ -271,6 +279,15 @@ impl RunSettings {
             .or(file.on_missing_input)
             .unwrap_or_default();
         settings.allow_empty = args.allow_empty || file.allow_empty.unwrap_or(false);
+        if let Some(n) = args.max_line_bytes.or(file.max_line_bytes) {
+            if !(MIN_LINE_BYTES..=MAX_LINE_BYTES).contains(&n) {
+                return Err(Error::usage(
+                    "--max-line-bytes",
+                    format!("{n} is not between {MIN_LINE_BYTES} and {MAX_LINE_BYTES}"),
+                ));
+            }
+            settings.max_line_bytes = n;
+        }
         settings.cluster = args.cluster.clone().or(file.cluster);
         Ok(settings)
     }

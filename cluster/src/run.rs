@@ -64,6 +64,7 @@ pub(crate) async fn execute(settings: &RunSettings) -> Result<RunReport, Error> 
         max_corrupt_ratio: settings.max_corrupt_ratio,
         partitions: settings.partitions,
         batch_lines: settings.batch_lines,
+        max_line_bytes: settings.max_line_bytes,
         buffer_bytes: settings.buffer_bytes,
         s3: settings.s3.clone(),
         on_missing_input: settings.on_missing_input,

@@ -48,6 +48,8 @@ pub struct DayJob {
     pub partitions: usize,
     /// Lines per batch.
     pub batch_lines: usize,
+    /// Longer lines are quarantined as `line_too_long` without being held.
+    pub max_line_bytes: usize,
     /// Good-row bytes a task buffers before writing a file.
     pub buffer_bytes: usize,
     /// How to reach S3.
@@ -157,6 +159,7 @@ impl DayJob {
         let scan = ScanSpec {
             source: self.source.clone(),
             batch_lines: self.batch_lines,
+            max_line_bytes: self.max_line_bytes,
             s3: self.s3.clone(),
         };
         let groups = file_groups(&balance(files, self.partitions))?;

@@ -32,6 +32,8 @@ pub struct RunContext {
     pub partitions: usize,
     /// Lines per batch.
     pub batch_lines: usize,
+    /// Longer lines are quarantined as `line_too_long` without being held.
+    pub max_line_bytes: usize,
     /// Good-row bytes a task buffers before writing a file.
     pub buffer_bytes: usize,
     /// How to reach S3.
@@ -95,6 +97,7 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
             max_corrupt_ratio: ctx.max_corrupt_ratio,
             partitions: ctx.partitions,
             batch_lines: ctx.batch_lines,
+            max_line_bytes: ctx.max_line_bytes,
             buffer_bytes: ctx.buffer_bytes,
             s3: ctx.s3.clone(),
             on_missing_input: ctx.on_missing_input,

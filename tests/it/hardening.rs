@@ -196,3 +196,130 @@ async fn a_zero_byte_gzip_file_names_itself() {
     assert!(!dir.path().join("out/corporate_data_ingestion").exists());
     dks.stop().await;
 }
+
+/// Peak resident memory of a running process so far (Linux `VmHWM`), MiB.
+fn peak_rss_mib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// Regression: a 1 GiB line without a newline (1 MB of gzip) beside good
+/// records took 3.2 GiB of memory and was copied whole into the quarantine.
+/// Now it is quarantined as `line_too_long` with its length, SHA-256 and
+/// first 4 KiB, the good records publish, and memory stays bounded.
+#[test]
+fn a_gzip_bomb_line_is_quarantined_in_bounded_memory() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let ids = odd_id_source(&source);
+    let bomb = landing(&source).join("bomb_0_0.jsonl.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&bomb).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(b"{\"traceId\": \"").unwrap();
+    let chunk = vec![b'a'; 1 << 20];
+    for _ in 0..1024 {
+        gz.write_all(&chunk).unwrap();
+    }
+    gz.finish().unwrap();
+    let keys = source.join("keys.json");
+    let master = dir.path().join("m.key");
+    let (dks, _) = (
+        weir_tests::spawn_weir(
+            &[
+                "dks",
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--master-key-file",
+                master.to_str().unwrap(),
+                "--keys-file",
+                keys.to_str().unwrap(),
+            ],
+            "listening on",
+        ),
+        (),
+    );
+    let url = dks.first_line.rsplit(' ').next().unwrap().trim().to_owned();
+    let dest = dir.path().join("out");
+    let report = dir.path().join("report.json");
+    let mut child = std::process::Command::new(weir_tests::weir_bin())
+        .args([
+            "run",
+            "--collection",
+            CALC,
+            "--date",
+            "2023-06-02",
+            "--format",
+            "jsonl",
+        ])
+        .args([
+            "--dks-url",
+            &url,
+            "--max-corrupt-ratio",
+            "0.5",
+            "--partitions",
+            "2",
+        ])
+        .arg("--source")
+        .arg(&source)
+        .arg("--dest")
+        .arg(&dest)
+        .arg("--report")
+        .arg(&report)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut peak = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let status = loop {
+        if let Some(rss) = peak_rss_mib(pid) {
+            peak = peak.max(rss);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "weir run took over 5 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&report).unwrap_or_default()
+    );
+    eprintln!("peak RSS of weir run with a 1 GiB line: {peak} MiB");
+    assert!(peak < 600, "peak RSS {peak} MiB for a 1 GiB line");
+    let report: weir_engine::report::RunReport =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let day = &report.days[0];
+    assert_eq!(day.records_out, ids.len() as u64);
+    assert_eq!(day.corrupt_by_reason.get("line_too_long"), Some(&1));
+    let quarantine = day_dir(&dest, &report, CALC, "2023-06-02", "quarantine");
+    let records: Vec<serde_json::Value> = weir_tests::walk_gz(&quarantine)
+        .iter()
+        .flat_map(|f| weir_tests::gz_lines(f))
+        .map(|l| serde_json::from_slice(&l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r["reason"], "line_too_long");
+    assert_eq!(r["line"], 1);
+    assert!(
+        r["original"].as_str().unwrap().len() <= 4096,
+        "a bounded prefix"
+    );
+    let detail = r["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("1073741837 bytes") && detail.contains("sha256"),
+        "{detail}"
+    );
+}

@@ -61,6 +61,7 @@ pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         max_corrupt_ratio: 0.1,
         partitions: 2,
         batch_lines: 500,
+        max_line_bytes: weir_engine::exec::DEFAULT_MAX_LINE_BYTES,
         buffer_bytes: 8 << 20,
         s3: Default::default(),
         on_missing_input: Default::default(),

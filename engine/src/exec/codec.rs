@@ -174,6 +174,7 @@ mod tests {
         let scan = ScanSpec {
             source: "s3://corporate/root".into(),
             batch_lines: 4096,
+            max_line_bytes: 1 << 20,
             s3: crate::storage::S3Settings::default(),
         };
         let collection = CollectionName::parse("calculator:calculationParts").unwrap();

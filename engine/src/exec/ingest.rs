@@ -30,7 +30,7 @@ use super::error::{engine_error, io_error};
 use super::options::WeirOptions;
 use super::schema::{col, ingested_schema, timestamp_type};
 use crate::keys::KeyCache;
-use crate::record::{Cipher, CollectionName, RecordPipeline, RecordRules, Scratch};
+use crate::record::{Cipher, CollectionName, Corrupt, RecordPipeline, RecordRules, Scratch};
 
 /// What the ingest operator does: plain data, so it can travel to executors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,9 +192,17 @@ async fn ingest_batch(
     let lines = column(col::LINE)?.as_binary::<i32>();
     let files = column(col::FILE)?.as_string::<i32>();
     let numbers: &UInt64Array = column(col::LINE_NUMBER)?.as_primitive::<UInt64Type>();
+    let overflow = column(col::OVERFLOW)?.as_string::<i32>();
 
+    // A line cut at the length cap is never parsed: it is quarantined whole
+    // as far as it was kept.
     let envelopes: Vec<_> = (0..lines.len())
-        .map(|i| RecordPipeline::parse_line(lines.value(i)))
+        .map(|i| {
+            if overflow.is_valid(i) {
+                return Err(Corrupt::line_too_long(overflow.value(i)));
+            }
+            RecordPipeline::parse_line(lines.value(i))
+        })
         .collect();
     // Distinct keys first (borrowed), owned copies only of those.
     let distinct: BTreeSet<(&str, &str)> = envelopes

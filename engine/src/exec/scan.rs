@@ -66,7 +66,26 @@ pub struct ScanSpec {
     pub batch_lines: usize,
     /// How to reach S3, when the source is there.
     pub s3: S3Settings,
+    /// Longer lines are not held: only their first [`LONG_LINE_PREFIX`]
+    /// bytes, length and SHA-256 go on, to be quarantined.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
 }
+
+/// The default line cap: far above any MongoDB document (16 MiB, 22 MiB as
+/// base64), far below what a batch can hold.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
+
+fn default_max_line_bytes() -> usize {
+    DEFAULT_MAX_LINE_BYTES
+}
+
+/// What is kept of a line over the cap.
+pub const LONG_LINE_PREFIX: usize = 4096;
+
+/// Line bytes per output batch at most (besides [`ScanSpec::batch_lines`]):
+/// arrow's 32-bit offsets cannot pass 2 GiB, and memory should not either.
+const BATCH_BYTES: usize = 64 << 20;
 
 /// Spreads `files` over at most `partitions` groups, largest first onto the
 /// lightest group, so partitions finish together.
@@ -265,6 +284,7 @@ impl ExecutionPlan for GzipLinesScanExec {
         let location = Location::parse(&self.spec.source, &self.spec.s3)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let batch_lines = self.spec.batch_lines.max(1);
+        let max_line = self.spec.max_line_bytes.max(LONG_LINE_PREFIX);
         let bytes_read = MetricBuilder::new(&self.metrics).counter("bytes_read", partition);
         let lines_read = MetricBuilder::new(&self.metrics).counter("lines_read", partition);
         let stream = futures::stream::iter(files)
@@ -272,7 +292,7 @@ impl ExecutionPlan for GzipLinesScanExec {
                 read_file(
                     location.clone(),
                     file,
-                    batch_lines,
+                    (batch_lines, max_line),
                     bytes_read.clone(),
                     lines_read.clone(),
                 )
@@ -294,7 +314,7 @@ impl ExecutionPlan for GzipLinesScanExec {
 fn read_file(
     location: Location,
     file: InputFile,
-    batch_lines: usize,
+    (batch_lines, max_line): (usize, usize),
     bytes_read: Count,
     lines_read: Count,
 ) -> impl futures::Stream<Item = Result<RecordBatch>> + Send {
@@ -343,7 +363,12 @@ fn read_file(
         // K2HB files may be concatenated gzip members.
         decoder.multiple_members(true);
         let reader = tokio::io::BufReader::with_capacity(256 << 10, decoder);
-        Ok::<_, DataFusionError>(lines_in_batches(reader, display, batch_lines, lines_read))
+        Ok::<_, DataFusionError>(lines_in_batches(
+            reader,
+            display,
+            (batch_lines, max_line),
+            lines_read,
+        ))
     })
     .try_flatten()
 }
@@ -351,7 +376,7 @@ fn read_file(
 fn lines_in_batches<R>(
     reader: R,
     display: String,
-    batch_lines: usize,
+    (batch_lines, max_line): (usize, usize),
     lines_read: Count,
 ) -> impl futures::Stream<Item = Result<RecordBatch>> + Send
 where
@@ -379,27 +404,33 @@ where
             }
             let mut lines = BinaryBuilder::with_capacity(batch_lines, batch_lines * 2048);
             let mut numbers = UInt64Builder::with_capacity(batch_lines);
+            let mut overflow = StringBuilder::new();
             let mut count = 0;
-            while count < batch_lines {
+            let mut bytes = 0usize;
+            while count < batch_lines && bytes < BATCH_BYTES {
                 s.buf.clear();
-                let n = s.reader.read_until(b'\n', &mut s.buf).await.map_err(|e| {
-                    io_error(format!(
-                        "{}: cannot read past line {}: {}",
-                        s.display,
-                        s.next_line - 1,
-                        crate::redact::secrets(&e.to_string())
-                    ))
-                })?;
-                if n == 0 {
+                let line = read_line(&mut s.reader, &mut s.buf, max_line)
+                    .await
+                    .map_err(|e| {
+                        io_error(format!(
+                            "{}: cannot read past line {}: {}",
+                            s.display,
+                            s.next_line - 1,
+                            crate::redact::secrets(&e.to_string())
+                        ))
+                    })?;
+                let Some(too_long) = line else {
                     s.done = true;
                     Progress::global().file_done();
                     break;
-                }
+                };
                 let mut line = s.buf.as_slice();
-                if let Some(rest) = line.strip_suffix(b"\n") {
-                    line = rest.strip_suffix(b"\r").unwrap_or(rest);
+                if too_long.is_none() {
+                    line = line.strip_suffix(b"\r").unwrap_or(line);
                 }
+                bytes += line.len();
                 lines.append_value(line);
+                overflow.append_option(too_long);
                 numbers.append_value(s.next_line);
                 s.next_line += 1;
                 count += 1;
@@ -419,11 +450,75 @@ where
                     Arc::new(lines.finish()),
                     Arc::new(files.finish()),
                     Arc::new(numbers.finish()),
+                    Arc::new(overflow.finish()),
                 ],
             )?;
             Ok(Some((batch, s)))
         }
     })
+}
+
+/// Reads one line (without its `\n`) into `buf`, holding at most
+/// `max_line` bytes of it. `None` at the end of the file; `Some(Some(why))`
+/// for a longer line, of which `buf` keeps the first [`LONG_LINE_PREFIX`]
+/// bytes and `why` gives the length and SHA-256 of the whole.
+async fn read_line<R>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max_line: usize,
+) -> std::io::Result<Option<Option<String>>>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    use sha2::Digest;
+    let mut hasher: Option<sha2::Sha256> = None;
+    let mut length = 0u64;
+    let mut any = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            break;
+        }
+        any = true;
+        let (chunk, end) = match memchr::memchr(b'\n', available) {
+            Some(at) => (&available[..at], Some(at + 1)),
+            None => (available, None),
+        };
+        length += chunk.len() as u64;
+        match &mut hasher {
+            Some(h) => h.update(chunk),
+            None if buf.len() + chunk.len() <= max_line => buf.extend_from_slice(chunk),
+            None => {
+                // Over the cap: from here on only count and hash.
+                let mut h = sha2::Sha256::new();
+                h.update(&buf[..]);
+                h.update(chunk);
+                let keep = LONG_LINE_PREFIX.min(buf.len() + chunk.len());
+                if buf.len() < keep {
+                    let more = keep - buf.len();
+                    buf.extend_from_slice(&chunk[..more]);
+                }
+                buf.truncate(keep);
+                hasher = Some(h);
+            }
+        }
+        let consumed = end.unwrap_or(available.len());
+        reader.consume(consumed);
+        if end.is_some() {
+            break;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    Ok(Some(hasher.map(|h| {
+        let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "the line is {length} bytes, over the {max_line}-byte limit (--max-line-bytes); \
+             sha256 {digest}; its first {} bytes are kept",
+            buf.len()
+        )
+    })))
 }
 
 #[cfg(test)]
@@ -476,11 +571,52 @@ mod tests {
             source: "/src".into(),
             batch_lines: 10,
             s3: S3Settings::default(),
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
         };
         let scan = GzipLinesScanExec::new(spec, cut);
         assert_eq!(scan.properties().output_partitioning().partition_count(), 2);
         assert_eq!(global_partition(&scan, 0), 2);
         assert_eq!(global_partition(&scan, 1), 1);
         assert_eq!(group_of(&scan.input, 1).unwrap().1, groups[1]);
+    }
+
+    #[tokio::test]
+    async fn lines_over_the_cap_keep_a_prefix_their_length_and_hash() {
+        use sha2::Digest;
+        let long = vec![b'x'; 10_000];
+        let mut input = b"short\r\n".to_vec();
+        input.extend_from_slice(&long);
+        input.extend_from_slice(b"\nlast");
+        // Small reads, so the long line arrives in many pieces.
+        let mut reader = tokio::io::BufReader::with_capacity(100, &input[..]);
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_line(&mut reader, &mut buf, 5_000).await.unwrap(),
+            Some(None)
+        );
+        assert_eq!(buf, b"short\r");
+        buf.clear();
+        let why = read_line(&mut reader, &mut buf, 5_000)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(buf.len(), LONG_LINE_PREFIX);
+        let digest: String = sha2::Sha256::digest(&long)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(
+            why.contains("10000 bytes") && why.contains(&digest),
+            "{why}"
+        );
+        buf.clear();
+        assert_eq!(
+            read_line(&mut reader, &mut buf, 5_000).await.unwrap(),
+            Some(None)
+        );
+        assert_eq!(buf, b"last");
+        buf.clear();
+        assert_eq!(read_line(&mut reader, &mut buf, 5_000).await.unwrap(), None);
     }
 }

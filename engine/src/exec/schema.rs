@@ -12,6 +12,8 @@ pub mod col {
     pub const FILE: &str = "file";
     /// 1-based line number in the source file.
     pub const LINE_NUMBER: &str = "line_number";
+    /// Scan: why a line was cut (over the length cap); null otherwise.
+    pub const OVERFLOW: &str = "overflow";
     /// Row `id`.
     pub const ID: &str = "id";
     /// Row `id_part`.
@@ -32,13 +34,16 @@ pub mod col {
     pub const SUMMARY: &str = "summary";
 }
 
-/// The scan's output: `line`, `file`, `line_number`.
+/// The scan's output: `line`, `file`, `line_number`, and `overflow`, set
+/// (to what to quarantine it with) only for a line over the length cap,
+/// whose `line` then holds only its beginning.
 pub fn lines_schema() -> SchemaRef {
     static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Arc::new(Schema::new(vec![
             Field::new(col::LINE, DataType::Binary, false),
             Field::new(col::FILE, DataType::Utf8, false),
             Field::new(col::LINE_NUMBER, DataType::UInt64, false),
+            Field::new(col::OVERFLOW, DataType::Utf8, true),
         ]))
     });
     Arc::clone(&SCHEMA)

@@ -31,11 +31,14 @@ pub enum CorruptReason {
     AuditShape,
     /// The record id lacks what the collection needs (`_id.id` for calculationParts).
     BadId,
+    /// The line is longer than `--max-line-bytes`; only its beginning, length
+    /// and SHA-256 are kept.
+    LineTooLong,
 }
 
 impl CorruptReason {
     /// Every reason, in a stable order (for reports).
-    pub const ALL: [CorruptReason; 12] = [
+    pub const ALL: [CorruptReason; 13] = [
         CorruptReason::MalformedLine,
         CorruptReason::MissingField,
         CorruptReason::BadBase64,
@@ -48,6 +51,7 @@ impl CorruptReason {
         CorruptReason::BadDate,
         CorruptReason::AuditShape,
         CorruptReason::BadId,
+        CorruptReason::LineTooLong,
     ];
 
     /// The stable code, e.g. `bad_base64`.
@@ -65,6 +69,7 @@ impl CorruptReason {
             CorruptReason::BadDate => "bad_date",
             CorruptReason::AuditShape => "audit_shape",
             CorruptReason::BadId => "bad_id",
+            CorruptReason::LineTooLong => "line_too_long",
         }
     }
 
@@ -104,6 +109,13 @@ impl Corrupt {
             field: field.into(),
             detail: detail.to_string(),
         }
+    }
+}
+
+impl Corrupt {
+    /// A line over the length cap; `detail` gives its length and SHA-256.
+    pub fn line_too_long(detail: &str) -> Self {
+        Self::new(CorruptReason::LineTooLong, "line", detail)
     }
 }
 
