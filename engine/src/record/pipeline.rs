@@ -75,13 +75,27 @@ pub trait DataKeys {
 /// An entry is for one wrapped key, either under any master key id or under a
 /// given one (the same wrapped bytes under another id are another question to
 /// the key service, which may refuse it).
-#[derive(Debug, Default, Clone)]
+///
+/// Keys are wiped from memory when dropped, and `Debug` shows only how many
+/// there are.
+#[derive(Default, Clone)]
 pub struct StaticKeys {
     keys: HashMap<String, Vec<KeyEntry>>,
 }
 
+impl std::fmt::Debug for StaticKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticKeys")
+            .field("wrapped_keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// One answer for a wrapped key: for a given master key id, or any (`None`).
-type KeyEntry = (Option<String>, Result<Vec<u8>, KeyRejected>);
+type KeyEntry = (
+    Option<String>,
+    Result<zeroize::Zeroizing<Vec<u8>>, KeyRejected>,
+);
 
 impl StaticKeys {
     /// No keys.
@@ -116,7 +130,7 @@ impl StaticKeys {
     fn put(&mut self, kek: Option<String>, wrapped: String, answer: Result<Vec<u8>, KeyRejected>) {
         let entries = self.keys.entry(wrapped).or_default();
         entries.retain(|(k, _)| *k != kek);
-        entries.push((kek, answer));
+        entries.push((kek, answer.map(zeroize::Zeroizing::new)));
     }
 
     /// Whether a wrapped key has an entry (resolved or refused).
@@ -141,7 +155,7 @@ impl DataKeys for StaticKeys {
             .find(|(k, _)| k.as_deref() == Some(key_encryption_key_id));
         let any = || entries.iter().find(|(k, _)| k.is_none());
         match exact.or_else(any) {
-            Some((_, Ok(key))) => Ok(key),
+            Some((_, Ok(key))) => Ok(key.as_slice()),
             Some((_, Err(rejected))) => Err(rejected.clone()),
             None => Err(KeyRejected {
                 key_encryption_key_id: key_encryption_key_id.to_owned(),
@@ -381,5 +395,21 @@ impl RecordPipeline {
             last_modified: validated.last_modified,
             val,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hardening: a key map in a log line or panic message shows no key.
+    #[test]
+    fn static_keys_never_show_their_bytes() {
+        let mut keys = StaticKeys::new();
+        keys.insert("wrapped-1", vec![171; 16]);
+        let shown = format!("{keys:?}");
+        assert!(!shown.contains("171"), "{shown}");
+        assert!(shown.contains("wrapped_keys: 1"), "{shown}");
+        assert_eq!(keys.data_key("any", "wrapped-1").unwrap(), &[171; 16]);
     }
 }
