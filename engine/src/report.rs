@@ -36,6 +36,11 @@ pub struct DayReport {
     pub error: Option<String>,
     /// Input files.
     pub files: usize,
+    /// Files under the day's prefix that were not read because their names
+    /// do not end in `.jsonl.gz` or `.json.gz` (so nobody has to wonder
+    /// where their records went).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_files: Vec<String>,
     /// Compressed input bytes.
     pub bytes_read: u64,
     /// Records read.

@@ -132,26 +132,31 @@ impl DayJob {
     }
 
     /// Lists the day's input once: `*.jsonl.gz` and `*.json.gz` under the
-    /// landing prefix.
-    pub async fn list_input(&self) -> Result<(Location, Vec<InputFile>)> {
+    /// landing prefix, and the other files there (not read; reported).
+    pub async fn list_input(&self) -> Result<(Location, Vec<InputFile>, Vec<String>)> {
         let source = Location::parse(&self.source, &self.s3)?;
         let prefix = source.child(&input_prefix(&self.ingest.collection, self.landing_date()));
-        let mut files: Vec<InputFile> = source
+        let listed: Vec<object_store::ObjectMeta> = source
             .store
             .list(Some(&prefix))
-            .try_filter(|m| {
-                let name = m.location.filename().unwrap_or_default();
-                futures::future::ready(name.ends_with(".jsonl.gz") || name.ends_with(".json.gz"))
-            })
-            .map_ok(|m| InputFile {
-                path: m.location.to_string(),
-                size: m.size,
-            })
             .try_collect()
             .await
             .map_err(|e| Error::storage("list", source.display(&prefix), &e))?;
+        let (mut files, mut skipped) = (Vec::new(), Vec::new());
+        for m in listed {
+            let name = m.location.filename().unwrap_or_default();
+            if name.ends_with(".jsonl.gz") || name.ends_with(".json.gz") {
+                files.push(InputFile {
+                    path: m.location.to_string(),
+                    size: m.size,
+                });
+            } else {
+                skipped.push(source.display(&m.location));
+            }
+        }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok((source, files))
+        skipped.sort();
+        Ok((source, files, skipped))
     }
 
     /// The physical plan: file groups → scan → ingest → write.
@@ -293,17 +298,34 @@ async fn run_day_inner(
     runner: &dyn PlanRunner,
     report: &mut DayReport,
 ) -> Result<()> {
-    let (source, files) = job.list_input().await?;
+    let (source, files, skipped) = job.list_input().await?;
+    if !skipped.is_empty() {
+        tracing::warn!(
+            collection = %report.collection,
+            export_date = %report.export_date,
+            skipped = skipped.len(),
+            first = %skipped[0],
+            "files under the day's prefix are not *.jsonl.gz or *.json.gz and were not read"
+        );
+    }
+    report.skipped_files = skipped;
     if files.is_empty() {
         // A missing day is an incident, not an empty day: publishing nothing
         // over yesterday's run would hide it.
         return Err(Error::Config {
             field: "input".to_owned(),
             detail: format!(
-                "no *.jsonl.gz or *.json.gz files under {}",
+                "no *.jsonl.gz or *.json.gz files under {}{}",
                 source.display(
                     &source.child(&input_prefix(&job.ingest.collection, job.landing_date()))
-                )
+                ),
+                match report.skipped_files.len() {
+                    0 => String::new(),
+                    n => format!(
+                        " ({n} other files there were not read: {})",
+                        report.skipped_files.join(", ")
+                    ),
+                }
             ),
         });
     }

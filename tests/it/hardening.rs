@@ -323,3 +323,39 @@ fn a_gzip_bomb_line_is_quarantined_in_bounded_memory() {
         "{detail}"
     );
 }
+
+/// Regression: files under a day's prefix that are not `*.jsonl.gz` or
+/// `*.json.gz` were passed over without a word. They are listed in the
+/// report (and the log), and named when they are all there is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn files_skipped_for_their_extension_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let ids = odd_id_source(&source);
+    std::fs::write(landing(&source).join("notes.txt"), b"not a dump").unwrap();
+    std::fs::write(landing(&source).join("plain.jsonl"), b"{}\n").unwrap();
+    let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("m.key"));
+    config.keys_file = Some(source.join("keys.json"));
+    let dks = server::start(config).await.unwrap();
+    let mut ctx = context(&source, &dir.path().join("out"), &dks.url());
+    ctx.format = Some(OutputFormat::Jsonl);
+    let report = run(&ctx, &[CALC], &[date("2023-06-02")]).await;
+    assert!(report.succeeded(), "{:#?}", report.days);
+    let day = &report.days[0];
+    assert_eq!(day.records_out, ids.len() as u64);
+    assert_eq!(day.skipped_files.len(), 2, "{:?}", day.skipped_files);
+    assert!(
+        day.skipped_files[0].ends_with("notes.txt")
+            && day.skipped_files[1].ends_with("plain.jsonl")
+    );
+    // Only those: the day fails naming them.
+    std::fs::remove_file(landing(&source).join("calculator.calculationParts_0_0.jsonl.gz"))
+        .unwrap();
+    let report = run(&ctx, &[CALC], &[date("2023-06-02")]).await;
+    let error = report.days[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("2 other files") && error.contains("notes.txt"),
+        "{error}"
+    );
+    dks.stop().await;
+}
