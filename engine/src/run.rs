@@ -19,7 +19,9 @@ use crate::exec::{
 };
 use crate::keys::{CacheConfig, CacheStats, DksConfig};
 use crate::layout::{input_prefix, landing_date};
-use crate::output::{FileKind, OutputSpec, StagedFile, TaskSummary, discard_staging, publish};
+use crate::output::{
+    DirOutput, FileKind, OutputSpec, StagedFile, TaskSummary, discard_staging, publish_all,
+};
 use crate::report::{DayReport, OutputRef, TaskReport};
 use crate::storage::{Location, S3Settings};
 use crate::{Error, Result};
@@ -424,27 +426,24 @@ async fn run_day_inner(
         check_one_attempt_each(&compacted, groups).map_err(day_failed)?;
         compacted.into_iter().flat_map(|s| s.files).collect()
     };
-    let staging = job.staging();
-    report.quarantine = Some(
-        publish(
-            &dest,
-            &staging,
-            &job.output.quarantine_dir,
-            &files(FileKind::Quarantine),
-            &job.run_id,
-        )
-        .await?,
-    );
-    report.output = Some(
-        publish(
-            &dest,
-            &staging,
-            &job.output.data_dir,
-            &data.iter().collect::<Vec<_>>(),
-            &job.run_id,
-        )
-        .await?,
-    );
+    // The quarantine and the data are one commit: both or neither.
+    let quarantine = files(FileKind::Quarantine);
+    let data: Vec<&StagedFile> = data.iter().collect();
+    let outputs = [
+        DirOutput {
+            dir: &job.output.quarantine_dir,
+            files: &quarantine,
+        },
+        DirOutput {
+            dir: &job.output.data_dir,
+            files: &data,
+        },
+    ];
+    let mut published = publish_all(&dest, &job.staging(), &outputs, &job.run_id)
+        .await?
+        .into_iter();
+    report.quarantine = published.next();
+    report.output = published.next();
     Ok(())
 }
 

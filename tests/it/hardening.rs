@@ -359,3 +359,107 @@ async fn files_skipped_for_their_extension_are_reported() {
     );
     dks.stop().await;
 }
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    weir_tests::walk_files(dir)
+        .into_iter()
+        .map(|p| {
+            (
+                p.strip_prefix(dir).unwrap().display().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Regression: the quarantine and the data were two commits, and a failed
+/// swap lost the previous directory at clean-up. Now a fault at any step of
+/// the commit (injected with `WEIR_FAULT_AT`, as a full disk would) leaves
+/// both directories byte for byte as they were, and no staging behind.
+#[test]
+fn a_commit_that_fails_at_any_step_changes_no_output() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    odd_id_source(&source);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"not a record\n").unwrap();
+    std::fs::write(
+        landing(&source).join("bad_0_0.jsonl.gz"),
+        gz.finish().unwrap(),
+    )
+    .unwrap();
+    let keys = source.join("keys.json");
+    let master = dir.path().join("m.key");
+    let dks = weir_tests::spawn_weir(
+        &[
+            "dks",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--master-key-file",
+            master.to_str().unwrap(),
+            "--keys-file",
+            keys.to_str().unwrap(),
+        ],
+        "listening on",
+    );
+    let url = dks.first_line.rsplit(' ').next().unwrap().trim().to_owned();
+    let dest = dir.path().join("out");
+    let weir_run = |fault: Option<&str>| {
+        let mut cmd = std::process::Command::new(weir_tests::weir_bin());
+        cmd.args([
+            "run",
+            "--collection",
+            CALC,
+            "--date",
+            "2023-06-02",
+            "--format",
+            "jsonl",
+        ])
+        .args(["--dks-url", &url, "--max-corrupt-ratio", "0.5"])
+        .arg("--source")
+        .arg(&source)
+        .arg("--dest")
+        .arg(&dest);
+        if let Some(fault) = fault {
+            cmd.env("WEIR_FAULT_AT", fault);
+        }
+        cmd.output().unwrap()
+    };
+    assert!(weir_run(None).status.success());
+    let root = dest.join("corporate_data_ingestion");
+    let before = snapshot(&root);
+    assert!(
+        before.keys().any(|k| k.starts_with("_corrupt/")),
+        "{:?}",
+        before.keys()
+    );
+    assert!(
+        before.keys().any(|k| k.starts_with("json")),
+        "{:?}",
+        before.keys()
+    );
+    // The quarantine is swapped first: failing the data's swap must put it
+    // back; failing a preparation must touch nothing.
+    for fault in [
+        "swap:json",
+        "swap:_corrupt",
+        "prepare:json",
+        "prepare:_corrupt",
+    ] {
+        let out = weir_run(Some(fault));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{fault}: {stdout}");
+        assert!(stdout.contains("injected fault"), "{fault}: {stdout}");
+        assert_eq!(snapshot(&root), before, "{fault}: outputs changed");
+        assert!(
+            !dest.join("_weir_staging").exists(),
+            "{fault}: staging left"
+        );
+    }
+    // And without a fault the rerun publishes.
+    assert!(weir_run(None).status.success());
+    assert_ne!(snapshot(&root), before);
+}

@@ -1,10 +1,12 @@
-//! Publishing a day: only the files of successful task attempts, all at once,
-//! replacing the previous output of that day.
+//! Publishing a day: only the files of successful task attempts, every
+//! output directory of the day together, replacing the previous ones.
 //!
 //! - Local disk: the listed files are renamed into a fresh directory beside
 //!   the staging area, `_manifest.json` and `_SUCCESS` are written into it, then
 //!   the previous directory is renamed away and the new one renamed into place
 //!   (two renames on one filesystem; readers see the old day or the new one).
+//!   Every directory is assembled and synced before any is swapped; a swap
+//!   that fails puts back the directories already swapped.
 //! - Object stores (no rename): the listed files are copied to their final
 //!   keys (names are unique per attempt, so nothing published is overwritten),
 //!   then `_manifest.json`, then `_SUCCESS` last; objects of earlier runs that
@@ -57,92 +59,136 @@ fn local_path(dest: &Location, path: &ObjectPath) -> PathBuf {
     PathBuf::from(dest.display(path))
 }
 
-/// Publishes `files` as the whole content of `dir` (relative to `dest`).
-/// `staging` is the run's staging prefix for this day (relative to `dest`).
-pub async fn publish(
+/// One directory of a day's outputs and the staged files that become it.
+#[derive(Debug, Clone, Copy)]
+pub struct DirOutput<'a> {
+    /// The directory, relative to the destination root.
+    pub dir: &'a str,
+    /// Its files.
+    pub files: &'a [&'a StagedFile],
+}
+
+/// A named point of the commit where tests can make it fail
+/// (`WEIR_FAULT_AT=<step>:<part of the directory>`), as a crash or a full disk
+/// would: the commit must then leave every directory as it was.
+fn fault_at(step: &str, dir: &str) -> std::io::Result<()> {
+    match std::env::var("WEIR_FAULT_AT") {
+        Ok(at)
+            if at
+                .split_once(':')
+                .is_some_and(|(s, d)| s == step && dir.contains(d)) =>
+        {
+            Err(std::io::Error::other(format!(
+                "injected fault at {step} of {dir}"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Publishes every directory of a day's outputs together: each becomes
+/// exactly its `files`, or (on failure) none changes. `staging` is the run's
+/// staging prefix for this day (relative to `dest`).
+pub async fn publish_all(
     dest: &Location,
     staging: &str,
-    dir: &str,
-    files: &[&StagedFile],
+    outputs: &[DirOutput<'_>],
     run_id: &str,
-) -> Result<PublishedDir> {
-    let manifest = Manifest {
-        format: "weir output manifest v1",
-        run_id,
-        files: files
-            .iter()
-            .map(|f| ManifestEntry {
-                path: &f.target,
-                rows: f.rows,
-                bytes: f.bytes,
-            })
-            .collect(),
-    };
-    let manifest = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-    let final_dir = dest.child(dir);
-    let published = PublishedDir {
-        path: dest.display(&final_dir),
-        files: files.len(),
-        rows: files.iter().map(|f| f.rows).sum(),
-        bytes: files.iter().map(|f| f.bytes).sum(),
-    };
+) -> Result<Vec<PublishedDir>> {
+    let mut manifests = Vec::with_capacity(outputs.len());
+    let mut published = Vec::with_capacity(outputs.len());
+    for out in outputs {
+        let manifest = Manifest {
+            format: "weir output manifest v1",
+            run_id,
+            files: out
+                .files
+                .iter()
+                .map(|f| ManifestEntry {
+                    path: &f.target,
+                    rows: f.rows,
+                    bytes: f.bytes,
+                })
+                .collect(),
+        };
+        manifests.push(serde_json::to_vec_pretty(&manifest).unwrap_or_default());
+        let final_dir = dest.child(out.dir);
+        published.push(PublishedDir {
+            path: dest.display(&final_dir),
+            files: out.files.len(),
+            rows: out.files.iter().map(|f| f.rows).sum(),
+            bytes: out.files.iter().map(|f| f.bytes).sum(),
+        });
+    }
     if dest.is_local() {
-        publish_local(dest, staging, dir, files, &manifest).await?;
+        publish_local(dest, staging, outputs, manifests).await?;
     } else {
-        publish_object_store(dest, &final_dir, files, manifest).await?;
+        publish_object_store(dest, outputs, manifests).await?;
     }
     Ok(published)
+}
+
+/// One directory's paths on local disk during the commit.
+struct LocalDir {
+    /// Where the new content is assembled.
+    fresh: PathBuf,
+    /// Where the previous content is moved during the swap.
+    replaced: PathBuf,
+    /// The published directory.
+    target: PathBuf,
+    /// Staged file → its place under `fresh`.
+    moves: Vec<(PathBuf, PathBuf)>,
+    manifest: Vec<u8>,
+    dir: String,
 }
 
 async fn publish_local(
     dest: &Location,
     staging: &str,
-    dir: &str,
-    files: &[&StagedFile],
-    manifest: &[u8],
+    outputs: &[DirOutput<'_>],
+    manifests: Vec<Vec<u8>>,
 ) -> Result<()> {
-    let tag = dir.replace('/', "_");
-    let fresh = local_path(dest, &dest.child(&format!("{staging}/publish/{tag}")));
-    let replaced = local_path(dest, &dest.child(&format!("{staging}/replaced/{tag}")));
-    let target = local_path(dest, &dest.child(dir));
-    let files: Vec<(PathBuf, PathBuf)> = files
-        .iter()
-        .map(|f| {
-            Ok((
-                local_path(dest, &stored_path(&f.staged)?),
-                fresh.join(&f.target),
-            ))
-        })
-        .collect::<Result<_>>()?;
-    let manifest = manifest.to_vec();
+    let mut dirs = Vec::with_capacity(outputs.len());
+    for (out, manifest) in outputs.iter().zip(manifests) {
+        let tag = out.dir.replace('/', "_");
+        let fresh = local_path(dest, &dest.child(&format!("{staging}/publish/{tag}")));
+        let moves = out
+            .files
+            .iter()
+            .map(|f| {
+                Ok((
+                    local_path(dest, &stored_path(&f.staged)?),
+                    fresh.join(&f.target),
+                ))
+            })
+            .collect::<Result<_>>()?;
+        dirs.push(LocalDir {
+            replaced: local_path(dest, &dest.child(&format!("{staging}/replaced/{tag}"))),
+            target: local_path(dest, &dest.child(out.dir)),
+            fresh,
+            moves,
+            manifest,
+            dir: out.dir.to_owned(),
+        });
+    }
     tokio::task::spawn_blocking(move || -> Result<()> {
-        let write_err = |path: &std::path::Path, e: std::io::Error| Error::Write {
-            path: path.to_owned(),
-            source: e,
-        };
-        std::fs::create_dir_all(&fresh).map_err(|e| write_err(&fresh, e))?;
-        for (from, to) in &files {
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
+        // Every directory complete and on disk before any is swapped in.
+        for d in &dirs {
+            prepare_local(d)?;
+        }
+        let mut swapped: Vec<&LocalDir> = Vec::new();
+        for d in &dirs {
+            if let Err(e) = swap_in(d) {
+                // Put back what was already swapped, newest first.
+                for done in swapped.iter().rev() {
+                    if let Err(undo) = swap_back(done) {
+                        tracing::error!(dir = %done.dir, error = %undo, "could not roll back a published directory");
+                    }
+                }
+                return Err(e);
             }
-            std::fs::rename(from, to).map_err(|e| write_err(to, e))?;
+            swapped.push(d);
         }
-        let put = |name: &str, bytes: &[u8]| {
-            let path = fresh.join(name);
-            std::fs::write(&path, bytes).map_err(|e| write_err(&path, e))
-        };
-        put("_manifest.json", &manifest)?;
-        put("_SUCCESS", b"")?;
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
-        }
-        if target.exists() {
-            if let Some(parent) = replaced.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
-            }
-            std::fs::rename(&target, &replaced).map_err(|e| write_err(&target, e))?;
-        }
-        std::fs::rename(&fresh, &target).map_err(|e| write_err(&target, e))?;
         Ok(())
     })
     .await
@@ -152,39 +198,131 @@ async fn publish_local(
     })?
 }
 
+fn write_err(path: &std::path::Path, e: std::io::Error) -> Error {
+    Error::Write {
+        path: path.to_owned(),
+        source: e,
+    }
+}
+
+/// Moves a directory's files into place under `fresh`, writes its manifest
+/// and `_SUCCESS`, and syncs it all: a crash after the swap cannot leave a
+/// published directory whose files or markers were still in the page cache.
+fn prepare_local(d: &LocalDir) -> Result<()> {
+    std::fs::create_dir_all(&d.fresh).map_err(|e| write_err(&d.fresh, e))?;
+    let mut dirs = std::collections::BTreeSet::new();
+    for (from, to) in &d.moves {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
+            dirs.insert(parent.to_owned());
+        }
+        std::fs::rename(from, to).map_err(|e| write_err(to, e))?;
+        sync_file(to)?;
+    }
+    for (name, bytes) in [("_manifest.json", &d.manifest[..]), ("_SUCCESS", b"")] {
+        let path = d.fresh.join(name);
+        std::fs::write(&path, bytes).map_err(|e| write_err(&path, e))?;
+        sync_file(&path)?;
+    }
+    dirs.insert(d.fresh.clone());
+    for dir in &dirs {
+        sync_file(dir)?;
+    }
+    fault_at("prepare", &d.dir).map_err(|e| write_err(&d.fresh, e))
+}
+
+/// The previous content away, the new one in; on failure the previous one
+/// is back.
+fn swap_in(d: &LocalDir) -> Result<()> {
+    if let Some(parent) = d.target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
+    }
+    let had_previous = d.target.exists();
+    if had_previous {
+        if let Some(parent) = d.replaced.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
+        }
+        std::fs::rename(&d.target, &d.replaced).map_err(|e| write_err(&d.target, e))?;
+    }
+    let moved_in = fault_at("swap", &d.dir).and_then(|()| std::fs::rename(&d.fresh, &d.target));
+    if let Err(e) = moved_in {
+        if had_previous && let Err(undo) = std::fs::rename(&d.replaced, &d.target) {
+            tracing::error!(dir = %d.dir, error = %undo, "could not put the previous directory back");
+        }
+        return Err(write_err(&d.target, e));
+    }
+    if let Some(parent) = d.target.parent() {
+        sync_file(parent)?;
+    }
+    Ok(())
+}
+
+/// Undoes [`swap_in`]: the new content aside again, the previous one back.
+fn swap_back(d: &LocalDir) -> std::io::Result<()> {
+    std::fs::rename(&d.target, &d.fresh)?;
+    if d.replaced.exists() {
+        std::fs::rename(&d.replaced, &d.target)?;
+    }
+    Ok(())
+}
+
+/// `fsync` of a file or directory.
+fn sync_file(path: &std::path::Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| write_err(path, e))
+}
+
+/// Object stores: every directory's files copied first (new keys, nothing
+/// live changes), then the manifests and markers back to back, then what
+/// the new manifests do not list is deleted. A failure before the markers
+/// leaves every directory as it was (the copies are unlisted and go with the
+/// next commit's clean-up).
 async fn publish_object_store(
     dest: &Location,
-    final_dir: &ObjectPath,
-    files: &[&StagedFile],
-    manifest: Vec<u8>,
+    outputs: &[DirOutput<'_>],
+    manifests: Vec<Vec<u8>>,
 ) -> Result<()> {
     let store = &dest.store;
-    let mut keep = std::collections::HashSet::new();
-    for f in files {
-        let to = raw_join(final_dir, &f.target);
-        store
-            .copy(&stored_path(&f.staged)?, &to)
-            .await
-            .map_err(|e| storage("copy", dest.display(&to), e))?;
-        keep.insert(to);
+    let mut keeps = Vec::with_capacity(outputs.len());
+    for out in outputs {
+        let final_dir = dest.child(out.dir);
+        let mut keep = std::collections::HashSet::new();
+        for f in out.files {
+            let to = raw_join(&final_dir, &f.target);
+            store
+                .copy(&stored_path(&f.staged)?, &to)
+                .await
+                .map_err(|e| storage("copy", dest.display(&to), e))?;
+            keep.insert(to);
+        }
+        fault_at("prepare", out.dir)
+            .map_err(|e| Error::storage("copy", dest.display(&final_dir), &e))?;
+        keeps.push((final_dir, keep));
     }
-    for (name, bytes) in [("_manifest.json", manifest), ("_SUCCESS", Vec::new())] {
-        let path = final_dir.clone().join(name);
-        store
-            .put(&path, bytes.into())
-            .await
-            .map_err(|e| storage("put", dest.display(&path), e))?;
-        keep.insert(path);
+    for ((final_dir, keep), manifest) in keeps.iter_mut().zip(manifests) {
+        for (name, bytes) in [("_manifest.json", manifest), ("_SUCCESS", Vec::new())] {
+            let path = final_dir.clone().join(name);
+            store
+                .put(&path, bytes.into())
+                .await
+                .map_err(|e| storage("put", dest.display(&path), e))?;
+            keep.insert(path);
+        }
     }
-    // Objects of earlier runs of this day: gone once the new day is committed.
-    let stale: Vec<ObjectPath> = store
-        .list(Some(final_dir))
-        .map_ok(|meta| meta.location)
-        .try_filter(|p| futures::future::ready(!keep.contains(p)))
-        .try_collect()
-        .await
-        .map_err(|e| storage("list", dest.display(final_dir), e))?;
-    delete_all(store.as_ref(), dest, stale).await
+    for (final_dir, keep) in &keeps {
+        // Objects of earlier runs of this day: gone once the new day is
+        // committed.
+        let stale: Vec<ObjectPath> = store
+            .list(Some(final_dir))
+            .map_ok(|meta| meta.location)
+            .try_filter(|p| futures::future::ready(!keep.contains(p)))
+            .try_collect()
+            .await
+            .map_err(|e| storage("list", dest.display(final_dir), e))?;
+        delete_all(store.as_ref(), dest, stale).await?;
+    }
+    Ok(())
 }
 
 async fn delete_all(

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use commit::{PublishedDir, discard_staging, publish};
+pub use commit::{DirOutput, PublishedDir, discard_staging, publish_all};
 pub use encode::{encode_batches, hive_escape, output_schema};
 
 /// A file format for good rows.
