@@ -54,6 +54,34 @@ fn odd_id_source(root: &Path) -> Vec<String> {
     ids
 }
 
+/// The local key service, in this process, for `odd_id_source`'s keys.
+async fn keys_service_in_process(dir: &Path, source: &Path) -> weir_engine::keys::RunningDks {
+    let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.join("m.key"));
+    config.keys_file = Some(source.join("keys.json"));
+    server::start(config).await.unwrap()
+}
+
+/// `weir dks serve` (the command) for `odd_id_source`'s keys; its URL.
+fn keys_service(dir: &Path, source: &Path) -> (weir_tests::Process, String) {
+    let keys = source.join("keys.json");
+    let master = dir.join("m.key");
+    let dks = weir_tests::spawn_weir(
+        &[
+            "dks",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--master-key-file",
+            master.to_str().unwrap(),
+            "--keys-file",
+            keys.to_str().unwrap(),
+        ],
+        "listening on",
+    );
+    let url = dks.first_line.rsplit(' ').next().unwrap().trim().to_owned();
+    (dks, url)
+}
+
 /// pyarrow's view of a day: (id, id_part) per row.
 fn hive_ids(day: &Path, format: &str) -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -81,9 +109,7 @@ async fn ids_beginning_with_path_special_characters_publish_with_the_right_id_pa
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("source");
     let ids = odd_id_source(&source);
-    let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("m.key"));
-    config.keys_file = Some(source.join("keys.json"));
-    let dks = server::start(config).await.unwrap();
+    let dks = keys_service_in_process(dir.path(), &source).await;
     for format in [OutputFormat::Parquet, OutputFormat::Orc] {
         let dest = dir.path().join(format.as_str());
         let mut ctx = context(&source, &dest, &dks.url());
@@ -132,9 +158,7 @@ async fn input_with_no_lines_fails_the_day_unless_allowed_and_keeps_the_good_one
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("source");
     let ids = odd_id_source(&source);
-    let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("m.key"));
-    config.keys_file = Some(source.join("keys.json"));
-    let dks = server::start(config).await.unwrap();
+    let dks = keys_service_in_process(dir.path(), &source).await;
     let dest = dir.path().join("out");
     let mut ctx = context(&source, &dest, &dks.url());
     ctx.format = Some(OutputFormat::Jsonl);
@@ -182,9 +206,7 @@ async fn a_zero_byte_gzip_file_names_itself() {
     let source = dir.path().join("source");
     odd_id_source(&source);
     std::fs::write(landing(&source).join("zero_0_0.jsonl.gz"), b"").unwrap();
-    let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("m.key"));
-    config.keys_file = Some(source.join("keys.json"));
-    let dks = server::start(config).await.unwrap();
+    let dks = keys_service_in_process(dir.path(), &source).await;
     let ctx = context(&source, &dir.path().join("out"), &dks.url());
     let report = run(&ctx, &[CALC], &[date("2023-06-02")]).await;
     assert!(!report.succeeded());
@@ -226,25 +248,7 @@ fn a_gzip_bomb_line_is_quarantined_in_bounded_memory() {
         gz.write_all(&chunk).unwrap();
     }
     gz.finish().unwrap();
-    let keys = source.join("keys.json");
-    let master = dir.path().join("m.key");
-    let (dks, _) = (
-        weir_tests::spawn_weir(
-            &[
-                "dks",
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--master-key-file",
-                master.to_str().unwrap(),
-                "--keys-file",
-                keys.to_str().unwrap(),
-            ],
-            "listening on",
-        ),
-        (),
-    );
-    let url = dks.first_line.rsplit(' ').next().unwrap().trim().to_owned();
+    let (_dks, url) = keys_service(dir.path(), &source);
     let dest = dir.path().join("out");
     let report = dir.path().join("report.json");
     let mut child = std::process::Command::new(weir_tests::weir_bin())
@@ -334,9 +338,7 @@ async fn files_skipped_for_their_extension_are_reported() {
     let ids = odd_id_source(&source);
     std::fs::write(landing(&source).join("notes.txt"), b"not a dump").unwrap();
     std::fs::write(landing(&source).join("plain.jsonl"), b"{}\n").unwrap();
-    let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("m.key"));
-    config.keys_file = Some(source.join("keys.json"));
-    let dks = server::start(config).await.unwrap();
+    let dks = keys_service_in_process(dir.path(), &source).await;
     let mut ctx = context(&source, &dir.path().join("out"), &dks.url());
     ctx.format = Some(OutputFormat::Jsonl);
     let report = run(&ctx, &[CALC], &[date("2023-06-02")]).await;
@@ -390,22 +392,7 @@ fn a_commit_that_fails_at_any_step_changes_no_output() {
         gz.finish().unwrap(),
     )
     .unwrap();
-    let keys = source.join("keys.json");
-    let master = dir.path().join("m.key");
-    let dks = weir_tests::spawn_weir(
-        &[
-            "dks",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--master-key-file",
-            master.to_str().unwrap(),
-            "--keys-file",
-            keys.to_str().unwrap(),
-        ],
-        "listening on",
-    );
-    let url = dks.first_line.rsplit(' ').next().unwrap().trim().to_owned();
+    let (_dks, url) = keys_service(dir.path(), &source);
     let dest = dir.path().join("out");
     let weir_run = |fault: Option<&str>| {
         let mut cmd = std::process::Command::new(weir_tests::weir_bin());

@@ -343,6 +343,26 @@ fn empty_file_reads_as_no_rows() {
     assert!(read_back(writer.finish().expect("finish")).is_empty());
 }
 
+/// Which row groups of a one-stripe file orc-rust's own evaluator keeps
+/// for `column = value`, from the row indexes (and bloom filters) Weir wrote.
+fn groups_kept(bytes: &Bytes, column: &str, value: &str) -> Vec<bool> {
+    let mut reader = bytes.clone();
+    let metadata = orc_rust::reader::metadata::read_metadata(&mut reader).expect("metadata");
+    let stripes = metadata.stripe_metadatas();
+    assert_eq!(stripes.len(), 1);
+    let stripe = orc_rust::stripe::Stripe::new(
+        &mut reader,
+        &metadata,
+        metadata.root_data_type(),
+        &stripes[0],
+    )
+    .expect("stripe");
+    let index = stripe.read_row_indexes(&metadata).expect("row indexes");
+    let p = Predicate::eq(column, PredicateValue::Utf8(Some(value.into())));
+    orc_rust::row_group_filter::evaluate_predicate(&p, &index, metadata.root_data_type())
+        .expect("evaluate")
+}
+
 /// Sorted ids, a row index every 10,000 rows: a reader that uses the index
 /// (orc-rust's predicate) reads one row group for one id, not all five.
 #[test]
@@ -370,31 +390,11 @@ fn row_index_lets_a_reader_skip_row_groups() {
     // group of five can hold the id. (Its reader then reads from the first
     // kept group to the stripe's end, so the count of rows read is not the
     // measure.)
-    let mut reader = bytes.clone();
-    let metadata = orc_rust::reader::metadata::read_metadata(&mut reader).expect("metadata");
-    let stripes = metadata.stripe_metadatas();
-    assert_eq!(stripes.len(), 1);
-    let stripe = orc_rust::stripe::Stripe::new(
-        &mut reader,
-        &metadata,
-        metadata.root_data_type(),
-        &stripes[0],
-    )
-    .expect("stripe");
-    let index = stripe.read_row_indexes(&metadata).expect("row indexes");
-    let keep = |id: &str| {
-        let p = Predicate::eq("id", PredicateValue::Utf8(Some(id.into())));
-        orc_rust::row_group_filter::evaluate_predicate(&p, &index, metadata.root_data_type())
-            .expect("evaluate")
-    };
+    let keep = |id: &str| groups_kept(&bytes, "id", id);
     assert_eq!(keep("id-031234"), [false, false, false, true, false]);
     assert_eq!(keep("id-000000"), [true, false, false, false, false]);
     assert_eq!(keep("zzz"), [false; 5]);
-    let kinds = |v: &str| {
-        let p = Predicate::eq("db_type", PredicateValue::Utf8(Some(v.into())));
-        orc_rust::row_group_filter::evaluate_predicate(&p, &index, metadata.root_data_type())
-            .expect("evaluate")
-    };
+    let kinds = |v: &str| groups_kept(&bytes, "db_type", v);
     assert_eq!(kinds("UPDATE"), [false; 5], "dictionary column statistics");
     // And the rows read through the predicate hold the id.
     let some: Vec<RecordBatch> = ArrowReaderBuilder::try_new(bytes)
@@ -429,21 +429,8 @@ fn bloom_filters_let_a_reader_skip_what_statistics_cannot() {
     };
     let mut writer = OrcWriter::try_new(schema, options).expect("writer");
     writer.write(&b).expect("write");
-    let mut reader = Bytes::from(writer.finish().expect("finish"));
-    let metadata = orc_rust::reader::metadata::read_metadata(&mut reader).expect("metadata");
-    let stripe = orc_rust::stripe::Stripe::new(
-        &mut reader,
-        &metadata,
-        metadata.root_data_type(),
-        &metadata.stripe_metadatas()[0],
-    )
-    .expect("stripe");
-    let index = stripe.read_row_indexes(&metadata).expect("row indexes");
-    let keep = |id: &str| {
-        let p = Predicate::eq("id", PredicateValue::Utf8(Some(id.into())));
-        orc_rust::row_group_filter::evaluate_predicate(&p, &index, metadata.root_data_type())
-            .expect("evaluate")
-    };
+    let bytes = Bytes::from(writer.finish().expect("finish"));
+    let keep = |id: &str| groups_kept(&bytes, "id", id);
     // id-00000 is row 0: group 0 keeps it; most others are skipped.
     let present = keep("id-00000");
     assert!(present[0], "{present:?}");
