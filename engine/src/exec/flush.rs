@@ -30,6 +30,10 @@ const ENCODE_CHUNK: usize = 16 * 1024;
 /// The extension of run files (Arrow IPC streams, LZ4 frames).
 pub(super) const RUN_EXTENSION: &str = "arrows";
 
+/// Bytes per batch in a run: the merge holds one batch of every run it
+/// reads, so small batches keep it small however many runs a day has.
+const RUN_BATCH_BYTES: usize = 256 * 1024;
+
 /// Buffered rows in (`id_part`, `id`) order, and the stretches of equal
 /// `id_part` (one stretch, `None`, when `by_id_part` is false).
 struct Sorted<'a> {
@@ -106,6 +110,7 @@ impl<'a> Sorted<'a> {
         &self,
         rows: impl Iterator<Item = usize>,
         schema: &SchemaRef,
+        chunk_rows: usize,
     ) -> impl Iterator<Item = Result<RecordBatch>> + '_ {
         let refs: Vec<&RecordBatch> = self.batches.iter().collect();
         let rows: Vec<usize> = rows.map(|i| self.order[i]).collect();
@@ -115,7 +120,7 @@ impl<'a> Sorted<'a> {
             (batch, global - self.starts[batch])
         };
         let pairs: Vec<Vec<(usize, usize)>> = rows
-            .chunks(ENCODE_CHUNK)
+            .chunks(chunk_rows.max(1))
             .map(|chunk| chunk.iter().map(|g| locate(*g)).collect())
             .collect();
         pairs.into_iter().map(move |pairs| {
@@ -145,7 +150,8 @@ pub(super) fn encode_flush(
             Some(v) => format!("id_part={}/{name}", hive_escape(v)),
             None => name.to_owned(),
         };
-        let bytes = encode_file(&schema, sorted.gather(*start..*end, &schema), spec, &target)?;
+        let rows = sorted.gather(*start..*end, &schema, ENCODE_CHUNK);
+        let bytes = encode_file(&schema, rows, spec, &target)?;
         emit((target, bytes, (end - start) as u64))?;
     }
     Ok(())
@@ -167,6 +173,9 @@ pub(super) fn encode_runs(
         let group = run_group(id_part.as_deref().unwrap_or(""), groups);
         by_group[group].push((*start, *end));
     }
+    let buffered: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+    let row_bytes = buffered / sorted.order.len().max(1);
+    let chunk_rows = (RUN_BATCH_BYTES / row_bytes.max(1)).clamp(16, ENCODE_CHUNK);
     let options = IpcWriteOptions::default()
         .try_with_compression(Some(CompressionType::LZ4_FRAME))
         .map_err(DataFusionError::from)?;
@@ -177,7 +186,7 @@ pub(super) fn encode_runs(
         let rows = stretches.iter().flat_map(|(s, e)| *s..*e);
         let count: usize = stretches.iter().map(|(s, e)| e - s).sum();
         let mut writer = StreamWriter::try_new_with_options(Vec::new(), &schema, options.clone())?;
-        for batch in sorted.gather(rows, &schema) {
+        for batch in sorted.gather(rows, &schema, chunk_rows) {
             writer.write(&batch?)?;
         }
         writer.finish()?;
