@@ -298,7 +298,13 @@ impl DirWriter {
     async fn push(&mut self, batch: &RecordBatch) -> Result<()> {
         let id_part = column(batch, col::ID_PART)?;
         let id_part = id_part.as_string::<i32>();
-        let value = |i: usize| id_part.is_valid(i).then(|| id_part.value(i)).unwrap_or("");
+        let value = |i: usize| {
+            if id_part.is_valid(i) {
+                id_part.value(i)
+            } else {
+                ""
+            }
+        };
         let mut start = 0;
         for i in 1..=batch.num_rows() {
             if i < batch.num_rows() && value(i) == value(start) {
