@@ -354,6 +354,7 @@ async fn run_day_inner(
         .map_err(|e| day_failed(e.to_string()))?;
     let summaries = summaries_of(batches)?;
     check_one_attempt_each(&summaries, partitions).map_err(day_failed)?;
+    check_counts(&summaries, report.bytes_read).map_err(day_failed)?;
     for s in &summaries {
         // Each task reports its process's work for the day so far; the
         // process's last task to end has seen it all (counters only grow).
@@ -444,6 +445,26 @@ async fn run_day_inner(
         .into_iter();
     report.quarantine = published.next();
     report.output = published.next();
+    Ok(())
+}
+
+/// Every line the scans read reached a writer as a row or a corrupt record,
+/// and the scans read exactly the bytes listed: otherwise records were lost
+/// on the way, or a file changed under the run, and nothing is published.
+fn check_counts(summaries: &[TaskSummary], listed_bytes: u64) -> std::result::Result<(), String> {
+    let lines: u64 = summaries.iter().map(|s| s.lines_scanned).sum();
+    let records: u64 = summaries.iter().map(|s| s.records).sum();
+    if lines != records {
+        return Err(format!(
+            "the scans read {lines} lines but {records} records reached the writers; nothing published"
+        ));
+    }
+    let bytes: u64 = summaries.iter().map(|s| s.bytes_scanned).sum();
+    if bytes != listed_bytes {
+        return Err(format!(
+            "the scans read {bytes} bytes of input files listed at {listed_bytes} bytes: {INPUT_CHANGED}; nothing published"
+        ));
+    }
     Ok(())
 }
 
@@ -547,6 +568,21 @@ mod tests {
             attempt: attempt.to_owned(),
             ..TaskSummary::default()
         }
+    }
+
+    #[test]
+    fn counts_must_agree_with_what_the_scans_read() {
+        let task = |records, lines, bytes| TaskSummary {
+            records,
+            lines_scanned: lines,
+            bytes_scanned: bytes,
+            ..TaskSummary::default()
+        };
+        assert_eq!(check_counts(&[task(3, 3, 10), task(2, 2, 5)], 15), Ok(()));
+        let lost = check_counts(&[task(3, 4, 10)], 10).unwrap_err();
+        assert!(lost.contains("read 4 lines but 3 records"), "{lost}");
+        let changed = check_counts(&[task(3, 3, 12)], 10).unwrap_err();
+        assert!(changed.contains(INPUT_CHANGED), "{changed}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use datafusion::arrow::array::{Array, AsArray};
 use weir_engine::keys::{ServeConfig, server};
 use weir_engine::output::OutputFormat;
 use weir_tests::LineBuilder;
@@ -449,4 +450,55 @@ fn a_commit_that_fails_at_any_step_changes_no_output() {
     // And without a fault the rerun publishes.
     assert!(weir_run(None).status.success());
     assert_ne!(snapshot(&root), before);
+}
+
+/// Regression: nothing checked that files were read as they were listed: a
+/// file that grew or shrank in between was published as read. The scans now
+/// count the bytes they read (the day fails when they differ from the
+/// listing: `run::tests::counts_must_agree_with_what_the_scans_read`); here
+/// a file grows by a gzip member between the listing and the read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_scans_count_what_they_read_not_what_was_listed() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let ids = odd_id_source(&source);
+    let dks = keys_service_in_process(dir.path(), &source).await;
+    let ctx = context(&source, &dir.path().join("out"), &dks.url());
+    let collection = weir_engine::record::CollectionName::parse(CALC).unwrap();
+    let job = weir_ingesters::Registry::new()
+        .ingester(&collection)
+        .day_job(&ctx, date("2023-06-02"));
+    let (_, files, _) = job.list_input().await.unwrap();
+    let listed: u64 = files.iter().map(|f| f.size).sum();
+    let mut late = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    late.write_all(b"a late line\n").unwrap();
+    let late = late.finish().unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(landing(&source).join("calculator.calculationParts_0_0.jsonl.gz"))
+        .unwrap()
+        .write_all(&late)
+        .unwrap();
+    let batches = ctx.runner.collect(job.plan(files).unwrap()).await.unwrap();
+    let summaries: Vec<weir_engine::output::TaskSummary> = batches
+        .iter()
+        .flat_map(|b| {
+            let column = b.column(0).as_string::<i32>().clone();
+            (0..column.len())
+                .map(move |i| serde_json::from_str(column.value(i)).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let scanned: u64 = summaries.iter().map(|s| s.bytes_scanned).sum();
+    let lines: u64 = summaries.iter().map(|s| s.lines_scanned).sum();
+    let records: u64 = summaries.iter().map(|s| s.records).sum();
+    assert_eq!(
+        scanned,
+        listed + late.len() as u64,
+        "bytes read, not bytes listed"
+    );
+    assert_eq!(lines, ids.len() as u64 + 1);
+    assert_eq!(records, lines, "every line read reached a writer");
+    dks.stop().await;
 }

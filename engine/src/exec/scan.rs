@@ -178,6 +178,26 @@ pub(super) fn group_of(
     Ok((global, files))
 }
 
+/// What the scan under `plan` read for partition `local`: lines and input
+/// bytes (for the writer to report beside what reached it).
+pub(crate) fn scanned(plan: &dyn ExecutionPlan, local: usize) -> Option<(u64, u64)> {
+    if let Some(scan) = plan.downcast_ref::<GzipLinesScanExec>() {
+        let metrics = scan.metrics.clone_inner();
+        let sum = |name: &str| {
+            metrics
+                .iter()
+                .filter(|m| m.value().name() == name && m.partition() == Some(local))
+                .map(|m| m.value().as_usize() as u64)
+                .sum::<u64>()
+        };
+        return Some((sum("lines_read"), sum("bytes_read")));
+    }
+    match plan.children().as_slice() {
+        [child] => scanned(child.as_ref(), local),
+        _ => None,
+    }
+}
+
 /// The number in the whole plan of `plan`'s partition `local`, for a plan
 /// whose single-input chain ends in a [`GzipLinesScanExec`] (as Weir's day
 /// plans do); `local` itself otherwise.
@@ -341,12 +361,14 @@ fn read_file(
         // reads 8 KiB per blocking task, which costs more than the gzip.
         let compressed: Box<dyn tokio::io::AsyncBufRead + Unpin + Send> = match got.payload {
             object_store::GetResultPayload::File(file, _) => {
-                bytes_read.add(file_size as usize);
                 Progress::global().bytes(file_size);
-                Box::new(tokio::io::BufReader::with_capacity(
-                    1 << 20,
+                // Counted as read, not as listed: the writer checks the two.
+                let counted = bytes_read.clone();
+                let file = tokio_util::io::InspectReader::new(
                     tokio::fs::File::from_std(file),
-                ))
+                    move |chunk: &[u8]| counted.add(chunk.len()),
+                );
+                Box::new(tokio::io::BufReader::with_capacity(1 << 20, file))
             }
             object_store::GetResultPayload::Stream(stream) => {
                 let counted = bytes_read.clone();

@@ -146,6 +146,7 @@ impl ExecutionPlan for WriteExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let mut input = self.input.execute(partition, context)?;
+        let scan_side = Arc::clone(&self.input);
         let dest = Location::parse(&self.spec.dest, &self.spec.s3)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         // A token per attempt: a retried or duplicated task never writes over
@@ -164,6 +165,10 @@ impl ExecutionPlan for WriteExec {
                 writer.push(batch?).await?;
             }
             let mut summary = writer.finish().await?;
+            if let Some((lines, bytes)) = super::scan::scanned(scan_side.as_ref(), partition) {
+                summary.lines_scanned = lines;
+                summary.bytes_scanned = bytes;
+            }
             summary.executor = super::worker_id();
             summary.dks = scope_stats(&writer_scope);
             summary.inputs.sort();

@@ -148,4 +148,12 @@ pub struct TaskSummary {
     /// [`crate::keys::scope_stats`]).
     #[serde(default)]
     pub dks: crate::keys::CacheStats,
+    /// Lines the task's scan read (every one must be a row or a corrupt
+    /// record: the driver checks `records` against it).
+    #[serde(default)]
+    pub lines_scanned: u64,
+    /// Input bytes the task's scan read (the driver checks them against the
+    /// sizes listed).
+    #[serde(default)]
+    pub bytes_scanned: u64,
 }
