@@ -62,6 +62,20 @@ async fn keys_service_in_process(dir: &Path, source: &Path) -> weir_engine::keys
     server::start(config).await.unwrap()
 }
 
+/// `weir run` (the command) of calculationParts' 2023-06-02 from `source`
+/// as JSON lines into `dest`, tolerating the planted corrupt records.
+fn weir_run_jsonl(source: &Path, dest: &Path, dks_url: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(weir_tests::weir_bin());
+    cmd.args(["run", "--collection", CALC, "--date", "2023-06-02"])
+        .args(["--format", "jsonl", "--max-corrupt-ratio", "0.5"])
+        .args(["--dks-url", dks_url])
+        .arg("--source")
+        .arg(source)
+        .arg("--dest")
+        .arg(dest);
+    cmd
+}
+
 /// `weir dks serve` (the command) for `odd_id_source`'s keys; its URL.
 fn keys_service(dir: &Path, source: &Path) -> (weir_tests::Process, String) {
     let keys = source.join("keys.json");
@@ -252,29 +266,8 @@ fn a_gzip_bomb_line_is_quarantined_in_bounded_memory() {
     let (_dks, url) = keys_service(dir.path(), &source);
     let dest = dir.path().join("out");
     let report = dir.path().join("report.json");
-    let mut child = std::process::Command::new(weir_tests::weir_bin())
-        .args([
-            "run",
-            "--collection",
-            CALC,
-            "--date",
-            "2023-06-02",
-            "--format",
-            "jsonl",
-        ])
-        .args([
-            "--dks-url",
-            &url,
-            "--max-corrupt-ratio",
-            "0.5",
-            "--partitions",
-            "2",
-        ])
-        .arg("--source")
-        .arg(&source)
-        .arg("--dest")
-        .arg(&dest)
-        .arg("--report")
+    let mut child = weir_run_jsonl(&source, &dest, &url)
+        .args(["--partitions", "2", "--report"])
         .arg(&report)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -396,21 +389,7 @@ fn a_commit_that_fails_at_any_step_changes_no_output() {
     let (_dks, url) = keys_service(dir.path(), &source);
     let dest = dir.path().join("out");
     let weir_run = |fault: Option<&str>| {
-        let mut cmd = std::process::Command::new(weir_tests::weir_bin());
-        cmd.args([
-            "run",
-            "--collection",
-            CALC,
-            "--date",
-            "2023-06-02",
-            "--format",
-            "jsonl",
-        ])
-        .args(["--dks-url", &url, "--max-corrupt-ratio", "0.5"])
-        .arg("--source")
-        .arg(&source)
-        .arg("--dest")
-        .arg(&dest);
+        let mut cmd = weir_run_jsonl(&source, &dest, &url);
         if let Some(fault) = fault {
             cmd.env("WEIR_FAULT_AT", fault);
         }

@@ -94,24 +94,37 @@ fn assert_readers_agree(seen: &serde_json::Value, rows: u64, spark: bool) {
     );
 }
 
+/// `records` generated calculationParts records landing for 2024-03-02
+/// under `source`, and the local key service that holds their keys.
+async fn generated_day(
+    dir: &Path,
+    source: &Path,
+    records: u64,
+    files: u32,
+    per_key: u64,
+    corrupt_rate: f64,
+) -> weir_engine::keys::RunningDks {
+    let master = dir.join("master.key");
+    let config = GenerateConfig {
+        collections: collections(&[CALC]),
+        export_dates: vec![date("2024-03-02")],
+        records_per_day: records,
+        files_per_day: files,
+        records_per_key: per_key,
+        corrupt_rate,
+        ..GenerateConfig::default()
+    };
+    generate_into(source, &master, &config).await;
+    local_dks(&master, 0).await
+}
+
 /// A generated day published as ORC and as JSON lines by the same engine;
 /// pyarrow and Spark read the ORC equal to the JSON lines.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_generated_orc_day_reads_back_in_pyarrow_and_spark_equal_to_json_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let master = dir.path().join("master.key");
     let source = dir.path().join("source");
-    let config = GenerateConfig {
-        collections: collections(&[CALC]),
-        export_dates: vec![date("2024-03-02")],
-        records_per_day: 40_000,
-        files_per_day: 4,
-        records_per_key: 5_000,
-        corrupt_rate: 0.001,
-        ..GenerateConfig::default()
-    };
-    generate_into(&source, &master, &config).await;
-    let dks = local_dks(&master, 0).await;
+    let dks = generated_day(dir.path(), &source, 40_000, 4, 5_000, 0.001).await;
     let mut days = Vec::new();
     for format in [OutputFormat::Orc, OutputFormat::Jsonl] {
         let dest = dir.path().join(format.as_str());
@@ -152,19 +165,8 @@ async fn a_generated_orc_day_reads_back_in_pyarrow_and_spark_equal_to_json_lines
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cluster_orc_day_of_200000_records_reads_back_equal_to_json_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let master = dir.path().join("master.key");
     let source = dir.path().join("source");
-    let config = GenerateConfig {
-        collections: collections(&[CALC]),
-        export_dates: vec![date("2024-03-02")],
-        records_per_day: 200_000,
-        files_per_day: 8,
-        records_per_key: 10_000,
-        corrupt_rate: 0.0005,
-        ..GenerateConfig::default()
-    };
-    generate_into(&source, &master, &config).await;
-    let dks = local_dks(&master, 0).await;
+    let dks = generated_day(dir.path(), &source, 200_000, 8, 10_000, 0.0005).await;
     let jsonl = dir.path().join("jsonl");
     let mut ctx = context(&source, &jsonl, &dks.url());
     ctx.format = Some(OutputFormat::Jsonl);

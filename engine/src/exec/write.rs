@@ -329,22 +329,17 @@ impl TaskWriter {
         self.flushes += 1;
         let spec = self.spec.output.clone();
         let groups = self.spec.run_groups;
-        let kind = if groups > 0 {
-            FileKind::Run
+        let base = format!(
+            "part-{:05}-{flush:04}-{}",
+            self.summary.partition, self.summary.attempt
+        );
+        // Runs get their extension from `encode_runs`.
+        let (kind, name) = if groups > 0 {
+            (FileKind::Run, base)
         } else {
-            FileKind::Data
-        };
-        let name = if groups > 0 {
-            format!(
-                "part-{:05}-{flush:04}-{}",
-                self.summary.partition, self.summary.attempt
-            )
-        } else {
-            format!(
-                "part-{:05}-{flush:04}-{}.{}",
-                self.summary.partition,
-                self.summary.attempt,
-                spec.format.extension()
+            (
+                FileKind::Data,
+                format!("{base}.{}", spec.format.extension()),
             )
         };
         let staging = self.staging_prefix(kind);
@@ -388,15 +383,7 @@ impl TaskWriter {
     }
 
     fn staging_prefix(&self, kind: FileKind) -> ObjectPath {
-        let sub = match kind {
-            FileKind::Data => "data",
-            FileKind::Quarantine => "quarantine",
-            FileKind::Run => "runs",
-        };
-        self.dest.child(&format!(
-            "{}/{}/{sub}",
-            self.spec.staging, self.summary.attempt
-        ))
+        staging_dir(&self.dest, &self.spec.staging, &self.summary.attempt, kind)
     }
 
     fn record(&mut self, kind: FileKind, path: ObjectPath, target: String, bytes: u64, rows: u64) {
@@ -436,6 +423,22 @@ impl TaskWriter {
         }
         Ok(self.summary)
     }
+}
+
+/// Where an attempt stages its files of `kind`:
+/// `<staging>/<attempt>/{data,quarantine,runs}`.
+pub(super) fn staging_dir(
+    dest: &Location,
+    staging: &str,
+    attempt: &str,
+    kind: FileKind,
+) -> ObjectPath {
+    let sub = match kind {
+        FileKind::Data => "data",
+        FileKind::Quarantine => "quarantine",
+        FileKind::Run => "runs",
+    };
+    dest.child(&format!("{staging}/{attempt}/{sub}"))
 }
 
 /// Writes a staged file on local disk, creating its directory.
