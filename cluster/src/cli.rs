@@ -307,6 +307,15 @@ pub struct RunArgs {
     /// Above this share of corrupt records a day fails and publishes nothing.
     #[arg(long, env = "WEIR_MAX_CORRUPT_RATIO")]
     pub max_corrupt_ratio: Option<f64>,
+    /// Above this many corrupt records a day fails; a task that alone passes
+    /// it stops the day at once (so does any corrupt record under a share of 0).
+    #[arg(long, env = "WEIR_MAX_CORRUPT")]
+    pub max_corrupt: Option<u64>,
+    /// Memory the run may use, e.g. 512M or 4G (in-process runs): buffers
+    /// are reserved from a pool of 60% of it and files are written early
+    /// when it is full.
+    #[arg(long, env = "WEIR_MEMORY_LIMIT")]
+    pub memory_limit: Option<String>,
     /// Write the JSON run report here.
     #[arg(long, env = "WEIR_REPORT")]
     pub report: Option<PathBuf>,

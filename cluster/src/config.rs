@@ -28,6 +28,8 @@ pub struct FileConfig {
     format: Option<OutputFormat>,
     cipher: Option<Cipher>,
     max_corrupt_ratio: Option<f64>,
+    max_corrupt: Option<u64>,
+    memory_limit: Option<String>,
     report: Option<PathBuf>,
     partitions: Option<usize>,
     max_concurrent_days: Option<usize>,
@@ -71,6 +73,10 @@ pub struct RunSettings {
     pub cipher: Cipher,
     /// Corrupt share allowed.
     pub max_corrupt_ratio: f64,
+    /// Corrupt records allowed per day (a task past it stops the day).
+    pub max_corrupt: Option<u64>,
+    /// Bytes the process may use (in-process runs).
+    pub memory_limit: Option<usize>,
     /// JSON report path.
     pub report: Option<PathBuf>,
     /// Partitions per day.
@@ -135,6 +141,8 @@ impl RunSettings {
             format: None,
             cipher: Cipher::default(),
             max_corrupt_ratio: DEFAULT_MAX_CORRUPT_RATIO,
+            max_corrupt: None,
+            memory_limit: None,
             report: None,
             // Twice the cores: a partition alternates CPU work with waits (reads,
             // key calls, a flush on a blocking thread); two per core keep both busy.
@@ -239,6 +247,25 @@ impl RunSettings {
             None => file.cipher.unwrap_or_default(),
         };
         settings.max_corrupt_ratio = max_corrupt_ratio;
+        settings.max_corrupt = args.max_corrupt.or(file.max_corrupt);
+        if let Some(text) = args.memory_limit.as_ref().or(file.memory_limit.as_ref()) {
+            let bytes = parse_bytes(text).ok_or_else(|| {
+                Error::usage(
+                    "--memory-limit",
+                    format!("{text:?} is not a size such as 512M or 4G"),
+                )
+            })?;
+            if bytes < MIN_MEMORY_LIMIT {
+                return Err(Error::usage(
+                    "--memory-limit",
+                    format!(
+                        "{text} is below the {} MiB a run needs",
+                        MIN_MEMORY_LIMIT >> 20
+                    ),
+                ));
+            }
+            settings.memory_limit = Some(bytes);
+        }
         settings.report = args.report.clone().or(file.report);
         if let Some(n) = args.partitions.or(file.partitions) {
             settings.partitions = n.max(1);
@@ -290,5 +317,60 @@ impl RunSettings {
         }
         settings.cluster = args.cluster.clone().or(file.cluster);
         Ok(settings)
+    }
+}
+
+impl RunSettings {
+    /// Line bytes per scanned batch: under a memory limit, a share of what
+    /// the pool leaves (batches in flight, about four copies each through
+    /// scan, ingest, filter and projection, are not in the pool).
+    pub fn batch_bytes(&self) -> usize {
+        match self.memory_limit {
+            None => weir_engine::exec::BATCH_BYTES,
+            Some(limit) => {
+                let untracked =
+                    (limit as f64 * (1.0 - weir_engine::run::MEMORY_POOL_SHARE)) as usize;
+                (untracked / self.partitions.max(1) / 8)
+                    .clamp(1 << 20, weir_engine::exec::BATCH_BYTES)
+            }
+        }
+    }
+}
+
+/// Below this a run's code, runtime and one batch per partition do not fit
+/// (measured: about 200 MiB for a 4-partition ORC day).
+const MIN_MEMORY_LIMIT: usize = 256 << 20;
+
+/// `512M`, `4G`, `1048576`, `64K` (binary units, optional `i`/`B`).
+fn parse_bytes(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let t = t.strip_suffix(['B', 'b']).unwrap_or(t);
+    let t = t.strip_suffix(['i', 'I']).unwrap_or(t);
+    let (digits, shift) = match t.chars().last()? {
+        'K' | 'k' => (&t[..t.len() - 1], 10),
+        'M' | 'm' => (&t[..t.len() - 1], 20),
+        'G' | 'g' => (&t[..t.len() - 1], 30),
+        'T' | 't' => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let n: usize = digits.trim().parse().ok()?;
+    n.checked_mul(1usize.checked_shl(shift)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn memory_sizes_parse_in_binary_units() {
+        assert_eq!(parse_bytes("512M"), Some(512 << 20));
+        assert_eq!(parse_bytes("4G"), Some(4 << 30));
+        assert_eq!(parse_bytes("4GiB"), Some(4 << 30));
+        assert_eq!(parse_bytes("64k"), Some(64 << 10));
+        assert_eq!(parse_bytes("1048576"), Some(1 << 20));
+        assert_eq!(parse_bytes("99999999999T"), None, "overflow is refused");
+        for bad in ["", "M", "-1G", "1.5G", "lots"] {
+            assert_eq!(parse_bytes(bad), None, "{bad}");
+        }
     }
 }

@@ -112,7 +112,7 @@ pub enum Error {
 
     /// More corrupt records than the run allows: the day is not published.
     #[error(
-        "{collection} {export_date}: {corrupt} of {records} records corrupt, above the allowed share {max_ratio}; nothing published"
+        "{collection} {export_date}: {corrupt} of {records} records corrupt, above {limit}; nothing published"
     )]
     TooManyCorrupt {
         /// `db:collection`.
@@ -123,8 +123,8 @@ pub enum Error {
         corrupt: u64,
         /// Records read.
         records: u64,
-        /// The allowed share.
-        max_ratio: f64,
+        /// The limit passed.
+        limit: CorruptLimit,
     },
 
     /// Environment: object storage failed (list, get, put, copy, delete).
@@ -139,6 +139,24 @@ pub enum Error {
         /// S3 body can hold the access key id and the security token.
         detail: String,
     },
+}
+
+/// The corrupt records a day may hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CorruptLimit {
+    /// At most this share of the records read.
+    Share(f64),
+    /// At most this many.
+    Count(u64),
+}
+
+impl std::fmt::Display for CorruptLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CorruptLimit::Share(r) => write!(f, "the allowed share {r}"),
+            CorruptLimit::Count(n) => write!(f, "the allowed count {n}"),
+        }
+    }
 }
 
 impl Error {

@@ -47,9 +47,72 @@ pub fn secrets(text: &str) -> String {
     out
 }
 
+/// A serde_json error without the values it may quote. serde's "invalid
+/// type: string \"…\"" and "invalid value" messages repeat what the input
+/// held, and in a keys file or a key-service body that is a data key. Keeps
+/// the kind of error, a missing field's name and the line and column.
+pub fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let message = e.to_string();
+    let what = match e.classify() {
+        Category::Io => "cannot read",
+        Category::Syntax => "not valid JSON",
+        Category::Eof => "truncated JSON",
+        Category::Data => {
+            // "missing field `x` at line …" names the schema, not the data.
+            if let Some(rest) = message.strip_prefix("missing field `")
+                && let Some(end) = rest.find('`')
+            {
+                return format!(
+                    "missing field `{}` at line {} column {}",
+                    &rest[..end],
+                    e.line(),
+                    e.column()
+                );
+            }
+            match message.split(':').next().unwrap_or_default() {
+                "invalid type" => "a value of the wrong type",
+                "invalid length" => "a value of the wrong length",
+                _ => "an invalid value",
+            }
+        }
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_errors_never_quote_the_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Entry {
+            key: String,
+            n: u8,
+        }
+        for (text, expected) in [
+            (
+                r#"{"key": 12345678, "n": 1}"#,
+                "a value of the wrong type at line 1",
+            ),
+            (
+                r#"{"key": "x", "n": "c2VjcmV0a2V5"}"#,
+                "a value of the wrong type",
+            ),
+            (r#"{"key": "x", "n": 99999}"#, "an invalid value"),
+            (r#"{"n": 1}"#, "missing field `key`"),
+            (r#"{"key": "c2VjcmV0a2V5"#, "truncated JSON"),
+        ] {
+            let e = serde_json::from_str::<Entry>(text).unwrap_err();
+            let clean = json_error(&e);
+            assert!(clean.starts_with(expected), "{clean}");
+            for secret in ["12345678", "c2VjcmV0a2V5", "99999"] {
+                assert!(!clean.contains(secret), "{clean}");
+            }
+        }
+    }
 
     #[test]
     fn s3_signature_errors_lose_their_secrets() {

@@ -13,6 +13,7 @@ use futures::TryStreamExt;
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::error::CorruptLimit;
 use crate::exec::{
     CompactExec, CompactSpec, GzipLinesScanExec, INPUT_CHANGED, IngestExec, IngestSpec, InputFile,
     ScanSpec, WeirOptions, WriteExec, WriteSpec, balance, file_groups, run_group_of,
@@ -46,12 +47,17 @@ pub struct DayJob {
     pub output: OutputSpec,
     /// Above this share of corrupt records the day fails.
     pub max_corrupt_ratio: f64,
+    /// Above this many corrupt records the day fails; a task stops the day
+    /// as soon as it alone has more.
+    pub max_corrupt: Option<u64>,
     /// Parallel partitions at most.
     pub partitions: usize,
     /// Lines per batch.
     pub batch_lines: usize,
     /// Longer lines are quarantined as `line_too_long` without being held.
     pub max_line_bytes: usize,
+    /// Line bytes per scanned batch at most.
+    pub batch_bytes: usize,
     /// Good-row bytes a task buffers before writing a file.
     pub buffer_bytes: usize,
     /// How to reach S3.
@@ -93,16 +99,35 @@ pub struct LocalRunner {
     pub task_ctx: Arc<TaskContext>,
 }
 
+/// The share of `--memory-limit` given to DataFusion's memory pool, from
+/// which buffers are reserved; the rest is for what the pool does not track
+/// (code, scan and parse buffers, encoded files on their way out).
+pub const MEMORY_POOL_SHARE: f64 = 0.6;
+
 impl LocalRunner {
     /// A runtime with `partitions` target partitions whose sessions reach
-    /// `dks` (the settings travel as `weir.*` options, as on a cluster).
-    pub fn new(partitions: usize, dks: &DksConfig, cache: CacheConfig) -> Self {
+    /// `dks` (the settings travel as `weir.*` options, as on a cluster), and
+    /// with `memory_limit` bytes at most for the process when given.
+    pub fn new(
+        partitions: usize,
+        dks: &DksConfig,
+        cache: CacheConfig,
+        memory_limit: Option<usize>,
+    ) -> Result<Self> {
         let config = SessionConfig::new()
             .with_target_partitions(partitions.max(1))
             .with_option_extension(WeirOptions::new(dks, cache));
-        Self {
-            task_ctx: SessionContext::new_with_config(config).task_ctx(),
+        let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+        if let Some(limit) = memory_limit {
+            runtime = runtime.with_memory_limit(limit, MEMORY_POOL_SHARE);
         }
+        let runtime = runtime.build_arc().map_err(|e| Error::Config {
+            field: "--memory-limit".to_owned(),
+            detail: e.to_string(),
+        })?;
+        Ok(Self {
+            task_ctx: SessionContext::new_with_config_rt(config, runtime).task_ctx(),
+        })
     }
 }
 
@@ -167,6 +192,7 @@ impl DayJob {
             source: self.source.clone(),
             batch_lines: self.batch_lines,
             max_line_bytes: self.max_line_bytes,
+            batch_bytes: self.batch_bytes,
             s3: self.s3.clone(),
         };
         let groups = file_groups(&balance(files, self.partitions))?;
@@ -182,6 +208,7 @@ impl DayJob {
                 staging: self.staging(),
                 output: self.output.clone(),
                 buffer_bytes: self.buffer_bytes,
+                stop_after_corrupt: self.task_corrupt_stop(),
                 // With `id_part=` directories the tasks write sorted runs and
                 // a second plan merges them: one file per directory, not one
                 // per directory per flush per task.
@@ -194,6 +221,18 @@ impl DayJob {
             },
             ingest,
         )))
+    }
+
+    /// The corrupt count past which one task alone proves the day fails:
+    /// `--max-corrupt`, or none at all when the allowed share is 0. (A share
+    /// above 0 is never certain mid-stream: the day's line count is known
+    /// only at its end, and gzip sizes do not bound it.)
+    fn task_corrupt_stop(&self) -> Option<u64> {
+        let by_share = (self.max_corrupt_ratio <= 0.0).then_some(0);
+        match (by_share, self.max_corrupt) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The plan merging the staged runs: one task per group of `id_part`s
@@ -395,13 +434,17 @@ async fn run_day_inner(
         )));
     }
     let ratio = report.corrupt as f64 / report.records_in.max(1) as f64;
-    if ratio > job.max_corrupt_ratio {
+    let passed = match job.max_corrupt {
+        Some(n) if report.corrupt > n => Some(CorruptLimit::Count(n)),
+        _ => (ratio > job.max_corrupt_ratio).then_some(CorruptLimit::Share(job.max_corrupt_ratio)),
+    };
+    if let Some(limit) = passed {
         return Err(Error::TooManyCorrupt {
             collection: job.ingest.collection.to_string(),
             export_date: job.export_date.to_string(),
             corrupt: report.corrupt,
             records: report.records_in,
-            max_ratio: job.max_corrupt_ratio,
+            limit,
         });
     }
     let dest = Location::parse(&job.dest, &job.s3)?;

@@ -28,12 +28,16 @@ pub struct RunContext {
     pub orc_compression: OrcCompression,
     /// Above this share of corrupt records a day fails.
     pub max_corrupt_ratio: f64,
+    /// Above this many corrupt records a day fails (a task stops it early).
+    pub max_corrupt: Option<u64>,
     /// Parallel partitions per day at most.
     pub partitions: usize,
     /// Lines per batch.
     pub batch_lines: usize,
     /// Longer lines are quarantined as `line_too_long` without being held.
     pub max_line_bytes: usize,
+    /// Line bytes per scanned batch at most.
+    pub batch_bytes: usize,
     /// Good-row bytes a task buffers before writing a file.
     pub buffer_bytes: usize,
     /// How to reach S3.
@@ -95,9 +99,11 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
             },
             output: self.output(ctx, export_date),
             max_corrupt_ratio: ctx.max_corrupt_ratio,
+            max_corrupt: ctx.max_corrupt,
             partitions: ctx.partitions,
             batch_lines: ctx.batch_lines,
             max_line_bytes: ctx.max_line_bytes,
+            batch_bytes: ctx.batch_bytes,
             buffer_bytes: ctx.buffer_bytes,
             s3: ctx.s3.clone(),
             on_missing_input: ctx.on_missing_input,

@@ -242,6 +242,26 @@ fn peak_rss_mib(pid: u32) -> Option<u64> {
     Some(kib / 1024)
 }
 
+/// Waits for `child` (at most 5 minutes), sampling its peak resident memory.
+fn wait_measuring_peak(child: &mut std::process::Child) -> (std::process::ExitStatus, u64) {
+    let pid = child.id();
+    let mut peak = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        if let Some(rss) = peak_rss_mib(pid) {
+            peak = peak.max(rss);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, peak);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "weir run took over 5 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Regression: a 1 GiB line without a newline (1 MB of gzip) beside good
 /// records took 3.2 GiB of memory and was copied whole into the quarantine.
 /// Now it is quarantined as `line_too_long` with its length, SHA-256 and
@@ -273,22 +293,7 @@ fn a_gzip_bomb_line_is_quarantined_in_bounded_memory() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    let mut peak = 0;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    let status = loop {
-        if let Some(rss) = peak_rss_mib(pid) {
-            peak = peak.max(rss);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "weir run took over 5 minutes"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let (status, peak) = wait_measuring_peak(&mut child);
     assert!(
         status.success(),
         "{}",
@@ -480,4 +485,214 @@ async fn the_scans_count_what_they_read_not_what_was_listed() {
     assert_eq!(lines, ids.len() as u64 + 1);
     assert_eq!(records, lines, "every line read reached a writer");
     dks.stop().await;
+}
+
+/// serde_json's messages quote what they could not take ("invalid type:
+/// string \"…\""): from a keys file or a key-service body that is a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_key_files_and_service_bodies_never_quote_a_key() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use weir_engine::keys::{CacheConfig, DksClient, DksConfig, KeyCache};
+
+    const SECRET: &str = "c2VjcmV0LWRhdGEta2V5LWJ5dGVzLTAxMjM0NTY3";
+    let dir = tempfile::tempdir().unwrap();
+    // A keys file whose entry has the wrong shape, holding a key.
+    let file = dir.path().join("keys.json");
+    std::fs::write(
+        &file,
+        format!(r#"{{"keys": {{"d3JhcHBlZA==": {{"keyEncryptionKeyId": ["{SECRET}"], "plaintextDataKey": "{SECRET}"}}}}}}"#),
+    )
+    .unwrap();
+    let err = server::read_keys_file(&file).expect_err("wrong shape");
+    let text = err.to_string();
+    assert!(
+        text.contains("keys.json") && text.contains("line 1"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET), "{text}");
+
+    // A key service answering 200 with a key where a string list belongs.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = vec![0u8; 8192];
+            let _ = socket.read(&mut request).await;
+            let body = format!(
+                r#"{{"dataKeyEncryptionKeyId": 7, "plaintextDataKey": {{"k": "{SECRET}"}}}}"#
+            );
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    let config = DksConfig::new(format!("http://127.0.0.1:{port}"));
+    let cache = KeyCache::new(
+        DksClient::new(&config, "corr").unwrap(),
+        CacheConfig::default(),
+    );
+    let err = cache
+        .get("cloudhsm:1,2", "d3JhcHBlZA==")
+        .await
+        .expect_err("not the DKS shape");
+    let text = err.to_string();
+    assert!(text.contains("not the DKS JSON shape"), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+}
+
+/// Writes `n` lines of incompressible garbage (each a corrupt record) into
+/// one landing file beside `odd_id_source`'s good ones.
+fn garbage_file(source: &Path, n: usize) {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let path = landing(source).join("garbage_0_0.jsonl.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    for _ in 0..n {
+        // xorshift: incompressible enough that 30,000 lines pass 8 MiB of gzip.
+        let line: String = (0..600)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'A' + (state % 26) as u8)
+            })
+            .collect();
+        gz.write_all(line.as_bytes()).unwrap();
+        gz.write_all(b"\n").unwrap();
+    }
+    gz.finish().unwrap();
+}
+
+/// Regression: each task held its whole quarantine in memory until it ended.
+/// Now a task stages it in parts of about 8 MiB of gzip as it goes (every
+/// record once, in one of the parts), and a day certain to fail its corrupt
+/// limit is stopped by the first task that proves it, publishing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_quarantine_streams_in_parts_and_a_hopeless_day_stops_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let ids = odd_id_source(&source);
+    const GARBAGE: usize = 30_000;
+    garbage_file(&source, GARBAGE);
+    let dks = keys_service_in_process(dir.path(), &source).await;
+
+    let dest = dir.path().join("out");
+    let mut ctx = context(&source, &dest, &dks.url());
+    ctx.format = Some(OutputFormat::Jsonl);
+    ctx.max_corrupt_ratio = 1.0;
+    let report = run(&ctx, &[CALC], &[date("2023-06-02")]).await;
+    assert!(report.succeeded(), "{:#?}", report.days);
+    let day = &report.days[0];
+    assert_eq!(day.records_out, ids.len() as u64);
+    assert_eq!(day.corrupt, GARBAGE as u64);
+    let quarantine = day_dir(&dest, &report, CALC, "2023-06-02", "quarantine");
+    let parts = weir_tests::walk_gz(&quarantine);
+    assert!(parts.len() >= 2, "{parts:?}");
+    let mut lines: Vec<u64> = parts
+        .iter()
+        .flat_map(|f| weir_tests::gz_lines(f))
+        .map(|l| {
+            serde_json::from_slice::<serde_json::Value>(&l).unwrap()["line"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        (1..=GARBAGE as u64).collect::<Vec<_>>(),
+        "every corrupt line once"
+    );
+
+    // A count limit: the task that passes it stops the day at once.
+    let before = snapshot(&dest);
+    ctx.max_corrupt = Some(10);
+    let report = run(&ctx, &[CALC], &[date("2023-06-02")]).await;
+    assert!(!report.succeeded());
+    let error = report.days[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("stopped the day early") && error.contains("allowed count 10"),
+        "{error}"
+    );
+    assert_eq!(snapshot(&dest), before, "nothing published");
+
+    // A share of 0: the first corrupt record is enough.
+    ctx.max_corrupt = None;
+    ctx.max_corrupt_ratio = 0.0;
+    let report = run(&ctx, &[CALC], &[date("2023-06-02")]).await;
+    let error = report.days[0].error.clone().unwrap_or_default();
+    assert!(error.contains("allowed count 0"), "{error}");
+    assert_eq!(snapshot(&dest), before, "nothing published");
+}
+
+/// `--memory-limit` bounds the process: write buffers come from a pool of
+/// 60% of it and a task writes a file early when the pool is full. A run of
+/// 60,000 records as ORC (compaction included) stays under 256 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_under_a_memory_limit_stays_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let master = dir.path().join("master.key");
+    let config = weir_engine::generate::GenerateConfig {
+        collections: crate::run::collections(&[CALC]),
+        export_dates: vec![date("2024-03-02")],
+        records_per_day: 60_000,
+        files_per_day: 4,
+        records_per_key: 10_000,
+        corrupt_rate: 0.0,
+        ..Default::default()
+    };
+    crate::run::generate_into(&source, &master, &config).await;
+    let dks = crate::run::local_dks(&master, 0).await;
+    let mut peaks = Vec::new();
+    for limit in [None, Some("256M")] {
+        let dest = dir.path().join(format!("out-{}", limit.unwrap_or("none")));
+        let report = dir.path().join("report.json");
+        let mut cmd = std::process::Command::new(weir_tests::weir_bin());
+        cmd.args(["run", "--collection", CALC, "--date", "2024-03-02"])
+            .args([
+                "--format",
+                "orc",
+                "--partitions",
+                "4",
+                "--dks-url",
+                &dks.url(),
+            ])
+            .arg("--source")
+            .arg(&source)
+            .arg("--dest")
+            .arg(&dest)
+            .arg("--report")
+            .arg(&report)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(limit) = limit {
+            cmd.args(["--memory-limit", limit]);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let (status, peak) = tokio::task::block_in_place(|| wait_measuring_peak(&mut child));
+        assert!(
+            status.success(),
+            "{}",
+            std::fs::read_to_string(&report).unwrap_or_default()
+        );
+        let report: weir_engine::report::RunReport =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        assert_eq!(report.days[0].records_out, 60_000);
+        eprintln!("peak RSS with --memory-limit {limit:?}: {peak} MiB");
+        peaks.push(peak);
+    }
+    assert!(
+        peaks[1] < 256,
+        "peak RSS {} MiB under --memory-limit 256M",
+        peaks[1]
+    );
+    assert!(
+        peaks[1] < peaks[0],
+        "the limit changes something: {peaks:?}"
+    );
 }

@@ -59,6 +59,8 @@ pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         orc_compression: OrcCompression::Zlib,
         // The sample plants 4 % corrupt records.
         max_corrupt_ratio: 0.1,
+        max_corrupt: None,
+        batch_bytes: weir_engine::exec::BATCH_BYTES,
         partitions: 2,
         batch_lines: 500,
         max_line_bytes: weir_engine::exec::DEFAULT_MAX_LINE_BYTES,
@@ -66,7 +68,7 @@ pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         s3: Default::default(),
         on_missing_input: Default::default(),
         allow_empty: false,
-        runner: Arc::new(LocalRunner::new(2, &dks, CacheConfig::default())),
+        runner: Arc::new(LocalRunner::new(2, &dks, CacheConfig::default(), None).unwrap()),
     }
 }
 

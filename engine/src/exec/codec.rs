@@ -196,6 +196,7 @@ mod tests {
             },
             buffer_bytes: 1 << 20,
             run_groups: 4,
+            stop_after_corrupt: Some(3),
             s3: crate::storage::S3Settings::default(),
         };
         let plan: Arc<dyn ExecutionPlan> = Arc::new(WriteExec::new(

@@ -22,8 +22,8 @@ pub use ingest::{IngestExec, IngestSpec};
 pub use options::{WeirOptions, with_weir_options};
 pub use progress::Progress;
 pub use scan::{
-    DEFAULT_MAX_LINE_BYTES, GzipLinesScanExec, InputFile, LONG_LINE_PREFIX, ScanSpec, balance,
-    file_groups, global_partition,
+    BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, GzipLinesScanExec, InputFile, LONG_LINE_PREFIX, ScanSpec,
+    balance, file_groups, global_partition,
 };
 pub use worker::{set_worker_id, worker_id};
 pub use write::{WriteExec, WriteSpec};

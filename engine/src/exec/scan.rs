@@ -70,11 +70,19 @@ pub struct ScanSpec {
     /// bytes, length and SHA-256 go on, to be quarantined.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
+    /// Line bytes per batch at most (a smaller bound under `--memory-limit`:
+    /// batches in flight are memory the pool does not see).
+    #[serde(default = "default_batch_bytes")]
+    pub batch_bytes: usize,
 }
 
 /// The default line cap: far above any MongoDB document (16 MiB, 22 MiB as
 /// base64), far below what a batch can hold.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
+
+fn default_batch_bytes() -> usize {
+    BATCH_BYTES
+}
 
 fn default_max_line_bytes() -> usize {
     DEFAULT_MAX_LINE_BYTES
@@ -85,7 +93,7 @@ pub const LONG_LINE_PREFIX: usize = 4096;
 
 /// Line bytes per output batch at most (besides [`ScanSpec::batch_lines`]):
 /// arrow's 32-bit offsets cannot pass 2 GiB, and memory should not either.
-const BATCH_BYTES: usize = 64 << 20;
+pub const BATCH_BYTES: usize = 64 << 20;
 
 /// Spreads `files` over at most `partitions` groups, largest first onto the
 /// lightest group, so partitions finish together.
@@ -305,6 +313,7 @@ impl ExecutionPlan for GzipLinesScanExec {
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let batch_lines = self.spec.batch_lines.max(1);
         let max_line = self.spec.max_line_bytes.max(LONG_LINE_PREFIX);
+        let batch_bytes = self.spec.batch_bytes.max(1);
         let bytes_read = MetricBuilder::new(&self.metrics).counter("bytes_read", partition);
         let lines_read = MetricBuilder::new(&self.metrics).counter("lines_read", partition);
         let stream = futures::stream::iter(files)
@@ -312,7 +321,7 @@ impl ExecutionPlan for GzipLinesScanExec {
                 read_file(
                     location.clone(),
                     file,
-                    (batch_lines, max_line),
+                    (batch_lines, max_line, batch_bytes),
                     bytes_read.clone(),
                     lines_read.clone(),
                 )
@@ -334,7 +343,7 @@ impl ExecutionPlan for GzipLinesScanExec {
 fn read_file(
     location: Location,
     file: InputFile,
-    (batch_lines, max_line): (usize, usize),
+    (batch_lines, max_line, batch_bytes): (usize, usize, usize),
     bytes_read: Count,
     lines_read: Count,
 ) -> impl futures::Stream<Item = Result<RecordBatch>> + Send {
@@ -388,7 +397,7 @@ fn read_file(
         Ok::<_, DataFusionError>(lines_in_batches(
             reader,
             display,
-            (batch_lines, max_line),
+            (batch_lines, max_line, batch_bytes),
             lines_read,
         ))
     })
@@ -398,7 +407,7 @@ fn read_file(
 fn lines_in_batches<R>(
     reader: R,
     display: String,
-    (batch_lines, max_line): (usize, usize),
+    (batch_lines, max_line, batch_bytes): (usize, usize, usize),
     lines_read: Count,
 ) -> impl futures::Stream<Item = Result<RecordBatch>> + Send
 where
@@ -429,7 +438,7 @@ where
             let mut overflow = StringBuilder::new();
             let mut count = 0;
             let mut bytes = 0usize;
-            while count < batch_lines && bytes < BATCH_BYTES {
+            while count < batch_lines && bytes < batch_bytes {
                 s.buf.clear();
                 let line = read_line(&mut s.reader, &mut s.buf, max_line)
                     .await
@@ -594,6 +603,7 @@ mod tests {
             batch_lines: 10,
             s3: S3Settings::default(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            batch_bytes: BATCH_BYTES,
         };
         let scan = GzipLinesScanExec::new(spec, cut);
         assert_eq!(scan.properties().output_partitioning().partition_count(), 2);

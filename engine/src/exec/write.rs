@@ -18,6 +18,7 @@ use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -55,6 +56,10 @@ pub struct WriteSpec {
     /// `id_part` directory (instead of one per directory per flush per task).
     #[serde(default)]
     pub run_groups: usize,
+    /// When set, a task whose own corrupt records pass this count fails the
+    /// day at once (the day is then certain to fail its corrupt limit).
+    #[serde(default)]
+    pub stop_after_corrupt: Option<u64>,
     /// How to reach S3, when the destination is there.
     pub s3: S3Settings,
 }
@@ -145,7 +150,7 @@ impl ExecutionPlan for WriteExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let mut input = self.input.execute(partition, context)?;
+        let mut input = self.input.execute(partition, Arc::clone(&context))?;
         let scan_side = Arc::clone(&self.input);
         let dest = Location::parse(&self.spec.dest, &self.spec.s3)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -155,7 +160,12 @@ impl ExecutionPlan for WriteExec {
         // On a cluster a task runs a cut-down plan: name files and summaries
         // by the partition's number in the whole plan, not in the task's.
         let global = super::global_partition(self.input.as_ref(), partition);
-        let mut writer = TaskWriter::new(self.spec.clone(), dest, global, attempt);
+        // The buffer is reserved from the session's memory pool: under
+        // `--memory-limit` a task writes a file when the pool is full instead
+        // of growing past it.
+        let reservation =
+            MemoryConsumer::new(format!("WriteExec[{global}]")).register(context.memory_pool());
+        let mut writer = TaskWriter::new(self.spec.clone(), dest, global, attempt, reservation);
         // The day's staging prefix is also the scope its key-service work is
         // counted under (the ingest below is given the same one).
         let writer_scope = self.spec.staging.clone();
@@ -196,13 +206,30 @@ struct TaskWriter {
     summary: TaskSummary,
     good: Vec<RecordBatch>,
     good_bytes: usize,
+    /// What the buffer holds from the memory pool (twice its bytes: the
+    /// sorted copy made at a flush is as large).
+    reservation: MemoryReservation,
     quarantine: Option<GzEncoder<Vec<u8>>>,
+    /// Rows in the open quarantine part.
     quarantine_rows: u64,
+    /// Quarantine parts staged so far.
+    quarantine_parts: usize,
+    corrupt: u64,
     flushes: usize,
 }
 
+/// A task stages its quarantine in parts of about this much gzip, so a day of
+/// corrupt lines (a rejected key, a run of blank lines) is never held whole.
+const QUARANTINE_PART_BYTES: usize = 8 << 20;
+
 impl TaskWriter {
-    fn new(spec: WriteSpec, dest: Location, partition: usize, attempt: String) -> Self {
+    fn new(
+        spec: WriteSpec,
+        dest: Location,
+        partition: usize,
+        attempt: String,
+        reservation: MemoryReservation,
+    ) -> Self {
         Self {
             spec,
             dest,
@@ -213,8 +240,11 @@ impl TaskWriter {
             },
             good: Vec::new(),
             good_bytes: 0,
+            reservation,
             quarantine: None,
             quarantine_rows: 0,
+            quarantine_parts: 0,
+            corrupt: 0,
             flushes: 0,
         }
     }
@@ -243,12 +273,49 @@ impl TaskWriter {
             self.summary.deletes += deletes;
             self.summary.inserts += good.num_rows() as u64 - deletes;
             let projected = self.project(&good)?;
-            self.good_bytes += projected.get_array_memory_size();
+            let size = projected.get_array_memory_size();
+            if self.reservation.try_grow(2 * size).is_err() {
+                // The pool is full: write what is buffered, then try again.
+                self.flush_good().await?;
+                self.reservation.try_grow(2 * size).map_err(|e| {
+                    DataFusionError::ResourcesExhausted(format!(
+                        "task {}: a batch of {size} bytes does not fit the memory limit \
+                         even with nothing buffered; raise --memory-limit ({e})",
+                        self.summary.partition
+                    ))
+                })?;
+            }
+            self.good_bytes += size;
             self.good.push(projected);
         }
         let bad = filter_record_batch(&batch, &datafusion::arrow::compute::not(&is_good)?)?;
         if bad.num_rows() > 0 {
             self.quarantine(&bad)?;
+            self.corrupt += bad.num_rows() as u64;
+            if let Some(limit) = self.spec.stop_after_corrupt
+                && self.corrupt > limit
+            {
+                // Final, not retried: another attempt reads the same lines.
+                return Err(DataFusionError::Execution(format!(
+                    "task {} stopped the day early: {} corrupt records in this task alone, \
+                     above the allowed count {limit} (by reason: {})",
+                    self.summary.partition,
+                    self.corrupt,
+                    self.summary
+                        .corrupt
+                        .iter()
+                        .map(|(reason, n)| format!("{reason} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            if self
+                .quarantine
+                .as_ref()
+                .is_some_and(|gz| gz.get_ref().len() >= QUARANTINE_PART_BYTES)
+            {
+                self.stage_quarantine_part().await?;
+            }
         }
         if self.good_bytes >= self.spec.buffer_bytes {
             self.flush_good().await?;
@@ -379,6 +446,7 @@ impl TaskWriter {
         for (target, bytes, rows) in to_upload {
             self.stage(kind, target, bytes, rows).await?;
         }
+        self.reservation.free();
         Ok(())
     }
 
@@ -410,17 +478,24 @@ impl TaskWriter {
         Ok(())
     }
 
+    /// Stages the open quarantine part, if any.
+    async fn stage_quarantine_part(&mut self) -> Result<()> {
+        let Some(gz) = self.quarantine.take() else {
+            return Ok(());
+        };
+        let bytes = gz.finish()?;
+        let name = format!(
+            "part-{:05}-{:04}-{}.jsonl.gz",
+            self.summary.partition, self.quarantine_parts, self.summary.attempt
+        );
+        self.quarantine_parts += 1;
+        let rows = std::mem::take(&mut self.quarantine_rows);
+        self.stage(FileKind::Quarantine, name, bytes, rows).await
+    }
+
     async fn finish(mut self) -> Result<TaskSummary> {
         self.flush_good().await?;
-        if let Some(gz) = self.quarantine.take() {
-            let bytes = gz.finish()?;
-            let name = format!(
-                "part-{:05}-{}.jsonl.gz",
-                self.summary.partition, self.summary.attempt
-            );
-            let rows = self.quarantine_rows;
-            self.stage(FileKind::Quarantine, name, bytes, rows).await?;
-        }
+        self.stage_quarantine_part().await?;
         Ok(self.summary)
     }
 }

@@ -195,9 +195,13 @@ impl DksClient {
             .bytes()
             .await
             .map_err(|e| self.bad_response(status, &transport_cause(&e)))?;
-        // serde's message names the field, never the value.
-        serde_json::from_slice(&bytes)
-            .map_err(|e| self.bad_response(status, &format!("not the DKS JSON shape ({e})")))
+        // serde's own message can quote a value (a key): only its kind and place.
+        serde_json::from_slice(&bytes).map_err(|e| {
+            self.bad_response(
+                status,
+                &format!("not the DKS JSON shape ({})", crate::redact::json_error(&e)),
+            )
+        })
     }
 
     fn bad_response(&self, status: u16, detail: &str) -> Error {

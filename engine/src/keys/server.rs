@@ -475,8 +475,9 @@ pub fn read_keys_file(path: &Path) -> Result<HashMap<String, (String, DataKey)>>
         path: path.to_owned(),
         detail,
     };
-    // serde_json's message gives line and column, never the value.
-    let file: File = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    // serde_json's own message can quote a key: only its kind and place.
+    let file: File =
+        serde_json::from_slice(&text).map_err(|e| bad(crate::redact::json_error(&e)))?;
     file.keys
         .into_iter()
         .map(|(wrapped, entry)| {
