@@ -100,6 +100,19 @@ pub struct ExecutorArgs {
     /// This executor's id in the cluster and in run reports (default: generated).
     #[arg(long, env = "WEIR_EXECUTOR_ID")]
     pub executor_id: Option<String>,
+    /// Input may only be read under these prefixes (paths or
+    /// s3://bucket/prefix; repeatable, or comma-separated in the variable).
+    /// Plans naming anything else are refused.
+    #[arg(long = "allow-read", env = "WEIR_ALLOW_READ", value_delimiter = ',')]
+    pub allow_read: Vec<String>,
+    /// Output (staging and runs included) may only be written under these.
+    #[arg(long = "allow-write", env = "WEIR_ALLOW_WRITE", value_delimiter = ',')]
+    pub allow_write: Vec<String>,
+    /// Run plans for any location (only where nothing but trusted clients
+    /// reach the executor's ports): without it, --allow-read and
+    /// --allow-write are required.
+    #[arg(long, env = "WEIR_ALLOW_ANY_LOCATION", conflicts_with_all = ["allow_read", "allow_write"])]
+    pub allow_any_location: bool,
 }
 
 /// `weir cluster ...`.
@@ -125,6 +138,13 @@ pub struct ClusterUpArgs {
     /// Working directory for the executors' task results.
     #[arg(long, default_value = "weir-data/cluster")]
     pub dir: PathBuf,
+    /// Prefixes the executors may read (default: any location; the
+    /// processes listen on 127.0.0.1 only).
+    #[arg(long = "allow-read", value_delimiter = ',')]
+    pub allow_read: Vec<String>,
+    /// Prefixes the executors may write.
+    #[arg(long = "allow-write", value_delimiter = ',', requires = "allow_read")]
+    pub allow_write: Vec<String>,
 }
 
 /// `weir dks ...`.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
-use weir_engine::exec::{WeirPhysicalCodec, set_worker_id};
+use weir_engine::exec::{AllowList, WeirPhysicalCodec, set_allow_list, set_worker_id};
 
 use crate::cli::ExecutorArgs;
 use crate::error::Error;
@@ -55,6 +55,19 @@ pub fn executor_config(args: &ExecutorArgs) -> Result<ExecutorProcessConfig, Err
 pub(crate) fn run(args: &ExecutorArgs) -> Result<std::process::ExitCode, Error> {
     crate::logging::init();
     let config = executor_config(args)?;
+    if args.allow_any_location {
+        tracing::warn!("this executor runs plans for any location (--allow-any-location)");
+    } else {
+        if args.allow_read.is_empty() || args.allow_write.is_empty() {
+            return Err(Error::usage(
+                "--allow-read/--allow-write",
+                "give the prefixes this executor may read and write (or --allow-any-location where only trusted clients reach it)",
+            ));
+        }
+        let list = AllowList::new(&args.allow_read, &args.allow_write)?;
+        tracing::info!(read = ?args.allow_read, write = ?args.allow_write, "executor allow-list");
+        set_allow_list(list);
+    }
     if let Some(dir) = &args.work_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::usage("--work-dir", format!("{}: {e}", dir.display())))?;

@@ -57,34 +57,43 @@ pub(crate) fn run(args: &ClusterUpArgs) -> Result<ExitCode, Error> {
         if !ready(&mut cluster, port, &args.dir, &mut signals).await? {
             return Ok(ExitCode::SUCCESS);
         }
+        let scheduler = format!("127.0.0.1:{port}");
         for i in 0..args.executors {
             let name = format!("executor-{i}");
             let flight = port + 1 + 2 * i as u16;
             let work = args.dir.join(&name);
-            let child = spawn(
-                &exe,
-                &args.dir,
+            let (ports, work_dir) = (
+                [(flight).to_string(), (flight + 1).to_string()],
+                work.display().to_string(),
+            );
+            let concurrent = args.concurrent_tasks.to_string();
+            let mut argv = vec![
+                "executor",
+                "--scheduler",
+                &scheduler,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &ports[0],
+                "--grpc-port",
+                &ports[1],
+                "--concurrent-tasks",
+                &concurrent,
+                "--heartbeat-secs",
+                "2",
+                "--work-dir",
+                &work_dir,
+                "--executor-id",
                 &name,
-                &[
-                    "executor",
-                    "--scheduler",
-                    &format!("127.0.0.1:{port}"),
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    &flight.to_string(),
-                    "--grpc-port",
-                    &(flight + 1).to_string(),
-                    "--concurrent-tasks",
-                    &args.concurrent_tasks.to_string(),
-                    "--heartbeat-secs",
-                    "2",
-                    "--work-dir",
-                    &work.display().to_string(),
-                    "--executor-id",
-                    &name,
-                ],
-            )?;
+            ];
+            // Loopback only: any location unless prefixes are given.
+            let (read, write) = (args.allow_read.join(","), args.allow_write.join(","));
+            if args.allow_read.is_empty() {
+                argv.push("--allow-any-location");
+            } else {
+                argv.extend(["--allow-read", &read, "--allow-write", &write]);
+            }
+            let child = spawn(&exe, &args.dir, &name, &argv)?;
             cluster.0.push((name, child));
             if !ready(&mut cluster, flight, &args.dir, &mut signals).await? {
                 return Ok(ExitCode::SUCCESS);

@@ -568,3 +568,81 @@ fn cluster_up_serves_runs_and_takes_its_processes_down_with_it() {
         );
     }
 }
+
+/// Executors started with `--allow-read` and `--allow-write` run plans inside
+/// those prefixes and refuse any other source or destination, publishing
+/// nothing; the client's error names the refused location.
+#[test]
+fn executors_refuse_plans_outside_their_allow_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_dks, dks_url) = spawn_sample_dks(dir.path(), &[]);
+    let sample = conformance_file("sample");
+    let allowed = dir.path().join("allowed");
+    std::fs::create_dir_all(&allowed).unwrap();
+    let read = sample.to_str().unwrap().to_owned();
+    let write = allowed.to_str().unwrap().to_owned();
+    let cluster = TestCluster::start(
+        dir.path(),
+        2,
+        &[("WEIR_ALLOW_READ", &read), ("WEIR_ALLOW_WRITE", &write)],
+    );
+    let report = dir.path().join("report.json");
+    let args = |source: &Path, dest: &Path| -> Vec<String> {
+        [
+            "run",
+            "--source",
+            source.to_str().unwrap(),
+            "--dest",
+            dest.to_str().unwrap(),
+            "--dks-url",
+            &dks_url,
+            "--collection",
+            "calculator:calculationParts",
+            "--date",
+            "2023-06-02",
+            "--max-corrupt-ratio",
+            "0.1",
+            "--cluster",
+            &cluster.url(),
+            "--report",
+            report.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+    let report = weir_ok(&args(&sample, &allowed), Some(&cluster));
+    assert!(report.days[0].records_out > 0);
+
+    let elsewhere = dir.path().join("elsewhere");
+    let out = weir(&args(&sample, &elsewhere));
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("refuses to write") && text.contains("elsewhere"),
+        "{text}"
+    );
+    assert!(
+        !elsewhere.join("corporate_data_ingestion").exists(),
+        "nothing published outside the list"
+    );
+
+    // A copy of the input outside the read prefixes is refused too.
+    let copy = dir.path().join("copy");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(&sample)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = weir(&args(&copy, &allowed));
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("refuses to read") && text.contains("copy"),
+        "{text}"
+    );
+}

@@ -159,6 +159,10 @@ impl ExecutionPlan for CompactExec {
         let (global, runs) = group_of(&self.input, partition)?;
         let dest = Location::parse(&self.spec.dest, &self.spec.s3)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        super::allow::check(
+            super::allow::Access::Write,
+            &dest.display(&dest.child(&self.spec.staging)),
+        )?;
         let attempt = format!("{:016x}", rand::random::<u64>());
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let reservation = MemoryConsumer::new(format!("CompactExec[{partition}]"))
@@ -227,6 +231,8 @@ fn read_run(dest: Location, path: String) -> SendableRecordBatchStream {
     let stream = futures::stream::once(async move {
         let path = stored_path(&path).map_err(|e| DataFusionError::External(Box::new(e)))?;
         let display = dest.display(&path);
+        // Runs are staged output: only where this executor may write.
+        super::allow::check(super::allow::Access::Write, &display)?;
         let got = dest
             .store
             .get(&path)

@@ -2,6 +2,7 @@
 //! operator and the partition-parallel writer. Each is described by a plain
 //! serde spec so the extension codec can ship it to Ballista executors.
 
+mod allow;
 mod codec;
 mod compact;
 mod error;
@@ -14,6 +15,7 @@ pub mod schema;
 mod worker;
 mod write;
 
+pub use allow::{Access, AllowList, set_allow_list};
 pub use codec::{WeirNode, WeirPhysicalCodec, decode, encode};
 pub use compact::{CompactExec, CompactSpec};
 pub use error::{INPUT_CHANGED, engine_error, io_error, storage_error};

@@ -354,6 +354,7 @@ fn read_file(
     let display = location.display(&path);
     let file_size = file.size;
     futures::stream::once(async move {
+        super::allow::check(super::allow::Access::Read, &display)?;
         // Not a gzip stream at all: a final error naming the file, not an
         // I/O error the scheduler would retry.
         if file_size == 0 {

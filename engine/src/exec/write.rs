@@ -156,6 +156,10 @@ impl ExecutionPlan for WriteExec {
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         // A token per attempt: a retried or duplicated task never writes over
         // another attempt's files, and only the committed list is published.
+        super::allow::check(
+            super::allow::Access::Write,
+            &dest.display(&dest.child(&self.spec.staging)),
+        )?;
         let attempt = format!("{:016x}", rand::random::<u64>());
         // On a cluster a task runs a cut-down plan: name files and summaries
         // by the partition's number in the whole plan, not in the task's.
