@@ -13,3 +13,4 @@ mod python_oracle;
 mod run;
 mod s3;
 mod sample;
+mod whole_day;

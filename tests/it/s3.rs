@@ -610,3 +610,115 @@ fn credentials_from_a_failed_s3_request_appear_nowhere() {
         );
     }
 }
+
+/// Every object under `prefix` with its bytes.
+async fn objects(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let metas: Vec<_> = store
+        .list(Some(&ObjectPath::from(prefix)))
+        .try_collect()
+        .await
+        .unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for meta in metas {
+        let bytes = store
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        out.insert(meta.location.to_string(), bytes.to_vec());
+    }
+    out
+}
+
+/// The commit on S3 fails at any step (after the data's copies, after the
+/// quarantine's copies, after the first directory's markers): every object
+/// of the published day, data and quarantine, is then as it was — the
+/// markers already written are put back and the copies removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_s3_that_fails_at_any_step_changes_no_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start();
+    moto.create_bucket("corporate");
+    moto.create_bucket("published");
+    let corporate = client(&moto, "corporate");
+    let published = client(&moto, "published");
+    upload_tree(&corporate, &conformance_file("sample")).await;
+    let dks = sample_dks(dir.path()).await;
+    let config = config_file(dir.path(), &moto, "");
+    let config = config.to_str().unwrap().to_owned();
+    let url = dks.url();
+    let run = move |fault: Option<&'static str>| {
+        let (config, url) = (config.clone(), url.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new(weir_bin());
+            if let Some(fault) = fault {
+                cmd.env("WEIR_FAULT_AT", fault);
+            }
+            cmd.args([
+                "run",
+                "--config",
+                &config,
+                "--collection",
+                "calculator:calculationParts",
+                "--date",
+                "2023-06-02",
+                "--format",
+                "jsonl",
+                "--source",
+                "s3://corporate",
+                "--dest",
+                "s3://published",
+                "--dks-url",
+                &url,
+            ])
+            .env("AWS_ACCESS_KEY_ID", KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap()
+        })
+    };
+    let first = run(None).await.unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    let before = objects(&published, "").await;
+    assert!(
+        before.keys().any(|k| k.contains("/_corrupt/")),
+        "{:?}",
+        before.keys()
+    );
+    assert!(
+        before.keys().any(|k| k.contains("/json")),
+        "{:?}",
+        before.keys()
+    );
+    for fault in [
+        "prepare:json",
+        "prepare:_corrupt",
+        "marker:json",
+        "marker:_corrupt",
+    ] {
+        let out = run(Some(fault)).await.unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{fault}: {stdout}");
+        assert!(stdout.contains("injected fault"), "{fault}: {stdout}");
+        let after = objects(&published, "").await;
+        assert_eq!(
+            after.keys().collect::<Vec<_>>(),
+            before.keys().collect::<Vec<_>>(),
+            "{fault}: objects listed"
+        );
+        assert!(after == before, "{fault}: bytes changed");
+    }
+    // Without a fault the rerun publishes (new attempt names).
+    assert!(run(None).await.unwrap().status.success());
+    assert_ne!(objects(&published, "").await, before);
+}

@@ -275,41 +275,99 @@ fn sync_file(path: &std::path::Path) -> Result<()> {
 
 /// Object stores: every directory's files copied first (new keys, nothing
 /// live changes), then the manifests and markers back to back, then what
-/// the new manifests do not list is deleted. A failure before the markers
-/// leaves every directory as it was (the copies are unlisted and go with the
-/// next commit's clean-up).
+/// the new manifests do not list is deleted. A failure before the last
+/// marker is rolled back: the markers already written get their previous
+/// bytes again and the copies are deleted, so every directory lists as it
+/// did. (A process killed in between cannot roll back; the copies are then
+/// unlisted and go with the next commit's clean-up.)
 async fn publish_object_store(
     dest: &Location,
     outputs: &[DirOutput<'_>],
     manifests: Vec<Vec<u8>>,
 ) -> Result<()> {
     let store = &dest.store;
-    let mut keeps = Vec::with_capacity(outputs.len());
+    // What each directory's markers held before, to put back on failure.
+    let mut previous = Vec::with_capacity(outputs.len());
     for out in outputs {
         let final_dir = dest.child(out.dir);
-        let mut keep = std::collections::HashSet::new();
-        for f in out.files {
-            let to = raw_join(&final_dir, &f.target);
-            store
-                .copy(&stored_path(&f.staged)?, &to)
-                .await
-                .map_err(|e| storage("copy", dest.display(&to), e))?;
-            keep.insert(to);
-        }
-        fault_at("prepare", out.dir)
-            .map_err(|e| Error::storage("copy", dest.display(&final_dir), &e))?;
-        keeps.push((final_dir, keep));
-    }
-    for ((final_dir, keep), manifest) in keeps.iter_mut().zip(manifests) {
-        for (name, bytes) in [("_manifest.json", manifest), ("_SUCCESS", Vec::new())] {
+        let mut markers = Vec::new();
+        for name in ["_manifest.json", "_SUCCESS"] {
             let path = final_dir.clone().join(name);
-            store
-                .put(&path, bytes.into())
-                .await
-                .map_err(|e| storage("put", dest.display(&path), e))?;
-            keep.insert(path);
+            let bytes = match store.get(&path).await {
+                Ok(got) => Some(
+                    got.bytes()
+                        .await
+                        .map_err(|e| storage("read", dest.display(&path), e))?,
+                ),
+                Err(object_store::Error::NotFound { .. }) => None,
+                Err(e) => return Err(storage("read", dest.display(&path), e)),
+            };
+            markers.push((path, bytes));
         }
+        previous.push(markers);
     }
+    let mut copied = Vec::new();
+    let mut written: Vec<&(ObjectPath, Option<bytes::Bytes>)> = Vec::new();
+    let committed = async {
+        let mut keeps = Vec::with_capacity(outputs.len());
+        for out in outputs {
+            let final_dir = dest.child(out.dir);
+            let mut keep = std::collections::HashSet::new();
+            for f in out.files {
+                let to = raw_join(&final_dir, &f.target);
+                store
+                    .copy(&stored_path(&f.staged)?, &to)
+                    .await
+                    .map_err(|e| storage("copy", dest.display(&to), e))?;
+                copied.push(to.clone());
+                keep.insert(to);
+            }
+            fault_at("prepare", out.dir)
+                .map_err(|e| Error::storage("copy", dest.display(&final_dir), &e))?;
+            keeps.push((final_dir, keep));
+        }
+        for (((final_dir, keep), manifest), (out, before)) in keeps
+            .iter_mut()
+            .zip(manifests)
+            .zip(outputs.iter().zip(&previous))
+        {
+            for ((name, bytes), old) in [("_manifest.json", manifest), ("_SUCCESS", Vec::new())]
+                .into_iter()
+                .zip(before)
+            {
+                let path = final_dir.clone().join(name);
+                written.push(old);
+                store
+                    .put(&path, bytes.into())
+                    .await
+                    .map_err(|e| storage("put", dest.display(&path), e))?;
+                keep.insert(path);
+            }
+            fault_at("marker", out.dir)
+                .map_err(|e| Error::storage("put", dest.display(final_dir), &e))?;
+        }
+        Ok::<_, Error>(keeps)
+    }
+    .await;
+    let keeps = match committed {
+        Ok(keeps) => keeps,
+        Err(e) => {
+            // Markers first (readers go by them), then the copies.
+            for (path, old) in written.into_iter().rev() {
+                let undone = match old {
+                    Some(bytes) => store.put(path, bytes.clone().into()).await.map(|_| ()),
+                    None => store.delete(path).await,
+                };
+                if let Err(undo) = undone {
+                    tracing::error!(path = %dest.display(path), error = %crate::redact::secrets(&undo.to_string()), "cannot roll back a marker");
+                }
+            }
+            if let Err(undo) = delete_all(store.as_ref(), dest, copied).await {
+                tracing::warn!(error = %undo, "copies of a failed commit left for the next clean-up");
+            }
+            return Err(e);
+        }
+    };
     for (final_dir, keep) in &keeps {
         // Objects of earlier runs of this day: gone once the new day is
         // committed.
