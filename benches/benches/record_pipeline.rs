@@ -15,8 +15,13 @@ fn pipeline(c: &mut Criterion) {
     let (lines, keys) = calculation_parts_lines(RECORDS, 5, 42);
     let mean = lines.iter().map(Vec::len).sum::<usize>() / lines.len();
     eprintln!("{RECORDS} calculationParts lines, mean {mean} bytes");
-    let pipeline = RecordPipeline::for_collection(
+    // calculationParts' rules: `id_part` from `_id.id`.
+    let pipeline = RecordPipeline::new(
         CollectionName::parse("calculator:calculationParts").unwrap_or_else(|e| panic!("{e}")),
+        weir_engine::record::RecordRules {
+            id_part: true,
+            ..Default::default()
+        },
         Cipher::Ctr,
     );
 

@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "weir", version, about)]
 pub struct Cli {
+    /// Log lines on stderr as text or JSON (one object per event); the
+    /// level is `RUST_LOG`'s.
+    #[arg(long, global = true, value_enum, default_value_t = crate::logging::LogFormat::Text, env = "WEIR_LOG_FORMAT")]
+    pub log_format: crate::logging::LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

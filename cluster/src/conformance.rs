@@ -8,15 +8,12 @@ use weir_ingesters::Registry;
 use crate::cli::{ConformanceCommand, VectorArgs};
 use crate::error::Error;
 
-pub(crate) fn run(command: ConformanceCommand) -> Result<ExitCode, Error> {
+pub(crate) fn run(command: ConformanceCommand, registry: &Registry) -> Result<ExitCode, Error> {
     let (report, args) = match command {
-        ConformanceCommand::Records(args) => {
-            let registry = Registry::new();
-            (
-                records::run_file(&args.file, &|c| registry.rules_for(c))?,
-                args,
-            )
-        }
+        ConformanceCommand::Records(args) => (
+            records::run_file(&args.file, &|c| registry.rules_for(c))?,
+            args,
+        ),
         ConformanceCommand::Crypto(args) => (crypto::run_file(&args.file)?, args),
     };
     print_report(&report, &args);

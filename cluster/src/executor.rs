@@ -53,7 +53,6 @@ pub fn executor_config(args: &ExecutorArgs) -> Result<ExecutorProcessConfig, Err
 
 /// Runs the executor until it is stopped.
 pub(crate) fn run(args: &ExecutorArgs) -> Result<std::process::ExitCode, Error> {
-    crate::logging::init();
     let config = executor_config(args)?;
     if args.allow_any_location {
         tracing::warn!("this executor runs plans for any location (--allow-any-location)");

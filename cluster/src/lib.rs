@@ -9,7 +9,7 @@ mod dks;
 mod error;
 mod executor;
 mod generate;
-mod logging;
+pub mod logging;
 mod progress;
 mod remote;
 mod run;
@@ -19,22 +19,51 @@ mod up;
 
 use std::process::ExitCode;
 
+pub use config::RunSettings;
 pub use error::Error;
 pub use executor::executor_config;
 pub use remote::BallistaRunner;
 pub use scheduler::scheduler_config;
+pub use weir_ingesters::Registry;
 
-/// Runs a parsed command line; the exit code reflects the outcome.
+/// Runs a parsed command line with Weir's built-in collections; the exit
+/// code reflects the outcome.
 pub fn run(cli: cli::Cli) -> Result<ExitCode, Error> {
+    run_with(cli, Registry::with_builtins())
+}
+
+/// Runs a parsed command line with `registry`'s collections: a team's own
+/// binary registers its ingesters and calls this (or [`main_with`]).
+pub fn run_with(cli: cli::Cli, registry: Registry) -> Result<ExitCode, Error> {
+    let services = matches!(
+        cli.command,
+        cli::Command::Scheduler(_) | cli::Command::Executor(_) | cli::Command::Dks(_)
+    );
+    logging::init(cli.log_format, if services { "info" } else { "warn" });
     match cli.command {
-        cli::Command::Conformance(command) => conformance::run(command),
+        cli::Command::Conformance(command) => conformance::run(command, &registry),
         cli::Command::Dks(command) => dks::run(command),
         cli::Command::Generate(args) => generate::run(args),
         cli::Command::Demo(args) => demo::run(&args),
-        cli::Command::Run(args) => run::run(&args),
+        cli::Command::Run(args) => run::run(&args, &registry),
         cli::Command::Scheduler(args) => scheduler::run(&args),
         cli::Command::Executor(args) => executor::run(&args),
         cli::Command::Cluster(cli::ClusterCommand::Up(args)) => up::run(&args),
+    }
+}
+
+/// The whole `weir` command over `registry`: parses the process's
+/// arguments, runs, prints an error, gives the exit code (2 for usage and
+/// environment errors). A team's binary is
+/// `fn main() -> ExitCode { weir_cluster::main_with(my_registry()) }`.
+pub fn main_with(registry: Registry) -> ExitCode {
+    use clap::Parser as _;
+    match run_with(cli::Cli::parse(), registry) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("weir: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

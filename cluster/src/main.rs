@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
 // Many threads allocate and free batch-sized buffers: glibc's per-thread
 // arenas let RSS creep up with the input; mimalloc keeps it flat and spends
 // less time in the allocator (the figures are in the README's benchmarks).
@@ -11,12 +9,5 @@ use clap::Parser as _;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = weir_cluster::cli::Cli::parse();
-    match weir_cluster::run(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("weir: {e}");
-            ExitCode::from(2)
-        }
-    }
+    weir_cluster::main_with(weir_cluster::Registry::with_builtins())
 }

@@ -15,10 +15,10 @@ use crate::progress::ProgressDisplay;
 use crate::remote::BallistaRunner;
 use crate::summary::print_summary;
 
-pub(crate) fn run(args: &RunArgs) -> Result<ExitCode, Error> {
+pub(crate) fn run(args: &RunArgs, registry: &Registry) -> Result<ExitCode, Error> {
     let settings = RunSettings::resolve(args)?;
     crate::runtime()?.block_on(async {
-        let report = execute(&settings).await?;
+        let report = execute(&settings, registry).await?;
         finish(&settings, &report)
     })
 }
@@ -42,7 +42,10 @@ fn rand_u32() -> u32 {
 /// Runs the settings (in-process, or on the cluster they name) and returns
 /// the report. Only a cluster that cannot be reached stops the run before
 /// its days.
-pub(crate) async fn execute(settings: &RunSettings) -> Result<RunReport, Error> {
+pub(crate) async fn execute(
+    settings: &RunSettings,
+    registry: &Registry,
+) -> Result<RunReport, Error> {
     if settings.memory_limit.is_some() {
         return_memory_promptly();
     }
@@ -85,7 +88,7 @@ pub(crate) async fn execute(settings: &RunSettings) -> Result<RunReport, Error> 
     let display = settings.cluster.is_none().then(ProgressDisplay::start);
     let report = run_all(
         &ctx,
-        &Registry::new(),
+        registry,
         &settings.collections,
         &settings.dates,
         settings.max_concurrent_days,
@@ -118,6 +121,11 @@ pub(crate) fn finish(settings: &RunSettings, report: &RunReport) -> Result<ExitC
 /// on a 60,000-record ORC day under `--memory-limit 256M`, peak RSS 203 MiB
 /// instead of 296 MiB, at the same speed. (Off by default: the delay saves system calls on hosts with
 /// memory to spare.)
+// The symbol comes from libmimalloc-sys, linked through the `mimalloc` crate
+// even into a team's binary that chose another global allocator (then the
+// options only tune an allocator nobody uses).
+use mimalloc as _;
+
 #[allow(unsafe_code)]
 fn return_memory_promptly() {
     // mimalloc's `mi_option_e` (v2, as libmimalloc-sys 0.1 builds it).

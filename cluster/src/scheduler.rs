@@ -42,7 +42,6 @@ pub fn scheduler_config(args: &SchedulerArgs) -> SchedulerConfig {
 
 /// Runs the scheduler until it is stopped.
 pub(crate) fn run(args: &SchedulerArgs) -> Result<std::process::ExitCode, Error> {
-    crate::logging::init();
     let addr: SocketAddr = format!("{}:{}", args.bind, args.port)
         .parse()
         .map_err(|e| Error::usage("--bind", format!("{}:{}: {e}", args.bind, args.port)))?;

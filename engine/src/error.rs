@@ -127,6 +127,18 @@ pub enum Error {
         limit: CorruptLimit,
     },
 
+    /// A collection's post-processing step failed: nothing of the day was
+    /// published.
+    #[error("{collection} {export_date}: post-processing {source}; nothing published")]
+    PostProcessing {
+        /// `db:collection`.
+        collection: String,
+        /// The export date.
+        export_date: String,
+        /// The step and its cause.
+        source: crate::post::StepFailed,
+    },
+
     /// Environment: object storage failed (list, get, put, copy, delete).
     #[error("storage {op} {location}: {detail}")]
     Storage {

@@ -5,23 +5,13 @@ use chrono::NaiveDate;
 
 use crate::record::CollectionName;
 
-/// The K2HB consumer that wrote a collection.
-pub fn consumer(collection: &CollectionName) -> &'static str {
-    if collection.db() == "data" && collection.collection() == "businessAudit" {
-        "ucfs_audit"
-    } else if collection.db().contains("equalit") {
-        "ucfs_equalities"
-    } else {
-        "ucfs_main"
-    }
-}
-
-/// The day's input prefix under the source root:
-/// `corporate_storage/<consumer>/YYYY/MM/DD/<db>/<collection>`.
-pub fn input_prefix(collection: &CollectionName, landing: NaiveDate) -> String {
+/// A day's input prefix under the source root:
+/// `corporate_storage/<consumer>/YYYY/MM/DD/<db>/<collection>`, where the
+/// consumer is the K2HB consumer that wrote the collection (the ingester
+/// knows which: `ucfs_main`, `ucfs_audit`, …).
+pub fn input_prefix(consumer: &str, collection: &CollectionName, landing: NaiveDate) -> String {
     format!(
-        "corporate_storage/{}/{}/{}/{}",
-        consumer(collection),
+        "corporate_storage/{consumer}/{}/{}/{}",
         landing.format("%Y/%m/%d"),
         collection.db(),
         collection.collection()

@@ -12,6 +12,7 @@ pub mod json;
 pub mod keys;
 pub mod layout;
 pub mod output;
+pub mod post;
 pub mod record;
 pub mod redact;
 pub mod report;

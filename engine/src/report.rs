@@ -72,6 +72,9 @@ pub struct DayReport {
     pub output: Option<PublishedDir>,
     /// The published quarantine.
     pub quarantine: Option<PublishedDir>,
+    /// The derived outputs published with the day, by name.
+    #[serde(default)]
+    pub derived: std::collections::BTreeMap<String, PublishedDir>,
 }
 
 /// One successful task attempt of a day.

@@ -19,10 +19,11 @@ use crate::exec::{
     ScanSpec, WeirOptions, WriteExec, WriteSpec, balance, file_groups, run_group_of,
 };
 use crate::keys::{CacheConfig, CacheStats, DksConfig};
-use crate::layout::{input_prefix, landing_date};
+use crate::layout::landing_date;
 use crate::output::{
     DirOutput, FileKind, OutputSpec, StagedFile, TaskSummary, discard_staging, publish_all,
 };
+use crate::post::{DerivedOutput, PostProcess, StagedDay};
 use crate::report::{DayReport, OutputRef, TaskReport};
 use crate::storage::{Location, S3Settings};
 use crate::{Error, Result};
@@ -39,6 +40,8 @@ pub struct DayJob {
     pub export_date: NaiveDate,
     /// Source root.
     pub source: String,
+    /// The day's input prefix under the source root (the ingester's layout).
+    pub input_prefix: String,
     /// Destination root.
     pub dest: String,
     /// Record processing (collection, rules, cipher, keys).
@@ -162,7 +165,7 @@ impl DayJob {
     /// landing prefix, and the other files there (not read; reported).
     pub async fn list_input(&self) -> Result<(Location, Vec<InputFile>, Vec<String>)> {
         let source = Location::parse(&self.source, &self.s3)?;
-        let prefix = source.child(&input_prefix(&self.ingest.collection, self.landing_date()));
+        let prefix = source.child(&self.input_prefix);
         let listed: Vec<object_store::ObjectMeta> = source
             .store
             .list(Some(&prefix))
@@ -279,6 +282,16 @@ impl DayJob {
 /// Runs one day end to end. A failed day publishes nothing, leaves the
 /// previous output as it was, and removes its staging files.
 pub async fn run_day(job: &DayJob, runner: &dyn PlanRunner) -> DayReport {
+    run_day_with(job, runner, None).await
+}
+
+/// [`run_day`] with a collection's post-processing between staging and
+/// publishing: its outputs publish with the day's, or nothing does.
+pub async fn run_day_with(
+    job: &DayJob,
+    runner: &dyn PlanRunner,
+    post: Option<&dyn PostProcess>,
+) -> DayReport {
     let started = Instant::now();
     let mut report = DayReport {
         collection: job.ingest.collection.to_string(),
@@ -286,7 +299,7 @@ pub async fn run_day(job: &DayJob, runner: &dyn PlanRunner) -> DayReport {
         landing_date: job.landing_date().to_string(),
         ..DayReport::default()
     };
-    let mut outcome = run_day_inner(job, runner, &mut report).await;
+    let mut outcome = run_day_inner(job, runner, post, &mut report).await;
     let input_changed =
         matches!(&outcome, Err(Error::Execution { detail, .. }) if detail.contains(INPUT_CHANGED));
     if input_changed && job.on_missing_input == MissingInput::Retry {
@@ -301,7 +314,7 @@ pub async fn run_day(job: &DayJob, runner: &dyn PlanRunner) -> DayReport {
             ..DayReport::default()
         };
         report = fresh;
-        outcome = run_day_inner(job, runner, &mut report)
+        outcome = run_day_inner(job, runner, post, &mut report)
             .await
             .map_err(|e| match e {
                 Error::Execution {
@@ -337,6 +350,7 @@ pub async fn run_day(job: &DayJob, runner: &dyn PlanRunner) -> DayReport {
 async fn run_day_inner(
     job: &DayJob,
     runner: &dyn PlanRunner,
+    post: Option<&dyn PostProcess>,
     report: &mut DayReport,
 ) -> Result<()> {
     let (source, files, skipped) = job.list_input().await?;
@@ -357,9 +371,7 @@ async fn run_day_inner(
             field: "input".to_owned(),
             detail: format!(
                 "no *.jsonl.gz or *.json.gz files under {}{}",
-                source.display(
-                    &source.child(&input_prefix(&job.ingest.collection, job.landing_date()))
-                ),
+                source.display(&source.child(&job.input_prefix)),
                 match report.skipped_files.len() {
                     0 => String::new(),
                     n => format!(
@@ -470,10 +482,30 @@ async fn run_day_inner(
         check_one_attempt_each(&compacted, groups).map_err(day_failed)?;
         compacted.into_iter().flat_map(|s| s.files).collect()
     };
-    // The quarantine and the data are one commit: both or neither.
+    // Post-processing reads the staged rows and stages more, before
+    // anything is published.
+    let derived = match post {
+        Some(step) => step
+            .post_process(&StagedDay {
+                job,
+                data: &data,
+                runner,
+            })
+            .await
+            .map_err(|source| Error::PostProcessing {
+                collection: job.ingest.collection.to_string(),
+                export_date: job.export_date.to_string(),
+                source,
+            })?,
+        None => Vec::new(),
+    };
+    check_distinct_dirs(job, &derived).map_err(day_failed)?;
+    // The quarantine, the data and every derived output are one commit.
     let quarantine = files(FileKind::Quarantine);
     let data: Vec<&StagedFile> = data.iter().collect();
-    let outputs = [
+    let derived_files: Vec<Vec<&StagedFile>> =
+        derived.iter().map(|d| d.files.iter().collect()).collect();
+    let mut outputs = vec![
         DirOutput {
             dir: &job.output.quarantine_dir,
             files: &quarantine,
@@ -483,11 +515,42 @@ async fn run_day_inner(
             files: &data,
         },
     ];
+    for (d, files) in derived.iter().zip(&derived_files) {
+        outputs.push(DirOutput { dir: &d.dir, files });
+    }
     let mut published = publish_all(&dest, &job.staging(), &outputs, &job.run_id)
         .await?
         .into_iter();
     report.quarantine = published.next();
     report.output = published.next();
+    report.derived = derived
+        .iter()
+        .zip(published)
+        .map(|(d, dir)| (d.name.clone(), dir))
+        .collect();
+    Ok(())
+}
+
+/// Derived outputs each replace their own directory, never the day's data
+/// or quarantine or one another's.
+fn check_distinct_dirs(job: &DayJob, derived: &[DerivedOutput]) -> std::result::Result<(), String> {
+    let mut dirs = vec![
+        job.output.data_dir.as_str(),
+        job.output.quarantine_dir.as_str(),
+    ];
+    for d in derived {
+        let clash = dirs.iter().find(|other| {
+            let (a, b) = (d.dir.trim_end_matches('/'), other.trim_end_matches('/'));
+            a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
+        });
+        if let Some(other) = clash {
+            return Err(format!(
+                "derived output {} would be published at {}, inside or over {other}; nothing published",
+                d.name, d.dir
+            ));
+        }
+        dirs.push(&d.dir);
+    }
     Ok(())
 }
 
@@ -512,7 +575,9 @@ fn check_counts(summaries: &[TaskSummary], listed_bytes: u64) -> std::result::Re
 }
 
 /// The task summaries a plan of Weir's writers returned.
-fn summaries_of(batches: Vec<datafusion::arrow::array::RecordBatch>) -> Result<Vec<TaskSummary>> {
+pub(crate) fn summaries_of(
+    batches: Vec<datafusion::arrow::array::RecordBatch>,
+) -> Result<Vec<TaskSummary>> {
     let mut summaries = Vec::new();
     for batch in &batches {
         let column = batch.column(0).as_string::<i32>();
@@ -583,6 +648,14 @@ pub fn output_refs(job: &DayJob, report: &DayReport) -> Vec<OutputRef> {
             export_date: report.export_date.clone(),
             format: "quarantine".to_owned(),
             path: q.path.clone(),
+        });
+    }
+    for (name, dir) in &report.derived {
+        refs.push(OutputRef {
+            collection: report.collection.clone(),
+            export_date: report.export_date.clone(),
+            format: name.clone(),
+            path: dir.path.clone(),
         });
     }
     refs

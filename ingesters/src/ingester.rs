@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use weir_engine::exec::IngestSpec;
+use weir_engine::layout::{input_prefix, landing_date};
 use weir_engine::output::{OrcCompression, OutputFormat, OutputSpec};
+use weir_engine::post::{DerivedOutput, PostProcess, StagedDay, StepFailed};
 use weir_engine::record::{Cipher, CollectionName, RecordRules};
 use weir_engine::report::DayReport;
-use weir_engine::run::{DayJob, MissingInput, PlanRunner, run_day};
+use weir_engine::run::{DayJob, MissingInput, PlanRunner, run_day_with};
 use weir_engine::storage::S3Settings;
 
 /// What a run gives every ingester.
@@ -55,15 +57,24 @@ pub struct RunContext {
 pub const OUTPUT_ROOT: &str = "corporate_data_ingestion";
 
 /// A collection's ingestion. The provided methods are the base run; a
-/// collection overrides the hooks it needs.
+/// collection overrides the hooks it needs. A team's own collection is an
+/// implementation of this trait, registered with
+/// [`crate::Registry::register`].
 #[async_trait::async_trait]
 pub trait Ingester: Send + Sync + std::fmt::Debug {
     /// The collection.
     fn collection(&self) -> &CollectionName;
 
-    /// Hook: the record rules (spec §3, §7).
+    /// Hook: the record rules (spec §3, §7). The base run: neither the audit
+    /// reshape nor `id_part`.
     fn rules(&self) -> RecordRules {
-        RecordRules::for_collection(self.collection())
+        RecordRules::default()
+    }
+
+    /// Hook: the K2HB consumer whose prefix holds the collection's input
+    /// (`corporate_storage/<consumer>/…`).
+    fn consumer(&self) -> &str {
+        default_consumer(self.collection())
     }
 
     /// Hook: the format when the run does not force one.
@@ -89,6 +100,11 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
             run_id: ctx.run_id.clone(),
             export_date,
             source: ctx.source.clone(),
+            input_prefix: input_prefix(
+                self.consumer(),
+                self.collection(),
+                landing_date(export_date),
+            ),
             dest: ctx.dest.clone(),
             ingest: IngestSpec {
                 collection: self.collection().clone(),
@@ -111,29 +127,62 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
         }
     }
 
-    /// The base run of one day: read → decrypt → transform / validate /
-    /// sanitise → flag corrupt → write → publish, then [`Ingester::after_publish`].
-    async fn run_day(&self, ctx: &RunContext, export_date: NaiveDate) -> (DayJob, DayReport) {
-        let job = self.day_job(ctx, export_date);
-        let mut report = run_day(&job, ctx.runner.as_ref()).await;
-        if report.status == "published"
-            && let Err(e) = self.after_publish(ctx, &job, &report).await
-        {
-            report.status = "failed".to_owned();
-            report.error = Some(format!("after publishing: {e}"));
-        }
-        (job, report)
-    }
-
-    /// Hook: work after the day is published (post-processing tables,
-    /// snapshot merges). The base run does nothing.
-    async fn after_publish(
+    /// Hook: post-processing inside the commit. Runs once the day's rows and
+    /// quarantine are staged and before anything is published; `day` gives
+    /// a DataFusion session where the staged rows are the table `day_rows`,
+    /// and stages what the hook derives from them. Everything publishes
+    /// together, or (when this fails) nothing does. The base run derives
+    /// nothing.
+    async fn post_process(
         &self,
         _ctx: &RunContext,
-        _job: &DayJob,
-        _report: &DayReport,
-    ) -> weir_engine::Result<()> {
-        Ok(())
+        _day: &StagedDay<'_>,
+    ) -> Result<Vec<DerivedOutput>, StepFailed> {
+        Ok(Vec::new())
+    }
+
+    /// The day: read → decrypt → transform / validate / sanitise → flag
+    /// corrupt → write → [`Ingester::post_process`] → publish all.
+    async fn run_day(&self, ctx: &RunContext, export_date: NaiveDate) -> (DayJob, DayReport)
+    where
+        Self: Sized,
+    {
+        run_ingester_day(self, ctx, export_date).await
+    }
+}
+
+/// [`Ingester::run_day`] for any ingester (trait objects included).
+pub async fn run_ingester_day(
+    ingester: &dyn Ingester,
+    ctx: &RunContext,
+    export_date: NaiveDate,
+) -> (DayJob, DayReport) {
+    let job = ingester.day_job(ctx, export_date);
+    let hook = Hook { ingester, ctx };
+    let report = run_day_with(&job, ctx.runner.as_ref(), Some(&hook)).await;
+    (job, report)
+}
+
+/// An ingester's post-processing as the engine calls it.
+struct Hook<'a> {
+    ingester: &'a dyn Ingester,
+    ctx: &'a RunContext,
+}
+
+#[async_trait::async_trait]
+impl PostProcess for Hook<'_> {
+    async fn post_process(&self, day: &StagedDay<'_>) -> Result<Vec<DerivedOutput>, StepFailed> {
+        self.ingester.post_process(self.ctx, day).await
+    }
+}
+
+/// The consumer the old estate's K2HB wrote a collection with: `ucfs_main`,
+/// or `ucfs_equalities` for the equalities databases.
+pub fn default_consumer(collection: &CollectionName) -> &'static str {
+    if collection.db().contains("equalit") {
+        "ucfs_equalities"
+    } else {
+        "ucfs_main"
     }
 }
 
@@ -170,7 +219,7 @@ pub fn base_layout(
     }
 }
 
-/// Any collection without particular needs.
+/// Any collection without particular needs, with the rules given.
 #[derive(Debug, Clone)]
 pub struct BaseIngester {
     collection: CollectionName,
@@ -178,7 +227,7 @@ pub struct BaseIngester {
 }
 
 impl BaseIngester {
-    /// The base ingester with the given rules.
+    /// The base ingester of `collection`, with `rules`.
     pub fn new(collection: CollectionName, rules: RecordRules) -> Self {
         Self { collection, rules }
     }
@@ -191,71 +240,5 @@ impl Ingester for BaseIngester {
 
     fn rules(&self) -> RecordRules {
         self.rules
-    }
-}
-
-/// `calculator:calculationParts`: daily ORC with `id_part` directories, as
-/// the old job wrote. (The snapshot merge will hang off `after_publish`.)
-#[derive(Debug, Clone)]
-pub struct CalculationPartsIngester {
-    collection: CollectionName,
-}
-
-impl CalculationPartsIngester {
-    /// The calculationParts ingester.
-    pub fn new() -> Self {
-        Self {
-            collection: CollectionName::parse("calculator:calculationParts")
-                .unwrap_or_else(|_| unreachable!("a valid literal")),
-        }
-    }
-}
-
-impl Default for CalculationPartsIngester {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Ingester for CalculationPartsIngester {
-    fn collection(&self) -> &CollectionName {
-        &self.collection
-    }
-
-    fn default_format(&self) -> OutputFormat {
-        OutputFormat::Orc
-    }
-}
-
-/// `data:businessAudit`: the `val` text per day, as the old job wrote. (The
-/// post-processing SQL will hang off `after_publish`.)
-#[derive(Debug, Clone)]
-pub struct BusinessAuditIngester {
-    collection: CollectionName,
-}
-
-impl BusinessAuditIngester {
-    /// The businessAudit ingester.
-    pub fn new() -> Self {
-        Self {
-            collection: CollectionName::parse("data:businessAudit")
-                .unwrap_or_else(|_| unreachable!("a valid literal")),
-        }
-    }
-}
-
-impl Default for BusinessAuditIngester {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Ingester for BusinessAuditIngester {
-    fn collection(&self) -> &CollectionName {
-        &self.collection
-    }
-
-    fn default_format(&self) -> OutputFormat {
-        OutputFormat::Text
     }
 }

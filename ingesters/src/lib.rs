@@ -1,16 +1,24 @@
 //! Weir's ingesters: what is particular to each collection.
 //!
 //! - [`Ingester`]: a collection's daily run (the base run composes the
-//!   engine's operators; collections override hooks);
-//! - [`Registry`]: maps `db:collection` to its ingester and record rules.
+//!   engine's operators; collections override hooks, post-processing
+//!   inside the commit included);
+//! - [`Registry`]: maps `db:collection` to its ingester; open to a team's
+//!   own collections;
+//! - one folder per built-in collection: [`calculation_parts`],
+//!   [`business_audit`].
 
+pub mod business_audit;
+pub mod calculation_parts;
 mod ingester;
 mod registry;
 mod run;
 
+pub use business_audit::BusinessAuditIngester;
+pub use calculation_parts::CalculationPartsIngester;
 pub use ingester::{
-    BaseIngester, BusinessAuditIngester, CalculationPartsIngester, Ingester, OUTPUT_ROOT,
-    RunContext, base_layout,
+    BaseIngester, Ingester, OUTPUT_ROOT, RunContext, base_layout, default_consumer,
+    run_ingester_day,
 };
 pub use registry::Registry;
 pub use run::run_all;

@@ -9,7 +9,7 @@ use weir_engine::record::CollectionName;
 use weir_engine::report::RunReport;
 use weir_engine::run::{cleanup_run, output_refs};
 
-use crate::{Registry, RunContext};
+use crate::{Registry, RunContext, run_ingester_day};
 
 /// Runs `collections` × `dates`; a failed day does not stop the others.
 pub async fn run_all(
@@ -27,7 +27,7 @@ pub async fn run_all(
     let mut results: Vec<_> = stream::iter(work)
         .map(|(collection, date)| async move {
             let ingester = registry.ingester(&collection);
-            ingester.run_day(ctx, date).await
+            run_ingester_day(ingester.as_ref(), ctx, date).await
         })
         .buffer_unordered(max_concurrent_days.max(1))
         .collect()

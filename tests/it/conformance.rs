@@ -22,7 +22,7 @@ fn assert_all_pass(report: &Report, cases: usize) {
 
 #[test]
 fn record_vectors_all_pass() {
-    let registry = Registry::new();
+    let registry = Registry::with_builtins();
     let report = records::run_file(&conformance_file("record-vectors.jsonl"), &|c| {
         registry.rules_for(c)
     })
@@ -49,7 +49,7 @@ fn a_wrong_expectation_is_reported_with_case_and_field() {
         "expected": {"id": "{\"id\":\"x\"}", "id_part": null, "db_type": "INSERT", "val": "{\"a\":2}"}
     });
     std::fs::write(&file, format!("{case}\nnot json\n")).unwrap();
-    let registry = Registry::new();
+    let registry = Registry::with_builtins();
     let report = records::run_file(&file, &|c| registry.rules_for(c)).unwrap();
     assert_eq!((report.passed, report.failed), (0, 2));
     assert_eq!(report.failures[0].case, "mine-1");

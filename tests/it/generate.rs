@@ -9,7 +9,7 @@ use weir_engine::generate::{CorruptKind, GenerateConfig, KeySource, Manifest, ge
 use weir_engine::keys::{
     CacheConfig, DksClient, DksConfig, KeyCache, MasterKey, ServeConfig, server,
 };
-use weir_engine::record::{Cipher, CollectionName, RecordPipeline, Scratch};
+use weir_engine::record::{Cipher, CollectionName, Scratch};
 use weir_engine::storage::Location;
 use weir_tests::{gz_lines, walk_gz};
 
@@ -116,8 +116,7 @@ async fn manifest_matches_pipeline(cipher: Cipher) {
     );
     let mut kinds_seen = BTreeSet::new();
     for (collection, days) in &manifest.collections {
-        let pipeline =
-            RecordPipeline::for_collection(CollectionName::parse(collection).unwrap(), cipher);
+        let pipeline = weir_tests::pipeline_of(&CollectionName::parse(collection).unwrap(), cipher);
         for (landing, day) in days {
             assert_eq!(day.records, 600);
             let mut expected = BTreeSet::new();

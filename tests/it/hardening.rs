@@ -450,7 +450,7 @@ async fn the_scans_count_what_they_read_not_what_was_listed() {
     let dks = keys_service_in_process(dir.path(), &source).await;
     let ctx = context(&source, &dir.path().join("out"), &dks.url());
     let collection = weir_engine::record::CollectionName::parse(CALC).unwrap();
-    let job = weir_ingesters::Registry::new()
+    let job = weir_ingesters::Registry::with_builtins()
         .ingester(&collection)
         .day_job(&ctx, date("2023-06-02"));
     let (_, files, _) = job.list_input().await.unwrap();

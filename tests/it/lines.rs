@@ -1,9 +1,7 @@
 //! Whole lines built here, one per behaviour: good rows under CTR and GCM, and
 //! every corrupt kind of spec §8 with its reason and field.
 
-use weir_engine::record::{
-    Cipher, CollectionName, Corrupt, CorruptReason, DbType, RecordPipeline, Row, Scratch,
-};
+use weir_engine::record::{Cipher, CollectionName, Corrupt, CorruptReason, DbType, Row, Scratch};
 use weir_tests::LineBuilder;
 
 fn run(
@@ -12,8 +10,7 @@ fn run(
     line: &[u8],
     builder: &LineBuilder,
 ) -> Result<Row, Corrupt> {
-    let pipeline =
-        RecordPipeline::for_collection(CollectionName::parse(collection).unwrap(), cipher);
+    let pipeline = weir_tests::pipeline_of(&CollectionName::parse(collection).unwrap(), cipher);
     pipeline.process_line(line, &builder.keys(), &mut Scratch::default())
 }
 
@@ -142,8 +139,7 @@ fn every_corrupt_kind_has_its_reason_and_field() {
     short_key.key = vec![1; 16];
     let mut keys = short_key.keys();
     keys.insert(short_key.wrapped_key.clone(), vec![1; 15]);
-    let pipeline =
-        RecordPipeline::for_collection(CollectionName::parse(coll).unwrap(), Cipher::Ctr);
+    let pipeline = weir_tests::pipeline_of(&CollectionName::parse(coll).unwrap(), Cipher::Ctr);
     let err = pipeline
         .process_line(
             &short_key.line(DOC.as_bytes()),

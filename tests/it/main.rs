@@ -6,6 +6,7 @@ mod conformance;
 mod dks;
 mod generate;
 mod hardening;
+mod ingester;
 mod lines;
 mod orc;
 mod properties;

@@ -5,8 +5,7 @@
 use proptest::prelude::*;
 use weir_engine::json::{Value, parse, write_ascii, write_canonical};
 use weir_engine::record::{
-    Cipher, CollectionName, Envelope, RecordPipeline, Scratch, StaticKeys, canonical_val,
-    canonical_val_via_text,
+    Cipher, CollectionName, Envelope, Scratch, StaticKeys, canonical_val, canonical_val_via_text,
 };
 use weir_tests::LineBuilder;
 
@@ -113,14 +112,14 @@ proptest! {
 
     #[test]
     fn arbitrary_lines_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400), which in 0..4usize) {
-        let pipeline = RecordPipeline::for_collection(CollectionName::parse(COLLECTIONS[which]).unwrap(), Cipher::Ctr);
+        let pipeline = weir_tests::pipeline_of(&CollectionName::parse(COLLECTIONS[which]).unwrap(), Cipher::Ctr);
         let _ = pipeline.process_line(&bytes, &StaticKeys::new(), &mut Scratch::default());
     }
 
     #[test]
     fn arbitrary_plaintext_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400), which in 0..4usize) {
         let b = LineBuilder::new("core", "claimant");
-        let pipeline = RecordPipeline::for_collection(CollectionName::parse(COLLECTIONS[which]).unwrap(), Cipher::Ctr);
+        let pipeline = weir_tests::pipeline_of(&CollectionName::parse(COLLECTIONS[which]).unwrap(), Cipher::Ctr);
         let _ = pipeline.process_line(&b.line(&bytes), &b.keys(), &mut Scratch::default());
     }
 
@@ -129,7 +128,7 @@ proptest! {
         let b = LineBuilder::new("core", "claimant");
         let envelope_line = String::from_utf8(b.line(b"{}")).unwrap();
         let envelope = Envelope::parse(&envelope_line).unwrap();
-        let pipeline = RecordPipeline::for_collection(CollectionName::parse(COLLECTIONS[which]).unwrap(), Cipher::Ctr);
+        let pipeline = weir_tests::pipeline_of(&CollectionName::parse(COLLECTIONS[which]).unwrap(), Cipher::Ctr);
         if let Ok(row) = pipeline.process_plaintext(&envelope, doc.as_bytes(), &mut Scratch::default()) {
             let mut reparsed = parse(&row.val).expect("val parses");
             let mut again = Vec::new();

@@ -281,7 +281,14 @@ pub(crate) async fn local_dks(master: &Path, latency_ms: u64) -> RunningDks {
 }
 
 pub(crate) async fn run(ctx: &RunContext, names: &[&str], dates: &[NaiveDate]) -> RunReport {
-    run_all(ctx, &Registry::new(), &collections(names), dates, 2).await
+    run_all(
+        ctx,
+        &Registry::with_builtins(),
+        &collections(names),
+        dates,
+        2,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

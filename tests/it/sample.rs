@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value as J;
 use weir_engine::generate::CorruptKind;
-use weir_engine::record::{Cipher, CollectionName, DataKeys, RecordPipeline, Scratch};
+use weir_engine::record::{Cipher, CollectionName, DataKeys, Scratch};
 use weir_tests::{conformance_file, gz_lines, sample_keys};
 
 #[test]
@@ -25,7 +25,7 @@ pub(crate) fn check_sample(keys: &dyn DataKeys) {
     let mut checked_days = 0;
     for (collection, days) in manifest["collections"].as_object().unwrap() {
         let name = CollectionName::parse(collection).unwrap();
-        let pipeline = RecordPipeline::for_collection(name.clone(), Cipher::Ctr);
+        let pipeline = weir_tests::pipeline_of(&name, Cipher::Ctr);
         for day in days.as_object().unwrap().values() {
             let export_date = day["export_date"].as_str().unwrap();
             let mut rows = Vec::new();

@@ -4,15 +4,19 @@
 
 use libfuzzer_sys::fuzz_target;
 use weir_engine::json::{parse, write_canonical};
-use weir_engine::record::{Cipher, CollectionName, Envelope, RecordPipeline, Scratch};
+use weir_engine::record::{Cipher, CollectionName, Envelope, RecordPipeline, RecordRules, Scratch};
 
 const LINE: &str = r#"{"message": {"db": "core", "collection": "healthAndDisabilityDeclaration", "_id": {"id": "ab12"}, "_lastModifiedDateTime": "2023-06-01T10:00:00.000+0000"}}"#;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(envelope) = Envelope::parse(LINE) else { return };
-    for name in ["calculator:calculationParts", "data:businessAudit", "core:claimant"] {
-        let Ok(collection) = CollectionName::parse(name) else { return };
-        let pipeline = RecordPipeline::for_collection(collection, Cipher::Ctr);
+    // Every combination of the rules an ingester can choose.
+    for (audit_transform, id_part) in [(false, false), (true, false), (false, true), (true, true)] {
+        let rules = RecordRules { audit_transform, id_part };
+        let Ok(collection) = CollectionName::parse("core:healthAndDisabilityDeclaration") else {
+            return;
+        };
+        let pipeline = RecordPipeline::new(collection, rules, Cipher::Ctr);
         if let Ok(row) = pipeline.process_plaintext(&envelope, data, &mut Scratch::default()) {
             let mut again = Vec::new();
             let mut value = parse(&row.val).expect("val parses");

@@ -3,13 +3,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use weir_engine::record::{Cipher, CollectionName, RecordPipeline, Scratch, StaticKeys};
+use weir_engine::record::{
+    Cipher, CollectionName, RecordPipeline, RecordRules, Scratch, StaticKeys,
+};
 
 fuzz_target!(|data: &[u8]| {
-    for name in ["calculator:calculationParts", "data:businessAudit", "core:claimant"] {
-        if let Ok(collection) = CollectionName::parse(name) {
-            let pipeline = RecordPipeline::for_collection(collection, Cipher::Ctr);
-            let _ = pipeline.process_line(data, &StaticKeys::new(), &mut Scratch::default());
-        }
+    // Every combination of the rules an ingester can choose.
+    for (audit_transform, id_part) in [(false, false), (true, false), (false, true), (true, true)] {
+        let rules = RecordRules { audit_transform, id_part };
+        let collection = CollectionName::parse("core:claimant").expect("a valid name");
+        let pipeline = RecordPipeline::new(collection, rules, Cipher::Ctr);
+        let _ = pipeline.process_line(data, &StaticKeys::new(), &mut Scratch::default());
     }
 });

@@ -14,7 +14,7 @@ use crate::record::{
 use super::{Failure, Report, read_lines, str_field, unreadable};
 
 /// Chooses the rules for a case's collection (the ingesters' registry, or the
-/// spec's defaults with [`RecordRules::for_collection`]).
+/// rules of the collection's ingester).
 pub type RulesFor<'r> = &'r dyn Fn(&CollectionName) -> RecordRules;
 
 /// Runs every case of a record vector file.

@@ -17,8 +17,8 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CompactExec, CompactSpec, GzipLinesScanExec, IngestExec, IngestSpec, ScanSpec, WriteExec,
-    WriteSpec,
+    CompactExec, CompactSpec, GzipLinesScanExec, IngestExec, IngestSpec, OutputScanExec,
+    OutputScanSpec, ScanSpec, TableWriteExec, TableWriteSpec, WriteExec, WriteSpec,
 };
 
 /// One of Weir's nodes, as sent over the wire.
@@ -33,6 +33,10 @@ pub enum WeirNode {
     Write(WriteSpec),
     /// [`CompactExec`] (one input: its groups of runs).
     Compact(CompactSpec),
+    /// [`OutputScanExec`] (one input: its file groups).
+    OutputScan(OutputScanSpec),
+    /// [`TableWriteExec`] (one input).
+    TableWrite(TableWriteSpec),
 }
 
 /// The bytes of one of Weir's nodes; `None` for anybody else's (the caller
@@ -46,6 +50,10 @@ pub fn encode(plan: &dyn ExecutionPlan) -> Option<Result<Vec<u8>>> {
         WeirNode::Write(write.spec().clone())
     } else if let Some(compact) = plan.downcast_ref::<CompactExec>() {
         WeirNode::Compact(compact.spec().clone())
+    } else if let Some(scan) = plan.downcast_ref::<OutputScanExec>() {
+        WeirNode::OutputScan(scan.spec().clone())
+    } else if let Some(write) = plan.downcast_ref::<TableWriteExec>() {
+        WeirNode::TableWrite(write.spec().clone())
     } else {
         return None;
     };
@@ -65,6 +73,12 @@ pub fn decode(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Result<Arc<dyn E
         WeirNode::Ingest(spec) => Arc::new(IngestExec::new(spec, one_input("IngestExec")?)),
         WeirNode::Write(spec) => Arc::new(WriteExec::new(spec, one_input("WriteExec")?)),
         WeirNode::Compact(spec) => Arc::new(CompactExec::new(spec, one_input("CompactExec")?)),
+        WeirNode::OutputScan(spec) => {
+            Arc::new(OutputScanExec::new(spec, one_input("OutputScanExec")?))
+        }
+        WeirNode::TableWrite(spec) => {
+            Arc::new(TableWriteExec::try_new(spec, one_input("TableWriteExec")?)?)
+        }
     })
 }
 
@@ -175,11 +189,15 @@ mod tests {
             source: "s3://corporate/root".into(),
             batch_lines: 4096,
             max_line_bytes: 1 << 20,
+            batch_bytes: 1 << 20,
             s3: crate::storage::S3Settings::default(),
         };
         let collection = CollectionName::parse("calculator:calculationParts").unwrap();
         let ingest = IngestSpec {
-            rules: RecordRules::for_collection(&collection),
+            rules: RecordRules {
+                id_part: true,
+                ..RecordRules::default()
+            },
             collection,
             cipher: Cipher::Gcm,
             scope: "_weir_staging/run/x".into(),
@@ -262,5 +280,60 @@ mod tests {
             rebuilt.downcast_ref::<CompactExec>().unwrap().spec(),
             &compact
         );
+
+        // A derived output: Weir's files read back, a DataFusion filter,
+        // the generic writer.
+        let (schema, partition_columns) = crate::post::day_schema(OutputFormat::Orc, true);
+        let read = OutputScanSpec {
+            root: "/out".into(),
+            format: OutputFormat::Orc,
+            schema: Arc::clone(&schema),
+            partition_columns,
+            s3: crate::storage::S3Settings::default(),
+        };
+        let table = TableWriteSpec {
+            dest: "/out".into(),
+            staging: "_weir_staging/run/x".into(),
+            name: "deletes".into(),
+            format: OutputFormat::Parquet,
+            orc_compression: OrcCompression::Zlib,
+            partition_by: vec!["id_part".into()],
+            sort_by: vec!["id".into()],
+            buffer_bytes: 1 << 20,
+            s3: crate::storage::S3Settings::default(),
+        };
+        let files = crate::exec::file_groups(&[vec![InputFile {
+            path: "_weir_staging/run/x/a/data/id_part=01/part-0.orc".into(),
+            size: 9,
+        }]])
+        .unwrap();
+        let scan: Arc<dyn ExecutionPlan> = Arc::new(OutputScanExec::new(read.clone(), files));
+        let predicate = datafusion::physical_expr::expressions::binary(
+            datafusion::physical_expr::expressions::col("db_type", &schema).unwrap(),
+            datafusion::logical_expr::Operator::Eq,
+            datafusion::physical_expr::expressions::lit("DELETE"),
+            &schema,
+        )
+        .unwrap();
+        let filter = Arc::new(
+            datafusion::physical_plan::filter::FilterExec::try_new(predicate, scan).unwrap(),
+        );
+        let plan: Arc<dyn ExecutionPlan> =
+            Arc::new(TableWriteExec::try_new(table.clone(), filter).unwrap());
+        let node = PhysicalPlanNode::try_from_physical_plan(plan, &codec).unwrap();
+        let mut bytes = Vec::new();
+        node.try_encode(&mut bytes).unwrap();
+        let rebuilt = PhysicalPlanNode::try_decode(&bytes)
+            .unwrap()
+            .try_into_physical_plan(&ctx, &codec)
+            .unwrap();
+        assert_eq!(
+            rebuilt.downcast_ref::<TableWriteExec>().unwrap().spec(),
+            &table
+        );
+        let scan = rebuilt.children()[0].children()[0]
+            .downcast_ref::<OutputScanExec>()
+            .unwrap();
+        assert_eq!(scan.spec(), &read);
     }
 }

@@ -9,9 +9,11 @@ mod error;
 mod flush;
 mod ingest;
 mod options;
+mod output_scan;
 mod progress;
 mod scan;
 pub mod schema;
+mod table_write;
 mod worker;
 mod write;
 
@@ -22,11 +24,13 @@ pub use error::{INPUT_CHANGED, engine_error, io_error, storage_error};
 pub use flush::group_of_target as run_group_of;
 pub use ingest::{IngestExec, IngestSpec};
 pub use options::{WeirOptions, with_weir_options};
+pub use output_scan::{OutputScanExec, OutputScanSpec, hive_unescape};
 pub use progress::Progress;
 pub use scan::{
     BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, GzipLinesScanExec, InputFile, LONG_LINE_PREFIX, ScanSpec,
     balance, file_groups, global_partition,
 };
+pub use table_write::{TableWriteExec, TableWriteSpec};
 pub use worker::{set_worker_id, worker_id};
 pub use write::{WriteExec, WriteSpec};
 

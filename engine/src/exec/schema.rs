@@ -87,3 +87,33 @@ pub fn summary_schema() -> SchemaRef {
     });
     Arc::clone(&SCHEMA)
 }
+
+/// A schema in an operator's spec: an Arrow IPC stream holding only the
+/// schema, in base64 (every type Arrow has, metadata included).
+pub mod serde_schema {
+    use datafusion::arrow::datatypes::SchemaRef;
+    use datafusion::arrow::ipc::reader::StreamReader;
+    use datafusion::arrow::ipc::writer::StreamWriter;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::record::base64;
+
+    /// Serialises `schema`.
+    pub fn serialize<S: Serializer>(schema: &SchemaRef, s: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        let mut writer =
+            StreamWriter::try_new(&mut bytes, schema).map_err(serde::ser::Error::custom)?;
+        writer.finish().map_err(serde::ser::Error::custom)?;
+        drop(writer);
+        s.serialize_str(&base64::encode(&bytes))
+    }
+
+    /// Deserialises a schema.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SchemaRef, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = base64::decode(&text).map_err(|_| serde::de::Error::custom("not base64"))?;
+        let reader = StreamReader::try_new(std::io::Cursor::new(bytes), None)
+            .map_err(serde::de::Error::custom)?;
+        Ok(reader.schema())
+    }
+}

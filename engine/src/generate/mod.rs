@@ -123,7 +123,7 @@ pub async fn generate(
                 ],
             );
             let minted = Arc::new(mint_keys(config, keys, day_seed).await?);
-            let prefix = input_prefix(collection, landing);
+            let prefix = input_prefix(consumer_of(collection), collection, landing);
             days.insert(
                 (collection.to_string(), landing),
                 DayManifest {
@@ -483,4 +483,16 @@ fn mix(seed: u64, parts: &[&[u8]]) -> u64 {
         }
     }
     h
+}
+
+/// The K2HB consumer whose layout the generator writes a collection in (as
+/// the built-in ingesters read it).
+fn consumer_of(collection: &CollectionName) -> &'static str {
+    if collection.is("data", "businessAudit") {
+        "ucfs_audit"
+    } else if collection.db().contains("equalit") {
+        "ucfs_equalities"
+    } else {
+        "ucfs_main"
+    }
 }

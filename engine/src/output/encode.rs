@@ -92,6 +92,70 @@ pub fn encode_batches(
     }
 }
 
+/// One file of any table's `batches` (a generic writer's output): Parquet
+/// and ORC with the table's own types, JSON lines as arrow-json writes them
+/// (gzip), text as the lines of the table's single string column (gzip).
+/// ORC gets a bloom filter on `id` when the table has one.
+pub fn encode_table(
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    format: OutputFormat,
+    orc: OrcCompression,
+) -> Result<Vec<u8>> {
+    match format {
+        OutputFormat::Parquet | OutputFormat::Orc => {
+            let blooms: &[&str] = if schema.column_with_name(col::ID).is_some() {
+                &[col::ID]
+            } else {
+                &[]
+            };
+            if format == OutputFormat::Orc {
+                let external = |e: OrcWriteError| DataFusionError::External(Box::new(e));
+                let options = OrcOptions::new(orc).with_bloom_filters(blooms);
+                let mut writer = OrcWriter::try_new(schema, options).map_err(external)?;
+                for batch in batches {
+                    writer.write(batch).map_err(external)?;
+                }
+                return writer.finish().map_err(external);
+            }
+            encode_batches(schema, batches.iter().cloned().map(Ok), format, orc)
+        }
+        OutputFormat::Jsonl => {
+            let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            {
+                let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(&mut gz);
+                for batch in batches {
+                    writer.write(batch)?;
+                }
+                writer.finish()?;
+            }
+            Ok(gz.finish()?)
+        }
+        OutputFormat::Text => {
+            let [field] = schema.fields().iter().collect::<Vec<_>>()[..] else {
+                return Err(DataFusionError::Plan(format!(
+                    "a text output has one string column, not {}",
+                    schema.fields().len()
+                )));
+            };
+            if field.data_type() != &DataType::Utf8 {
+                return Err(DataFusionError::Plan(format!(
+                    "a text output's column {} is {}, not a string",
+                    field.name(),
+                    field.data_type()
+                )));
+            }
+            gzip_lines(batches.iter().cloned().map(Ok), |batch, i, out| {
+                let column = batch.column(0).as_string::<i32>();
+                if column.is_valid(i) {
+                    out.write_all(column.value(i).as_bytes())?;
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
 fn gzip_lines(
     batches: impl Iterator<Item = Result<RecordBatch>>,
     mut line: impl FnMut(&RecordBatch, usize, &mut Vec<u8>) -> std::io::Result<()>,

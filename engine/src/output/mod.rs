@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use commit::{DirOutput, PublishedDir, discard_staging, publish_all};
-pub use encode::{encode_batches, hive_escape, output_schema};
+pub use encode::{encode_batches, encode_table, hive_escape, output_schema};
 
 /// A file format for good rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

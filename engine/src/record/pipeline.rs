@@ -191,12 +191,6 @@ impl RecordPipeline {
         }
     }
 
-    /// A pipeline with the spec's rules for the collection.
-    pub fn for_collection(collection: CollectionName, cipher: Cipher) -> Self {
-        let rules = RecordRules::for_collection(&collection);
-        Self::new(collection, rules, cipher)
-    }
-
     /// The collection this pipeline was built for.
     pub fn collection(&self) -> &CollectionName {
         &self.collection

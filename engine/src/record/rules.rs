@@ -120,23 +120,14 @@ pub fn strips_escapes(db: &str, collection: &str) -> bool {
         .any(|&(d, c)| d == db && c == collection)
 }
 
-/// Per-run record behaviour (spec §3 and §7), chosen by the collection's ingester.
+/// Per-run record behaviour (spec §3 and §7), chosen by the collection's
+/// ingester (the default: neither).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RecordRules {
     /// Reshape the document around its `context` (businessAudit, spec §3).
     pub audit_transform: bool,
     /// Emit `id_part` from `message._id.id`; records without it are corrupt.
     pub id_part: bool,
-}
-
-impl RecordRules {
-    /// The spec's rules for a collection given to a run.
-    pub fn for_collection(name: &CollectionName) -> Self {
-        Self {
-            audit_transform: name.is("data", "businessAudit"),
-            id_part: name.is("calculator", "calculationParts"),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -148,10 +139,6 @@ mod tests {
         let n = CollectionName::parse("calculator:calculationParts").unwrap();
         assert_eq!((n.db(), n.collection()), ("calculator", "calculationParts"));
         assert_eq!(n.to_string(), "calculator:calculationParts");
-        assert!(RecordRules::for_collection(&n).id_part);
-        assert!(!RecordRules::for_collection(&n).audit_transform);
-        let audit = CollectionName::parse("data:businessAudit").unwrap();
-        assert!(RecordRules::for_collection(&audit).audit_transform);
         for bad in [
             "",
             "a",

@@ -1,0 +1,67 @@
+//! `data:businessAudit`: the `val` text per day, as the old job wrote, read
+//! from the `ucfs_audit` consumer's prefix, each document reshaped around
+//! its `context` (spec §3). The audit tables will be its post-processing.
+
+use weir_engine::output::OutputFormat;
+use weir_engine::record::{CollectionName, RecordRules};
+
+use crate::ingester::Ingester;
+
+/// The collection's name.
+pub const NAME: &str = "data:businessAudit";
+
+/// The businessAudit ingester.
+#[derive(Debug, Clone)]
+pub struct BusinessAuditIngester {
+    collection: CollectionName,
+}
+
+impl BusinessAuditIngester {
+    /// The businessAudit ingester.
+    pub fn new() -> Self {
+        Self {
+            collection: CollectionName::parse(NAME)
+                .unwrap_or_else(|_| unreachable!("a valid literal")),
+        }
+    }
+}
+
+impl Default for BusinessAuditIngester {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Ingester for BusinessAuditIngester {
+    fn collection(&self) -> &CollectionName {
+        &self.collection
+    }
+
+    fn rules(&self) -> RecordRules {
+        RecordRules {
+            audit_transform: true,
+            ..RecordRules::default()
+        }
+    }
+
+    fn consumer(&self) -> &str {
+        "ucfs_audit"
+    }
+
+    fn default_format(&self) -> OutputFormat {
+        OutputFormat::Text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_reshaped_from_ucfs_audit() {
+        let ingester = BusinessAuditIngester::new();
+        assert!(ingester.rules().audit_transform && !ingester.rules().id_part);
+        assert_eq!(ingester.default_format(), OutputFormat::Text);
+        assert_eq!(ingester.consumer(), "ucfs_audit");
+    }
+}

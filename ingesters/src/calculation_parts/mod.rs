@@ -1,0 +1,64 @@
+//! `calculator:calculationParts`: daily ORC with `id_part` directories, as
+//! the old job wrote; each record's `id_part` comes from `message._id.id`
+//! (records without it are corrupt). The snapshot merge will be its
+//! post-processing step.
+
+use weir_engine::output::OutputFormat;
+use weir_engine::record::{CollectionName, RecordRules};
+
+use crate::ingester::Ingester;
+
+/// The collection's name.
+pub const NAME: &str = "calculator:calculationParts";
+
+/// The calculationParts ingester.
+#[derive(Debug, Clone)]
+pub struct CalculationPartsIngester {
+    collection: CollectionName,
+}
+
+impl CalculationPartsIngester {
+    /// The calculationParts ingester.
+    pub fn new() -> Self {
+        Self {
+            collection: CollectionName::parse(NAME)
+                .unwrap_or_else(|_| unreachable!("a valid literal")),
+        }
+    }
+}
+
+impl Default for CalculationPartsIngester {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Ingester for CalculationPartsIngester {
+    fn collection(&self) -> &CollectionName {
+        &self.collection
+    }
+
+    fn rules(&self) -> RecordRules {
+        RecordRules {
+            id_part: true,
+            ..RecordRules::default()
+        }
+    }
+
+    fn default_format(&self) -> OutputFormat {
+        OutputFormat::Orc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orc_with_id_parts_from_ucfs_main() {
+        let ingester = CalculationPartsIngester::new();
+        assert!(ingester.rules().id_part && !ingester.rules().audit_transform);
+        assert_eq!(ingester.default_format(), OutputFormat::Orc);
+        assert_eq!(ingester.consumer(), "ucfs_main");
+    }
+}
