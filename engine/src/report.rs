@@ -21,6 +21,46 @@ pub struct OutputRef {
     pub path: String,
 }
 
+/// How a day ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DayStatus {
+    /// Its outputs are published.
+    Published,
+    /// Nothing of it was published (see the error).
+    #[default]
+    Failed,
+}
+
+impl std::fmt::Display for DayStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DayStatus::Published => "published",
+            DayStatus::Failed => "failed",
+        })
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Every day published.
+    Succeeded,
+    /// A day failed.
+    #[default]
+    Failed,
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        })
+    }
+}
+
 /// One collection's day.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DayReport {
@@ -30,8 +70,8 @@ pub struct DayReport {
     pub export_date: String,
     /// The landing date read.
     pub landing_date: String,
-    /// `published` or `failed`.
-    pub status: String,
+    /// How it ended.
+    pub status: DayStatus,
     /// Why it failed.
     pub error: Option<String>,
     /// Input files.
@@ -54,7 +94,7 @@ pub struct DayReport {
     /// Corrupt records.
     pub corrupt: u64,
     /// Corrupt records by reason.
-    pub corrupt_by_reason: BTreeMap<String, u64>,
+    pub corrupt_by_reason: BTreeMap<crate::record::CorruptReason, u64>,
     /// Key-service work for this day, summed over the processes that ran
     /// its successful tasks.
     pub dks: CacheStats,
@@ -98,7 +138,7 @@ pub struct RunReport {
     /// The run's id (in staging paths and manifests).
     pub run_id: String,
     /// `succeeded` when every day published, else `failed`.
-    pub status: String,
+    pub status: RunStatus,
     /// Source root.
     pub source: String,
     /// Destination root.
@@ -121,6 +161,6 @@ pub struct RunReport {
 impl RunReport {
     /// Whether every day published.
     pub fn succeeded(&self) -> bool {
-        self.days.iter().all(|d| d.status == "published")
+        self.days.iter().all(|d| d.status == DayStatus::Published)
     }
 }

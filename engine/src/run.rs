@@ -24,7 +24,7 @@ use crate::output::{
     DirOutput, FileKind, OutputSpec, StagedFile, TaskSummary, discard_staging, publish_all,
 };
 use crate::post::{DerivedOutput, PostProcess, StagedDay};
-use crate::report::{DayReport, OutputRef, TaskReport};
+use crate::report::{DayReport, DayStatus, OutputRef, TaskReport};
 use crate::storage::{Location, S3Settings};
 use crate::{Error, Result};
 
@@ -336,9 +336,9 @@ pub async fn run_day_with(
         tracing::warn!(error = %e, "could not remove staging files");
     }
     match outcome {
-        Ok(()) => report.status = "published".to_owned(),
+        Ok(()) => report.status = DayStatus::Published,
         Err(e) => {
-            report.status = "failed".to_owned();
+            report.status = DayStatus::Failed;
             report.error = Some(e.to_string());
         }
     }
@@ -419,7 +419,7 @@ async fn run_day_inner(
         report.inserts += s.inserts;
         report.deletes += s.deletes;
         for (reason, n) in &s.corrupt {
-            *report.corrupt_by_reason.entry(reason.clone()).or_default() += n;
+            *report.corrupt_by_reason.entry(*reason).or_default() += n;
             report.corrupt += n;
         }
     }

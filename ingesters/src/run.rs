@@ -6,7 +6,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use futures::stream::{self, StreamExt};
 use weir_engine::record::CollectionName;
-use weir_engine::report::RunReport;
+use weir_engine::report::{RunReport, RunStatus};
 use weir_engine::run::{cleanup_run, output_refs};
 
 use crate::{Registry, RunContext, run_ingester_day};
@@ -47,11 +47,10 @@ pub async fn run_all(
         report.days.push(day);
     }
     report.status = if report.succeeded() {
-        "succeeded"
+        RunStatus::Succeeded
     } else {
-        "failed"
-    }
-    .to_owned();
+        RunStatus::Failed
+    };
     for day in &report.days {
         report.dks = report.dks.add(&day.dks);
         for (executor, stats) in &day.dks_by_executor {

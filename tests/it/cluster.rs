@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use weir_engine::keys::sample_value;
 use weir_engine::output::OutputFormat;
-use weir_engine::report::{DayReport, RunReport};
+use weir_engine::report::{DayReport, DayStatus, RunReport};
 use weir_tests::{
     Process, TestCluster, conformance_file, free_ports, gz_lines, key_pairs, spawn_sample_dks,
     spawn_weir, walk_files, weir_bin,
@@ -135,7 +135,7 @@ fn the_cluster_publishes_the_local_runs_bytes_and_the_old_jobs_rows() {
     let source = conformance_file("sample");
     for day in &cluster_report.days {
         let (collection, export) = (day.collection.as_str(), day.export_date.as_str());
-        assert_eq!(day.status, "published", "{day:#?}");
+        assert_eq!(day.status, DayStatus::Published, "{day:#?}");
         let local_day = local_report
             .days
             .iter()
@@ -341,7 +341,7 @@ impl SlowDay {
             serde_json::from_str(&std::fs::read_to_string(&args[at]).unwrap()).unwrap();
         let local = weir_ok(&self.args("local", "local.json", &[]), None);
         let (day, local_day) = (&report.days[0], &local.days[0]);
-        assert_eq!(day.status, "published");
+        assert_eq!(day.status, DayStatus::Published);
         // Every result the commit used came from the survivor: what exec-1
         // had done was lost with it and done again.
         assert!(
@@ -542,7 +542,7 @@ fn cluster_up_serves_runs_and_takes_its_processes_down_with_it() {
     let at = args.iter().position(|a| a == "--collection").unwrap() + 1;
     args[at] = "core:claimant".to_owned();
     let report = weir_ok(&args, None);
-    assert!(report.days.iter().all(|d| d.status == "published"));
+    assert!(report.days.iter().all(|d| d.status == DayStatus::Published));
     assert!(
         report
             .days

@@ -305,7 +305,11 @@ fn a_gzip_bomb_line_is_quarantined_in_bounded_memory() {
         serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let day = &report.days[0];
     assert_eq!(day.records_out, ids.len() as u64);
-    assert_eq!(day.corrupt_by_reason.get("line_too_long"), Some(&1));
+    assert_eq!(
+        day.corrupt_by_reason
+            .get(&weir_engine::record::CorruptReason::LineTooLong),
+        Some(&1)
+    );
     let quarantine = day_dir(&dest, &report, CALC, "2023-06-02", "quarantine");
     let records: Vec<serde_json::Value> = weir_tests::walk_gz(&quarantine)
         .iter()

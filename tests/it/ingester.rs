@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use weir_engine::report::RunReport;
+use weir_engine::report::{DayStatus, RunReport};
 use weir_tests::{TestCluster, walk_files};
 
 const THINGS: &str = "team:things";
@@ -124,7 +124,7 @@ fn counts(dest: &Path) -> BTreeMap<String, u64> {
 fn check_published(dest: &Path, report: &Path) -> RunReport {
     let report: RunReport = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
     let day = &report.days[0];
-    assert_eq!(day.status, "published", "{day:?}");
+    assert_eq!(day.status, DayStatus::Published, "{day:?}");
     let counts = counts(dest);
     assert_eq!(
         counts.values().sum::<u64>(),

@@ -14,7 +14,7 @@ use weir_engine::keys::{
 };
 use weir_engine::output::{OrcCompression, OutputFormat};
 use weir_engine::record::{Cipher, CollectionName};
-use weir_engine::report::RunReport;
+use weir_engine::report::{DayStatus, RunReport};
 use weir_engine::run::LocalRunner;
 use weir_engine::storage::Location;
 use weir_ingesters::{Registry, RunContext, run_all};
@@ -502,7 +502,7 @@ async fn too_many_corrupt_records_fail_the_day_and_publish_nothing() {
     .await;
     assert!(!report.succeeded());
     let day = &report.days[0];
-    assert_eq!(day.status, "failed");
+    assert_eq!(day.status, DayStatus::Failed);
     let error = day.error.as_deref().unwrap();
     assert!(
         error.contains("64 of 1500 records corrupt") && error.contains("nothing published"),
@@ -608,14 +608,15 @@ async fn generated_days_backfill_concurrently_with_every_record_accounted_for() 
         let m = &manifest.collections[&day.collection][&day.landing_date];
         assert_eq!(day.records_in, m.records);
         assert_eq!(day.records_out, m.valid);
-        let by_reason: BTreeMap<String, u64> =
-            m.corrupt_kinds
-                .iter()
-                .fold(BTreeMap::new(), |mut acc, (k, n)| {
-                    *acc.entry(CorruptKind::parse(k).unwrap().reason().to_owned())
-                        .or_default() += n;
-                    acc
-                });
+        let by_reason: BTreeMap<weir_engine::record::CorruptReason, u64> = m
+            .corrupt_kinds
+            .iter()
+            .fold(BTreeMap::new(), |mut acc, (k, n)| {
+                let code = CorruptKind::parse(k).unwrap().reason();
+                *acc.entry(weir_engine::record::CorruptReason::from_code(code).unwrap())
+                    .or_default() += n;
+                acc
+            });
         assert_eq!(
             day.corrupt_by_reason, by_reason,
             "{} {}",

@@ -17,7 +17,9 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
@@ -152,13 +154,20 @@ impl ExecutionPlan for IngestExec {
         ));
         let rows_out = MetricBuilder::new(&self.metrics).counter("rows_out", partition);
         let corrupt = MetricBuilder::new(&self.metrics).counter("corrupt", partition);
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
         let stream = input.then(move |batch| {
             let cache = Arc::clone(&cache);
             let pipeline = Arc::clone(&pipeline);
             let scope = Arc::clone(&scope);
             let (rows_out, corrupt) = (rows_out.clone(), corrupt.clone());
+            let baseline = baseline.clone();
             async move {
+                // Wall time of the batch (key lookups included): the ingest
+                // is mostly CPU, and its waits are the key service's.
+                let timer = baseline.elapsed_compute().timer();
                 let out = ingest_batch(&batch?, &pipeline, &cache, &scope).await?;
+                timer.done();
+                baseline.record_output(out.num_rows());
                 let bad = out
                     .column_by_name(col::REASON)
                     .map_or(0, |c| c.len() - c.null_count());

@@ -30,7 +30,7 @@ use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{
-    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -316,6 +316,7 @@ impl ExecutionPlan for GzipLinesScanExec {
         let batch_bytes = self.spec.batch_bytes.max(1);
         let bytes_read = MetricBuilder::new(&self.metrics).counter("bytes_read", partition);
         let lines_read = MetricBuilder::new(&self.metrics).counter("lines_read", partition);
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
         let stream = futures::stream::iter(files)
             .map(move |file| {
                 read_file(
@@ -326,7 +327,12 @@ impl ExecutionPlan for GzipLinesScanExec {
                     lines_read.clone(),
                 )
             })
-            .flatten();
+            .flatten()
+            .inspect(move |batch| {
+                if let Ok(batch) = batch {
+                    baseline.record_output(batch.num_rows());
+                }
+            });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             lines_schema(),
             stream,

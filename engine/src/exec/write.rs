@@ -21,6 +21,9 @@ use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
@@ -70,6 +73,7 @@ pub struct WriteExec {
     spec: WriteSpec,
     input: Arc<dyn ExecutionPlan>,
     props: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl WriteExec {
@@ -85,6 +89,7 @@ impl WriteExec {
             spec,
             input,
             props: Arc::new(props),
+            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 
@@ -145,12 +150,25 @@ impl ExecutionPlan for WriteExec {
         )
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     fn execute(
         &self,
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let mut input = self.input.execute(partition, Arc::clone(&context))?;
+        let counter =
+            |name: &'static str| MetricBuilder::new(&self.metrics).counter(name, partition);
+        let metrics = WriteMetrics {
+            baseline: BaselineMetrics::new(&self.metrics, partition),
+            rows: counter("rows_written"),
+            files: counter("files_written"),
+            bytes: counter("bytes_written"),
+            flushes: counter("flushes"),
+        };
         let scan_side = Arc::clone(&self.input);
         let dest = Location::parse(&self.spec.dest, &self.spec.s3)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -169,7 +187,14 @@ impl ExecutionPlan for WriteExec {
         // of growing past it.
         let reservation =
             MemoryConsumer::new(format!("WriteExec[{global}]")).register(context.memory_pool());
-        let mut writer = TaskWriter::new(self.spec.clone(), dest, global, attempt, reservation);
+        let mut writer = TaskWriter::new(
+            self.spec.clone(),
+            dest,
+            global,
+            attempt,
+            reservation,
+            metrics,
+        );
         // The day's staging prefix is also the scope its key-service work is
         // counted under (the ingest below is given the same one).
         let writer_scope = self.spec.staging.clone();
@@ -178,7 +203,7 @@ impl ExecutionPlan for WriteExec {
             while let Some(batch) = input.next().await {
                 writer.push(batch?).await?;
             }
-            let mut summary = writer.finish().await?;
+            let (mut summary, writer_metrics) = writer.finish().await?;
             if let Some((lines, bytes)) = super::scan::scanned(scan_side.as_ref(), partition) {
                 summary.lines_scanned = lines;
                 summary.bytes_scanned = bytes;
@@ -187,6 +212,7 @@ impl ExecutionPlan for WriteExec {
             summary.dks = scope_stats(&writer_scope);
             summary.inputs.sort();
             summary.inputs.dedup();
+            writer_metrics.baseline.record_output(1);
             tracing::info!(partition = summary.partition, attempt = %summary.attempt, records = summary.records, files = summary.files.len(), "write task finished");
             let json = serde_json::to_string(&summary)
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -203,8 +229,18 @@ impl ExecutionPlan for WriteExec {
     }
 }
 
+/// What a write task counts (DataFusion's metrics of the operator).
+struct WriteMetrics {
+    baseline: BaselineMetrics,
+    rows: Count,
+    files: Count,
+    bytes: Count,
+    flushes: Count,
+}
+
 /// One task attempt's writing state.
 struct TaskWriter {
+    metrics: WriteMetrics,
     spec: WriteSpec,
     dest: Location,
     summary: TaskSummary,
@@ -233,8 +269,10 @@ impl TaskWriter {
         partition: usize,
         attempt: String,
         reservation: MemoryReservation,
+        metrics: WriteMetrics,
     ) -> Self {
         Self {
+            metrics,
             spec,
             dest,
             summary: TaskSummary {
@@ -374,11 +412,11 @@ impl TaskWriter {
             serde_json::to_writer(&mut *gz, &record)
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
             gz.write_all(b"\n")?;
-            *self
-                .summary
-                .corrupt
-                .entry(reason.value(i).to_owned())
-                .or_default() += 1;
+            let code = reason.value(i);
+            let reason = crate::record::CorruptReason::from_code(code).ok_or_else(|| {
+                DataFusionError::Internal(format!("the ingest gave an unknown reason {code:?}"))
+            })?;
+            *self.summary.corrupt.entry(reason).or_default() += 1;
         }
         self.quarantine_rows += bad.num_rows() as u64;
         Ok(())
@@ -398,6 +436,11 @@ impl TaskWriter {
         self.good_bytes = 0;
         let flush = self.flushes;
         self.flushes += 1;
+        self.metrics.flushes.add(1);
+        self.metrics
+            .rows
+            .add(batches.iter().map(RecordBatch::num_rows).sum());
+        let timer = self.metrics.baseline.elapsed_compute().timer();
         let spec = self.spec.output.clone();
         let groups = self.spec.run_groups;
         let base = format!(
@@ -443,6 +486,7 @@ impl TaskWriter {
         })
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        timer.done();
         for (target, bytes, rows) in written {
             let path = raw_join(&staging, &target);
             self.record(kind, path, target, bytes, rows);
@@ -459,6 +503,8 @@ impl TaskWriter {
     }
 
     fn record(&mut self, kind: FileKind, path: ObjectPath, target: String, bytes: u64, rows: u64) {
+        self.metrics.files.add(1);
+        self.metrics.bytes.add(bytes as usize);
         self.summary.files.push(StagedFile {
             kind,
             staged: path.to_string(),
@@ -497,10 +543,10 @@ impl TaskWriter {
         self.stage(FileKind::Quarantine, name, bytes, rows).await
     }
 
-    async fn finish(mut self) -> Result<TaskSummary> {
+    async fn finish(mut self) -> Result<(TaskSummary, WriteMetrics)> {
         self.flush_good().await?;
         self.stage_quarantine_part().await?;
-        Ok(self.summary)
+        Ok((self.summary, self.metrics))
     }
 }
 

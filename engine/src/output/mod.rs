@@ -135,7 +135,7 @@ pub struct TaskSummary {
     /// Of which deletes.
     pub deletes: u64,
     /// Corrupt records by reason.
-    pub corrupt: BTreeMap<String, u64>,
+    pub corrupt: BTreeMap<crate::record::CorruptReason, u64>,
     /// The files it staged.
     pub files: Vec<StagedFile>,
     /// The input files it read records from.

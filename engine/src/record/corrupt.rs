@@ -79,6 +79,20 @@ impl CorruptReason {
     }
 }
 
+impl serde::Serialize for CorruptReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CorruptReason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Self::from_code(&code)
+            .ok_or_else(|| serde::de::Error::custom(format!("{code:?} is not a corrupt reason")))
+    }
+}
+
 impl fmt::Display for CorruptReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
