@@ -3,6 +3,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use weir_engine::record::{Cipher, StaticKeys, base64, encrypt};
+use weir_testkit::k2hb::{Encryption, K2hbLine};
 
 /// calculationParts-shaped lines (about 2.1 KB each, like the conformance sample:
 /// 3,213,740 bytes over 1,500 lines), under `keys` distinct data keys, with the
@@ -26,14 +27,25 @@ pub fn calculation_parts_lines(n: usize, keys: usize, seed: u64) -> (Vec<Vec<u8>
             let doc = calculation_part(&mut rng, &id);
             let iv: Vec<u8> = (0..16).map(|_| rng.r#gen()).collect();
             let sealed = encrypt(Cipher::Ctr, key, &iv, doc.into_bytes()).unwrap_or_default();
-            format!(
-                r#"{{"traceId":"{}","unitOfWorkId":"{}","@type":"V4","version":"core-4.release_147.3","timestamp":"2023-06-01T00:25:09.201+0000","message":{{"@type":"MONGO_UPDATE","db":"calculator","collection":"calculationParts","_id":{{"id":"{id}"}},"_lastModifiedDateTime":"2023-06-01T00:25:08.966+0000","encryption":{{"encryptionKeyId":"cloudhsm:1,2","encryptedEncryptionKey":"{wrapped}","initialisationVector":"{}","keyEncryptionKeyId":"cloudhsm:1,2"}},"dbObject":"{}","timestamp_created_from":"_lastModifiedDateTime"}}}}"#,
-                uuid(&mut rng),
-                uuid(&mut rng),
-                base64::encode(&iv),
-                base64::encode(&sealed),
-            )
-            .into_bytes()
+            let (trace, unit, iv) = (uuid(&mut rng), uuid(&mut rng), base64::encode(&iv));
+            let id_json = format!(r#"{{"id":"{id}"}}"#);
+            K2hbLine {
+                trace_id: &trace,
+                unit_of_work_id: &unit,
+                timestamp: "2023-06-01T00:25:09.201+0000",
+                message_type: "MONGO_UPDATE",
+                db: Some("calculator"),
+                collection: "calculationParts",
+                id_json: &id_json,
+                last_modified_json: Some(r#""2023-06-01T00:25:08.966+0000""#),
+                encryption: Some(Encryption {
+                    key_id: "cloudhsm:1,2",
+                    wrapped,
+                    iv: &iv,
+                }),
+                db_object: &base64::encode(&sealed),
+            }
+            .to_bytes()
         })
         .collect();
     (lines, key_table)

@@ -21,17 +21,21 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check Weir against the old job's answers.
+    #[cfg(feature = "dev-tools")]
     #[command(subcommand)]
     Conformance(ConformanceCommand),
     /// Generate sample collections under ./weir-data (first time), start a local
     /// key service and run the daily job on them.
+    #[cfg(feature = "dev-tools")]
     Demo(DemoArgs),
     /// Ingest collections for a day or a date range.
     Run(Box<RunArgs>),
     /// The local, DKS-compatible data key service.
+    #[cfg(feature = "dev-tools")]
     #[command(subcommand)]
     Dks(DksCommand),
     /// Generate realistic corporate-storage input (K2HB layout) and a manifest.
+    #[cfg(feature = "dev-tools")]
     Generate(GenerateArgs),
     /// A Ballista scheduler with Weir's codecs (`weir run --cluster` submits to it).
     Scheduler(SchedulerArgs),

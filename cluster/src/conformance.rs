@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use weir_engine::conformance::{Report, crypto, records};
 use weir_ingesters::Registry;
+use weir_testkit::conformance::{Report, crypto, records};
 
 use crate::cli::{ConformanceCommand, VectorArgs};
 use crate::error::Error;

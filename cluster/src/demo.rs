@@ -4,10 +4,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use weir_engine::generate::{GenerateConfig, KeySource, Manifest, generate};
-use weir_engine::keys::{DksConfig, MasterKey, ServeConfig, server};
+use weir_engine::keys::DksConfig;
 use weir_engine::record::CollectionName;
 use weir_engine::storage::Location;
+use weir_testkit::dks::{MasterKey, ServeConfig, server};
+use weir_testkit::generate::{GenerateConfig, KeySource, Manifest, generate};
 
 use crate::cli::DemoArgs;
 use crate::config::RunSettings;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use weir_engine::keys::{ServeConfig, ServerTls, server};
+use weir_testkit::dks::{ServeConfig, ServerTls, server};
 
 use crate::cli::{DksCommand, DksServeArgs};
 use crate::error::Error;

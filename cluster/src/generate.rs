@@ -3,10 +3,11 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use weir_engine::generate::{GenerateConfig, KeySource, generate};
-use weir_engine::keys::{DksClient, DksConfig, MasterKey, correlation_id};
+use weir_engine::keys::{DksClient, DksConfig, correlation_id};
 use weir_engine::record::{Cipher, CollectionName};
 use weir_engine::storage::Location;
+use weir_testkit::dks::MasterKey;
+use weir_testkit::generate::{GenerateConfig, KeySource, generate};
 
 use crate::cli::{CipherArg, GenerateArgs};
 use crate::dates::export_dates;

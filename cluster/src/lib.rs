@@ -2,12 +2,16 @@
 
 pub mod cli;
 mod config;
+#[cfg(feature = "dev-tools")]
 mod conformance;
 mod dates;
+#[cfg(feature = "dev-tools")]
 mod demo;
+#[cfg(feature = "dev-tools")]
 mod dks;
 mod error;
 mod executor;
+#[cfg(feature = "dev-tools")]
 mod generate;
 pub mod logging;
 mod progress;
@@ -35,15 +39,21 @@ pub fn run(cli: cli::Cli) -> Result<ExitCode, Error> {
 /// Runs a parsed command line with `registry`'s collections: a team's own
 /// binary registers its ingesters and calls this (or [`main_with`]).
 pub fn run_with(cli: cli::Cli, registry: Registry) -> Result<ExitCode, Error> {
-    let services = matches!(
-        cli.command,
-        cli::Command::Scheduler(_) | cli::Command::Executor(_) | cli::Command::Dks(_)
-    );
+    let services = match &cli.command {
+        cli::Command::Scheduler(_) | cli::Command::Executor(_) => true,
+        #[cfg(feature = "dev-tools")]
+        cli::Command::Dks(_) => true,
+        _ => false,
+    };
     logging::init(cli.log_format, if services { "info" } else { "warn" });
     match cli.command {
+        #[cfg(feature = "dev-tools")]
         cli::Command::Conformance(command) => conformance::run(command, &registry),
+        #[cfg(feature = "dev-tools")]
         cli::Command::Dks(command) => dks::run(command),
+        #[cfg(feature = "dev-tools")]
         cli::Command::Generate(args) => generate::run(args),
+        #[cfg(feature = "dev-tools")]
         cli::Command::Demo(args) => demo::run(&args),
         cli::Command::Run(args) => run::run(&args, &registry),
         cli::Command::Scheduler(args) => scheduler::run(&args),

@@ -2,17 +2,20 @@
 //!
 //! - [`json`]: Python-compatible JSON, the foundation of byte-identical output;
 //! - [`record`]: the per-record pipeline (decrypt, transform, validate, sanitise);
-//! - [`conformance`]: runners for the old job's conformance vectors.
+//! - [`keys`]: the data key service's client and cache;
+//! - [`exec`]: Weir's DataFusion operators and their Ballista codec;
+//! - [`output`], [`run`], [`post`]: formats, a day's run and its commit.
+//!
+//! It knows no collection by name: that is the ingesters' (`weir-ingesters`).
 
-pub mod conformance;
 pub mod error;
 pub mod exec;
-pub mod generate;
 pub mod json;
 pub mod keys;
 pub mod layout;
 pub mod output;
 pub mod post;
+pub mod random;
 pub mod record;
 pub mod redact;
 pub mod report;

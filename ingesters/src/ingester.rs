@@ -65,10 +65,10 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
     /// The collection.
     fn collection(&self) -> &CollectionName;
 
-    /// Hook: the record rules (spec §3, §7). The base run: neither the audit
-    /// reshape nor `id_part`.
+    /// Hook: the record rules (spec §3, §5.1, §7). The base run: neither the
+    /// audit reshape nor `id_part`, and the spec's escape stripping.
     fn rules(&self) -> RecordRules {
-        RecordRules::default()
+        base_rules()
     }
 
     /// Hook: the K2HB consumer whose prefix holds the collection's input
@@ -176,6 +176,25 @@ impl PostProcess for Hook<'_> {
     }
 }
 
+/// The collections whose older exporters removed escaped `\r`, `\n` (and
+/// `\|`), as spec §5.1 lists them; decided per record from its message.
+pub const ESCAPES_STRIPPED: [&str; 3] = [
+    "penalties-and-deductions:sanction",
+    "core:healthAndDisabilityDeclaration",
+    "accepted-data:healthAndDisabilityCircumstances",
+];
+
+/// The base run's record rules: the spec's escape stripping, nothing else.
+pub fn base_rules() -> RecordRules {
+    RecordRules {
+        strip_escapes_in: ESCAPES_STRIPPED
+            .iter()
+            .filter_map(|name| CollectionName::parse(name).ok())
+            .collect(),
+        ..RecordRules::default()
+    }
+}
+
 /// The consumer the old estate's K2HB wrote a collection with: `ucfs_main`,
 /// or `ucfs_equalities` for the equalities databases.
 pub fn default_consumer(collection: &CollectionName) -> &'static str {
@@ -239,6 +258,6 @@ impl Ingester for BaseIngester {
     }
 
     fn rules(&self) -> RecordRules {
-        self.rules
+        self.rules.clone()
     }
 }

@@ -17,8 +17,8 @@ mod run;
 pub use business_audit::BusinessAuditIngester;
 pub use calculation_parts::CalculationPartsIngester;
 pub use ingester::{
-    BaseIngester, Ingester, OUTPUT_ROOT, RunContext, base_layout, default_consumer,
-    run_ingester_day,
+    BaseIngester, ESCAPES_STRIPPED, Ingester, OUTPUT_ROOT, RunContext, base_layout, base_rules,
+    default_consumer, run_ingester_day,
 };
 pub use registry::Registry;
 pub use run::run_all;

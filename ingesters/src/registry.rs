@@ -9,7 +9,7 @@ use weir_engine::record::{CollectionName, RecordRules};
 
 use crate::business_audit::BusinessAuditIngester;
 use crate::calculation_parts::CalculationPartsIngester;
-use crate::ingester::{BaseIngester, Ingester};
+use crate::ingester::{BaseIngester, Ingester, base_rules};
 
 /// The ingesters of a run. Collections it does not hold get the base
 /// ingester (default rules, Parquet, `ucfs_main`).
@@ -42,10 +42,7 @@ impl Registry {
     pub fn ingester(&self, collection: &CollectionName) -> Arc<dyn Ingester> {
         match self.ingesters.get(collection) {
             Some(ingester) => Arc::clone(ingester),
-            None => Arc::new(BaseIngester::new(
-                collection.clone(),
-                RecordRules::default(),
-            )),
+            None => Arc::new(BaseIngester::new(collection.clone(), base_rules())),
         }
     }
 
@@ -72,7 +69,18 @@ mod tests {
         let registry = Registry::with_builtins();
         assert!(registry.rules_for(&parts).id_part);
         assert!(registry.rules_for(&audit).audit_transform);
-        assert_eq!(registry.rules_for(&other), RecordRules::default());
+        assert_eq!(registry.rules_for(&other), base_rules());
+        let declaration = CollectionName::parse("core:healthAndDisabilityDeclaration").unwrap();
+        assert!(
+            registry
+                .rules_for(&declaration)
+                .strips_escapes("core", "healthAndDisabilityDeclaration")
+        );
+        assert!(
+            !registry
+                .rules_for(&declaration)
+                .strips_escapes("core", "claimant")
+        );
         assert_eq!(registry.ingester(&audit).consumer(), "ucfs_audit");
         assert_eq!(registry.ingester(&other).consumer(), "ucfs_main");
         // A team's collection keyed like calculationParts, registered as
@@ -80,12 +88,12 @@ mod tests {
         let mine = CollectionName::parse("mine:things").unwrap();
         let rules = RecordRules {
             id_part: true,
-            ..RecordRules::default()
+            ..base_rules()
         };
-        let registry = registry.register(Arc::new(BaseIngester::new(mine.clone(), rules)));
+        let registry = registry.register(Arc::new(BaseIngester::new(mine.clone(), rules.clone())));
         assert_eq!(registry.rules_for(&mine), rules);
         assert_eq!(registry.collections().count(), 3);
         // An empty registry knows nothing particular.
-        assert_eq!(Registry::empty().rules_for(&parts), RecordRules::default());
+        assert_eq!(Registry::empty().rules_for(&parts), base_rules());
     }
 }

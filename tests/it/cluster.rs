@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use weir_engine::keys::sample_value;
 use weir_engine::output::OutputFormat;
 use weir_engine::report::{DayReport, DayStatus, RunReport};
+use weir_testkit::dks::sample_value;
 use weir_tests::{
     Process, TestCluster, conformance_file, free_ports, gz_lines, key_pairs, spawn_sample_dks,
     spawn_weir, walk_files, weir_bin,

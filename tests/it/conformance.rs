@@ -1,7 +1,7 @@
 //! The old job's conformance vectors, run as data-driven tests.
 
-use weir_engine::conformance::{Report, crypto, records};
 use weir_ingesters::Registry;
+use weir_testkit::conformance::{Report, crypto, records};
 use weir_tests::conformance_file;
 
 fn assert_all_pass(report: &Report, cases: usize) {

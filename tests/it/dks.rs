@@ -7,11 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weir_engine::Error;
-use weir_engine::keys::{
-    CacheConfig, ClientTls, DksClient, DksConfig, KeyCache, RetryPolicy, RunningDks, ServeConfig,
-    ServerTls, sample_value, server,
-};
+use weir_engine::keys::{CacheConfig, ClientTls, DksClient, DksConfig, KeyCache, RetryPolicy};
 use weir_engine::record::base64;
+use weir_testkit::dks::{RunningDks, ServeConfig, ServerTls, sample_value, server};
 use weir_tests::{TestPki, conformance_file};
 
 fn any_port() -> SocketAddr {

@@ -5,12 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::NaiveDate;
-use weir_engine::generate::{CorruptKind, GenerateConfig, KeySource, Manifest, generate};
-use weir_engine::keys::{
-    CacheConfig, DksClient, DksConfig, KeyCache, MasterKey, ServeConfig, server,
-};
+use weir_engine::keys::{CacheConfig, DksClient, DksConfig, KeyCache};
 use weir_engine::record::{Cipher, CollectionName, Scratch};
 use weir_engine::storage::Location;
+use weir_testkit::dks::{MasterKey, ServeConfig, server};
+use weir_testkit::generate::{CorruptKind, GenerateConfig, KeySource, Manifest, generate};
 use weir_tests::{gz_lines, walk_gz};
 
 fn config(cipher: Cipher, seed: u64) -> GenerateConfig {

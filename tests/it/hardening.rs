@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::Path;
 
 use datafusion::arrow::array::{Array, AsArray};
-use weir_engine::keys::{ServeConfig, server};
 use weir_engine::output::OutputFormat;
+use weir_testkit::dks::{ServeConfig, server};
 use weir_tests::LineBuilder;
 
 use crate::run::{context, date, day_dir, run};
@@ -56,7 +56,7 @@ fn odd_id_source(root: &Path) -> Vec<String> {
 }
 
 /// The local key service, in this process, for `odd_id_source`'s keys.
-async fn keys_service_in_process(dir: &Path, source: &Path) -> weir_engine::keys::RunningDks {
+async fn keys_service_in_process(dir: &Path, source: &Path) -> weir_testkit::dks::RunningDks {
     let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.join("m.key"));
     config.keys_file = Some(source.join("keys.json"));
     server::start(config).await.unwrap()
@@ -641,7 +641,7 @@ async fn a_run_under_a_memory_limit_stays_under_it() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("source");
     let master = dir.path().join("master.key");
-    let config = weir_engine::generate::GenerateConfig {
+    let config = weir_testkit::generate::GenerateConfig {
         collections: crate::run::collections(&[CALC]),
         export_dates: vec![date("2024-03-02")],
         records_per_day: 60_000,

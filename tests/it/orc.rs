@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use weir_engine::generate::GenerateConfig;
 use weir_engine::output::OutputFormat;
+use weir_testkit::generate::GenerateConfig;
 
 use crate::run::{collections, context, date, day_dir, generate_into, local_dks, run};
 
@@ -103,7 +103,7 @@ async fn generated_day(
     files: u32,
     per_key: u64,
     corrupt_rate: f64,
-) -> weir_engine::keys::RunningDks {
+) -> weir_testkit::dks::RunningDks {
     let master = dir.join("master.key");
     let config = GenerateConfig {
         collections: collections(&[CALC]),

@@ -8,16 +8,15 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use weir_engine::generate::{CorruptKind, GenerateConfig, KeySource, generate};
-use weir_engine::keys::{
-    CacheConfig, DksConfig, MasterKey, RetryPolicy, RunningDks, ServeConfig, server,
-};
+use weir_engine::keys::{CacheConfig, DksConfig, RetryPolicy};
 use weir_engine::output::{OrcCompression, OutputFormat};
 use weir_engine::record::{Cipher, CollectionName};
 use weir_engine::report::{DayStatus, RunReport};
 use weir_engine::run::LocalRunner;
 use weir_engine::storage::Location;
 use weir_ingesters::{Registry, RunContext, run_all};
+use weir_testkit::dks::{MasterKey, RunningDks, ServeConfig, server};
+use weir_testkit::generate::{CorruptKind, GenerateConfig, KeySource, generate};
 use weir_tests::{conformance_file, gz_lines};
 
 const SAMPLE_COLLECTIONS: [&str; 3] = [
@@ -267,7 +266,7 @@ pub(crate) async fn generate_into(
     source: &Path,
     master: &Path,
     config: &GenerateConfig,
-) -> weir_engine::generate::Manifest {
+) -> weir_testkit::generate::Manifest {
     let keys = KeySource::Master(MasterKey::load_or_create(master).unwrap());
     let dest = Location::parse(source.to_str().unwrap(), &Default::default()).unwrap();
     generate(config, &keys, &dest).await.unwrap()

@@ -10,8 +10,8 @@ use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use weir_engine::keys::{ServeConfig, server};
 use weir_engine::output::OutputFormat;
+use weir_testkit::dks::{ServeConfig, server};
 use weir_tests::{Moto, TestCluster, conformance_file, walk_gz, weir_bin};
 
 use crate::run::{expected_rows, manifest_corrupt, published_rows, quarantined};
@@ -117,7 +117,7 @@ async fn download(store: &Arc<dyn ObjectStore>, prefix: &str, dir: &Path) -> Vec
     keys
 }
 
-async fn sample_dks(dir: &Path) -> weir_engine::keys::RunningDks {
+async fn sample_dks(dir: &Path) -> weir_testkit::dks::RunningDks {
     let mut config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), dir.join("master.key"));
     config.keys_file = Some(conformance_file("sample/keys.json"));
     server::start(config).await.unwrap()

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value as J;
-use weir_engine::generate::CorruptKind;
 use weir_engine::record::{Cipher, CollectionName, DataKeys, Scratch};
+use weir_testkit::generate::CorruptKind;
 use weir_tests::{conformance_file, gz_lines, sample_keys};
 
 #[test]

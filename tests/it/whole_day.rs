@@ -11,8 +11,8 @@ use std::io::Write;
 use std::path::Path;
 
 use proptest::prelude::*;
-use weir_engine::keys::{ServeConfig, server};
 use weir_engine::output::OutputFormat;
+use weir_testkit::dks::{ServeConfig, server};
 use weir_tests::LineBuilder;
 
 use crate::run::{context, date, day_dir, run};

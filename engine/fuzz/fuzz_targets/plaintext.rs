@@ -12,7 +12,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(envelope) = Envelope::parse(LINE) else { return };
     // Every combination of the rules an ingester can choose.
     for (audit_transform, id_part) in [(false, false), (true, false), (false, true), (true, true)] {
-        let rules = RecordRules { audit_transform, id_part };
+        let rules = RecordRules {
+            audit_transform,
+            id_part,
+            // Spec §5.1's escape stripping on for one collection.
+            strip_escapes_in: vec![CollectionName::parse("core:healthAndDisabilityDeclaration").expect("a valid name")],
+        };
         let Ok(collection) = CollectionName::parse("core:healthAndDisabilityDeclaration") else {
             return;
         };

@@ -10,7 +10,12 @@ use weir_engine::record::{
 fuzz_target!(|data: &[u8]| {
     // Every combination of the rules an ingester can choose.
     for (audit_transform, id_part) in [(false, false), (true, false), (false, true), (true, true)] {
-        let rules = RecordRules { audit_transform, id_part };
+        let rules = RecordRules {
+            audit_transform,
+            id_part,
+            // Spec §5.1's escape stripping on for one collection.
+            strip_escapes_in: vec![CollectionName::parse("core:healthAndDisabilityDeclaration").expect("a valid name")],
+        };
         let collection = CollectionName::parse("core:claimant").expect("a valid name");
         let pipeline = RecordPipeline::new(collection, rules, Cipher::Ctr);
         let _ = pipeline.process_line(data, &StaticKeys::new(), &mut Scratch::default());

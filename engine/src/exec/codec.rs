@@ -192,7 +192,7 @@ mod tests {
             batch_bytes: 1 << 20,
             s3: crate::storage::S3Settings::default(),
         };
-        let collection = CollectionName::parse("calculator:calculationParts").unwrap();
+        let collection = CollectionName::parse("team:things").unwrap();
         let ingest = IngestSpec {
             rules: RecordRules {
                 id_part: true,

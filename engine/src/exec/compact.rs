@@ -163,7 +163,7 @@ impl ExecutionPlan for CompactExec {
             super::allow::Access::Write,
             &dest.display(&dest.child(&self.spec.staging)),
         )?;
-        let attempt = format!("{:016x}", rand::random::<u64>());
+        let attempt = crate::random::attempt_token();
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let reservation = MemoryConsumer::new(format!("CompactExec[{partition}]"))
             .register(context.memory_pool());

@@ -149,7 +149,7 @@ impl ExecutionPlan for IngestExec {
         let scope: Arc<str> = Arc::from(self.spec.scope.as_str());
         let pipeline = Arc::new(RecordPipeline::new(
             self.spec.collection.clone(),
-            self.spec.rules,
+            self.spec.rules.clone(),
             self.spec.cipher,
         ));
         let rows_out = MetricBuilder::new(&self.metrics).counter("rows_out", partition);

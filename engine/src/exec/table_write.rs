@@ -180,7 +180,7 @@ impl ExecutionPlan for TableWriteExec {
             dest,
             summary: TaskSummary {
                 partition,
-                attempt: format!("{:016x}", rand::random::<u64>()),
+                attempt: crate::random::attempt_token(),
                 executor: super::worker_id(),
                 ..TaskSummary::default()
             },

@@ -178,7 +178,7 @@ impl ExecutionPlan for WriteExec {
             super::allow::Access::Write,
             &dest.display(&dest.child(&self.spec.staging)),
         )?;
-        let attempt = format!("{:016x}", rand::random::<u64>());
+        let attempt = crate::random::attempt_token();
         // On a cluster a task runs a cut-down plan: name files and summaries
         // by the partition's number in the whole plan, not in the task's.
         let global = super::global_partition(self.input.as_ref(), partition);

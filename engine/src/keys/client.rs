@@ -223,7 +223,7 @@ impl DksClient {
         let mut cause = String::new();
         for n in 0..attempts {
             if n > 0 {
-                let jitter: f64 = rand::random();
+                let jitter: f64 = crate::random::random_unit();
                 tokio::time::sleep(policy.backoff(n, jitter)).await;
             }
             match attempt().await? {

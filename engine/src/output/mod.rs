@@ -18,7 +18,7 @@ pub use encode::{encode_batches, encode_table, hive_escape, output_schema};
 pub enum OutputFormat {
     /// Parquet, zstd.
     Parquet,
-    /// ORC (what the old job wrote for calculationParts).
+    /// ORC (zlib by default, as the old job wrote it).
     Orc,
     /// gzip JSON lines of the row columns.
     Jsonl,

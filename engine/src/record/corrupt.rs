@@ -27,9 +27,9 @@ pub enum CorruptReason {
     InvalidDocument,
     /// A date that must parse does not.
     BadDate,
-    /// businessAudit: no truthy `context` object or `auditType`.
+    /// The audit reshape found no truthy `context` object or `auditType`.
     AuditShape,
-    /// The record id lacks what the collection needs (`_id.id` for calculationParts).
+    /// The record id lacks what the collection needs (`_id.id` under `id_part`).
     BadId,
     /// The line is longer than `--max-line-bytes`; only its beginning, length
     /// and SHA-256 are kept.

@@ -9,7 +9,7 @@ use super::corrupt::{Corrupt, CorruptReason};
 use super::crypto::{Cipher, DecryptError, decrypt};
 use super::date::UtcDateTime;
 use super::envelope::Envelope;
-use super::rules::{CollectionName, RecordRules, strips_escapes};
+use super::rules::{CollectionName, RecordRules};
 use super::sanitise::canonical_val;
 use super::transform::audit_transform;
 use super::validate::validate;
@@ -359,7 +359,7 @@ impl RecordPipeline {
         let validated = validate(&mut doc)?;
         let strip =
             match envelope.db_and_collection(self.collection.db(), self.collection.collection()) {
-                (Some(db), Some(coll)) => strips_escapes(db, coll),
+                (Some(db), Some(coll)) => self.rules.strips_escapes(db, coll),
                 _ => false,
             };
         canonical_val(Value::Object(doc), strip, &mut scratch.val)?;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// A collection name, `db:collection` (e.g. `calculator:calculationParts`).
+/// A collection name, `db:collection` (e.g. `team:things`).
 #[derive(
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -105,29 +105,27 @@ impl std::str::FromStr for CollectionName {
     }
 }
 
-/// The three collections whose escaped `\r`, `\n` (and `\|`) the older exporters
-/// removed (spec §5.1). Decided per record, from the message's own db/collection.
-const ESCAPE_STRIPPED: [(&str, &str); 3] = [
-    ("penalties-and-deductions", "sanction"),
-    ("core", "healthAndDisabilityDeclaration"),
-    ("accepted-data", "healthAndDisabilityCircumstances"),
-];
-
-/// Whether spec §5.1 applies to records of `db:collection`.
-pub fn strips_escapes(db: &str, collection: &str) -> bool {
-    ESCAPE_STRIPPED
-        .iter()
-        .any(|&(d, c)| d == db && c == collection)
-}
-
 /// Per-run record behaviour (spec §3 and §7), chosen by the collection's
 /// ingester (the default: neither).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RecordRules {
-    /// Reshape the document around its `context` (businessAudit, spec §3).
+    /// Reshape the document around its `context` (spec §3).
     pub audit_transform: bool,
     /// Emit `id_part` from `message._id.id`; records without it are corrupt.
     pub id_part: bool,
+    /// Spec §5.1: records whose message names one of these collections
+    /// (its own `db` and `collection`, else the run's) lose their escaped
+    /// `\r`, `\n` (and `\|`), as the older exporters of those collections
+    /// did. The list is the ingesters' (the spec's three by default).
+    #[serde(default)]
+    pub strip_escapes_in: Vec<CollectionName>,
+}
+
+impl RecordRules {
+    /// Whether spec §5.1 applies to a record whose message names `db:collection`.
+    pub fn strips_escapes(&self, db: &str, collection: &str) -> bool {
+        self.strip_escapes_in.iter().any(|c| c.is(db, collection))
+    }
 }
 
 #[cfg(test)]
@@ -136,9 +134,9 @@ mod tests {
 
     #[test]
     fn names_and_rules() {
-        let n = CollectionName::parse("calculator:calculationParts").unwrap();
-        assert_eq!((n.db(), n.collection()), ("calculator", "calculationParts"));
-        assert_eq!(n.to_string(), "calculator:calculationParts");
+        let n = CollectionName::parse("some:things").unwrap();
+        assert_eq!((n.db(), n.collection()), ("some", "things"));
+        assert_eq!(n.to_string(), "some:things");
         for bad in [
             "",
             "a",
@@ -155,7 +153,12 @@ mod tests {
         ] {
             assert!(CollectionName::parse(bad).is_err());
         }
-        assert!(strips_escapes("core", "healthAndDisabilityDeclaration"));
-        assert!(!strips_escapes("core", "claimant"));
+        let rules = RecordRules {
+            strip_escapes_in: vec![CollectionName::parse("a:b").unwrap()],
+            ..RecordRules::default()
+        };
+        assert!(rules.strips_escapes("a", "b"));
+        assert!(!rules.strips_escapes("a", "c"));
+        assert!(!RecordRules::default().strips_escapes("a", "b"));
     }
 }

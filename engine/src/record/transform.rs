@@ -1,4 +1,4 @@
-//! businessAudit's reshape (spec §3): the record becomes its `context`, stamped
+//! The audit reshape (spec §3): the record becomes its `context`, stamped
 //! with the audit type and the outer last-modified time.
 
 use std::borrow::Cow;

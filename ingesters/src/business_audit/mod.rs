@@ -5,7 +5,7 @@
 use weir_engine::output::OutputFormat;
 use weir_engine::record::{CollectionName, RecordRules};
 
-use crate::ingester::Ingester;
+use crate::ingester::{Ingester, base_rules};
 
 /// The collection's name.
 pub const NAME: &str = "data:businessAudit";
@@ -40,7 +40,7 @@ impl Ingester for BusinessAuditIngester {
     fn rules(&self) -> RecordRules {
         RecordRules {
             audit_transform: true,
-            ..RecordRules::default()
+            ..base_rules()
         }
     }
 

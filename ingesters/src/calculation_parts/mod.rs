@@ -6,7 +6,7 @@
 use weir_engine::output::OutputFormat;
 use weir_engine::record::{CollectionName, RecordRules};
 
-use crate::ingester::Ingester;
+use crate::ingester::{Ingester, base_rules};
 
 /// The collection's name.
 pub const NAME: &str = "calculator:calculationParts";
@@ -41,7 +41,7 @@ impl Ingester for CalculationPartsIngester {
     fn rules(&self) -> RecordRules {
         RecordRules {
             id_part: true,
-            ..RecordRules::default()
+            ..base_rules()
         }
     }
 

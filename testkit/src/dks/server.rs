@@ -21,10 +21,11 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::material::{DataKey, MasterKey};
+use super::master::MasterKey;
 use super::metrics::ServiceMetrics;
-use crate::record::base64;
-use crate::{Error, Result};
+use weir_engine::keys::DataKey;
+use weir_engine::record::base64;
+use weir_engine::{Error, Result};
 
 /// Server certificate and key, and the CA whose client certificates are
 /// accepted. Client certificates are required.
@@ -477,7 +478,7 @@ pub fn read_keys_file(path: &Path) -> Result<HashMap<String, (String, DataKey)>>
     };
     // serde_json's own message can quote a key: only its kind and place.
     let file: File =
-        serde_json::from_slice(&text).map_err(|e| bad(crate::redact::json_error(&e)))?;
+        serde_json::from_slice(&text).map_err(|e| bad(weir_engine::redact::json_error(&e)))?;
     file.keys
         .into_iter()
         .map(|(wrapped, entry)| {

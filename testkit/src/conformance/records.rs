@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde_json::Value as J;
 
-use crate::error::Result;
-use crate::record::{
+use weir_engine::error::Result;
+use weir_engine::record::{
     Cipher, CollectionName, Corrupt, Envelope, RecordPipeline, RecordRules, Row, Scratch,
 };
 

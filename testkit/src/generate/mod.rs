@@ -24,11 +24,13 @@ pub use corrupt::{CorruptKind, UNKNOWN_KEY_ID};
 use documents::{Shape, document, timestamp, uuid};
 pub use manifest::{CorruptRecord, DayManifest, FileManifest, Manifest};
 
-use crate::keys::{DEFAULT_KEY_ID, DataKey, DksClient, MasterKey};
-use crate::layout::{input_prefix, landing_date};
-use crate::record::{Cipher, CollectionName, base64, encrypt};
-use crate::storage::Location;
-use crate::{Error, Result};
+use crate::dks::{DEFAULT_KEY_ID, MasterKey};
+use crate::k2hb::{Encryption, K2hbLine};
+use weir_engine::keys::{DataKey, DksClient};
+use weir_engine::layout::{input_prefix, landing_date};
+use weir_engine::record::{Cipher, CollectionName, base64, encrypt};
+use weir_engine::storage::Location;
+use weir_engine::{Error, Result};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -388,7 +390,6 @@ fn build_line(
     corrupt: Option<CorruptKind>,
     line: &mut String,
 ) {
-    use std::fmt::Write as _;
     let mut plaintext = doc.as_bytes().to_vec();
     match corrupt {
         Some(CorruptKind::InvalidJson) => {
@@ -442,26 +443,24 @@ fn build_line(
         "MONGO_INSERT"
     };
     line.clear();
-    let _ = write!(
-        line,
-        r#"{{"traceId":"{}","unitOfWorkId":"{}","@type":"V4","version":"core-4.release_147.3","timestamp":"{modified}","message":{{"@type":"{message_type}","db":"{}","collection":"{}","_id":{id},"_lastModifiedDateTime":"{modified}","#,
-        uuid(rng),
-        uuid(rng),
-        job.collection.db(),
-        job.collection.collection(),
-    );
-    if corrupt != Some(CorruptKind::MissingEncryption) {
-        let _ = write!(
-            line,
-            r#""encryption":{{"encryptionKeyId":"{key_id}","encryptedEncryptionKey":"{}","initialisationVector":"{}","keyEncryptionKeyId":"{key_id}"}},"#,
-            key.wrapped,
-            base64::encode(line_iv),
-        );
+    let (trace, unit, iv) = (uuid(rng), uuid(rng), base64::encode(line_iv));
+    K2hbLine {
+        trace_id: &trace,
+        unit_of_work_id: &unit,
+        timestamp: modified,
+        message_type,
+        db: Some(job.collection.db()),
+        collection: job.collection.collection(),
+        id_json: id,
+        last_modified_json: Some(&format!("\"{modified}\"")),
+        encryption: (corrupt != Some(CorruptKind::MissingEncryption)).then_some(Encryption {
+            key_id,
+            wrapped: &key.wrapped,
+            iv: &iv,
+        }),
+        db_object: &db_object,
     }
-    let _ = write!(
-        line,
-        r#""dbObject":"{db_object}","timestamp_created_from":"_lastModifiedDateTime"}}}}"#
-    );
+    .write(line);
     if corrupt == Some(CorruptKind::TruncatedLine) {
         let cut = rng.gen_range(1..line.len());
         let cut = (0..=cut)

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::error::Result;
-use crate::record::{Cipher, DecryptError, base64, decrypt};
+use weir_engine::error::Result;
+use weir_engine::record::{Cipher, DecryptError, base64, decrypt};
 
 use super::{Failure, Report, read_lines, str_field, unreadable};
 
