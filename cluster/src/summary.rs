@@ -30,7 +30,10 @@ pub(crate) fn print_summary(report: &RunReport) {
             println!("    corrupt: {}", reasons.join(", "));
         }
         if let Some(e) = &d.error {
-            println!("    error: {e}");
+            match d.fault {
+                Some(fault) => println!("    error ({fault}'s fault): {e}"),
+                None => println!("    error: {e}"),
+            }
         }
     }
     let records: u64 = report.days.iter().map(|d| d.records_in).sum();

@@ -99,15 +99,29 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// A day's plan failed (the first failing task's error).
-    #[error("{collection} {export_date}: {detail}")]
+    /// A day's plan failed (the first failing task's error, kept whole:
+    /// [`Error::fault`] looks inside it).
+    #[error("{collection} {export_date}: {source}")]
     Execution {
         /// `db:collection`.
         collection: String,
         /// The export date.
         export_date: String,
-        /// DataFusion's error, naming the operator and cause.
+        /// DataFusion's (or Ballista's) error, naming the operator and cause.
+        source: datafusion::error::DataFusionError,
+    },
+
+    /// A day's check before publishing failed: nothing was published.
+    #[error("{collection} {export_date}: {detail}")]
+    DayCheck {
+        /// `db:collection`.
+        collection: String,
+        /// The export date.
+        export_date: String,
+        /// What the check found.
         detail: String,
+        /// Whose fault it is.
+        fault: Fault,
     },
 
     /// More corrupt records than the run allows: the day is not published.
@@ -153,6 +167,31 @@ pub enum Error {
     },
 }
 
+/// Whose fault an error is: where the person paged looks first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fault {
+    /// The data: corrupt beyond the limit, empty, changed under the run.
+    Input,
+    /// Storage, the key service, the network, the cluster, memory.
+    Environment,
+    /// An option, a file, a certificate or a collection's own step.
+    Configuration,
+    /// Weir's own: an invariant broke (please report it).
+    Bug,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Fault::Input => "input",
+            Fault::Environment => "environment",
+            Fault::Configuration => "configuration",
+            Fault::Bug => "bug",
+        })
+    }
+}
+
 /// The corrupt records a day may hold.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CorruptLimit {
@@ -172,6 +211,36 @@ impl std::fmt::Display for CorruptLimit {
 }
 
 impl Error {
+    /// Whose fault this is.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::Read { .. }
+            | Error::Write { .. }
+            | Error::Bind { .. }
+            | Error::DksUnavailable { .. }
+            | Error::DksResponse { .. }
+            | Error::Storage { .. } => Fault::Environment,
+            Error::Tls { .. }
+            | Error::Config { .. }
+            | Error::MasterKey { .. }
+            | Error::KeysFile { .. } => Fault::Configuration,
+            Error::TooManyCorrupt { .. } => Fault::Input,
+            Error::DayCheck { fault, .. } => *fault,
+            Error::Execution { source, .. } => datafusion_fault(source),
+            // A collection's step is its team's code or SQL, unless what
+            // broke under it was the environment.
+            Error::PostProcessing { source, .. } => {
+                match source
+                    .source
+                    .downcast_ref::<datafusion::error::DataFusionError>()
+                {
+                    Some(e) if datafusion_fault(e) == Fault::Environment => Fault::Environment,
+                    _ => Fault::Configuration,
+                }
+            }
+        }
+    }
+
     /// A storage failure, its text cleared of credentials.
     pub fn storage(op: &'static str, location: String, source: &dyn std::fmt::Display) -> Self {
         Error::Storage {
@@ -184,3 +253,39 @@ impl Error {
 
 /// The engine's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Whose fault a plan's error is: transient kinds (what Ballista retries)
+/// are the environment's, an input that changed or a refused location is
+/// the input's or the configuration's, an engine error inside says itself,
+/// the rest is a bug.
+fn datafusion_fault(e: &datafusion::error::DataFusionError) -> Fault {
+    use datafusion::error::DataFusionError as D;
+    match e {
+        D::IoError(_) | D::ResourcesExhausted(_) | D::ObjectStore(_) => Fault::Environment,
+        D::Context(_, inner) => datafusion_fault(inner),
+        D::Shared(inner) => datafusion_fault(inner),
+        D::External(inner) => match inner.downcast_ref::<Error>() {
+            Some(engine) => engine.fault(),
+            None => match inner.downcast_ref::<D>() {
+                Some(df) => datafusion_fault(df),
+                None => Fault::Bug,
+            },
+        },
+        D::Execution(text) => {
+            if text.contains(crate::exec::INPUT_CHANGED)
+                || text.contains("corrupt records")
+                || text.contains("not a gzip file")
+            {
+                Fault::Input
+            } else if text.contains("refuses to") {
+                Fault::Configuration
+            } else if text.contains("cluster job on") || text.contains("cannot ") {
+                Fault::Environment
+            } else {
+                Fault::Bug
+            }
+        }
+        D::Configuration(_) | D::Plan(_) | D::SchemaError(..) | D::SQL(..) => Fault::Configuration,
+        _ => Fault::Bug,
+    }
+}

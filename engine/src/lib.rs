@@ -22,4 +22,4 @@ pub mod report;
 pub mod run;
 pub mod storage;
 
-pub use error::{Error, Result};
+pub use error::{Error, Fault, Result};

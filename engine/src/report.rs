@@ -74,6 +74,9 @@ pub struct DayReport {
     pub status: DayStatus,
     /// Why it failed.
     pub error: Option<String>,
+    /// Whose fault the failure is (input, environment, configuration, bug).
+    #[serde(default)]
+    pub fault: Option<crate::error::Fault>,
     /// Input files.
     pub files: usize,
     /// Files under the day's prefix that were not read because their names

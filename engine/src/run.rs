@@ -13,7 +13,7 @@ use futures::TryStreamExt;
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::error::CorruptLimit;
+use crate::error::{CorruptLimit, Fault};
 use crate::exec::{
     CompactExec, CompactSpec, GzipLinesScanExec, INPUT_CHANGED, IngestExec, IngestSpec, InputFile,
     ScanSpec, WeirOptions, WriteExec, WriteSpec, balance, file_groups, run_group_of,
@@ -300,8 +300,7 @@ pub async fn run_day_with(
         ..DayReport::default()
     };
     let mut outcome = run_day_inner(job, runner, post, &mut report).await;
-    let input_changed =
-        matches!(&outcome, Err(Error::Execution { detail, .. }) if detail.contains(INPUT_CHANGED));
+    let input_changed = matches!(&outcome, Err(e @ Error::Execution { .. }) if e.to_string().contains(INPUT_CHANGED));
     if input_changed && job.on_missing_input == MissingInput::Retry {
         tracing::warn!(collection = %report.collection, export_date = %report.export_date, "input changed during the run; listing again once");
         if let Ok(dest) = Location::parse(&job.dest, &job.s3) {
@@ -320,11 +319,11 @@ pub async fn run_day_with(
                 Error::Execution {
                     collection,
                     export_date,
-                    detail,
+                    source,
                 } => Error::Execution {
                     collection,
                     export_date,
-                    detail: format!("{detail} (after listing the input again)"),
+                    source: source.context("after listing the input again"),
                 },
                 other => other,
             });
@@ -339,6 +338,7 @@ pub async fn run_day_with(
         Ok(()) => report.status = DayStatus::Published,
         Err(e) => {
             report.status = DayStatus::Failed;
+            report.fault = Some(e.fault());
             report.error = Some(e.to_string());
         }
     }
@@ -385,11 +385,22 @@ async fn run_day_inner(
     report.files = files.len();
     report.bytes_read = files.iter().map(|f| f.size).sum();
     crate::exec::Progress::global().expect(files.len() as u64, report.bytes_read);
-    let day_failed = |detail: String| Error::Execution {
+    let plan_failed = |source: datafusion::error::DataFusionError| Error::Execution {
         collection: job.ingest.collection.to_string(),
         export_date: job.export_date.to_string(),
-        detail,
+        source,
     };
+    let check_failed = |fault: Fault| {
+        move |detail: String| Error::DayCheck {
+            collection: job.ingest.collection.to_string(),
+            export_date: job.export_date.to_string(),
+            detail,
+            fault,
+        }
+    };
+    // An invariant of Weir's own plans; a mismatch of counts is a bug or an
+    // input that changed (the message says which).
+    let day_failed = check_failed(Fault::Bug);
     let listed: Vec<String> = files
         .iter()
         .map(|f| match crate::storage::stored_path(&f.path) {
@@ -397,15 +408,19 @@ async fn run_day_inner(
             Err(_) => f.path.clone(),
         })
         .collect();
-    let plan = job.plan(files).map_err(|e| day_failed(e.to_string()))?;
+    let plan = job.plan(files).map_err(plan_failed)?;
     let partitions = plan.properties().output_partitioning().partition_count();
-    let batches = runner
-        .collect(plan)
-        .await
-        .map_err(|e| day_failed(e.to_string()))?;
+    let batches = runner.collect(plan).await.map_err(plan_failed)?;
     let summaries = summaries_of(batches)?;
     check_one_attempt_each(&summaries, partitions).map_err(day_failed)?;
-    check_counts(&summaries, report.bytes_read).map_err(day_failed)?;
+    check_counts(&summaries, report.bytes_read).map_err(|detail| {
+        let fault = if detail.contains(INPUT_CHANGED) {
+            Fault::Input
+        } else {
+            Fault::Bug
+        };
+        check_failed(fault)(detail)
+    })?;
     for s in &summaries {
         // Each task reports its process's work for the day so far; the
         // process's last task to end has seen it all (counters only grow).
@@ -439,7 +454,7 @@ async fn run_day_inner(
         .values()
         .fold(CacheStats::default(), |sum, e| sum.add(e));
     if report.records_in == 0 && !job.allow_empty {
-        return Err(day_failed(format!(
+        return Err(check_failed(Fault::Input)(format!(
             "the {} input files hold no lines ({}); an empty day is published only with --allow-empty",
             report.files,
             listed.join(", ")
@@ -477,7 +492,7 @@ async fn run_day_inner(
             runner
                 .collect(plan)
                 .await
-                .map_err(|e| day_failed(format!("merging the staged runs: {e}")))?,
+                .map_err(|e| plan_failed(e.context("merging the staged runs")))?,
         )?;
         check_one_attempt_each(&compacted, groups).map_err(day_failed)?;
         compacted.into_iter().flat_map(|s| s.files).collect()
@@ -499,7 +514,7 @@ async fn run_day_inner(
             })?,
         None => Vec::new(),
     };
-    check_distinct_dirs(job, &derived).map_err(day_failed)?;
+    check_distinct_dirs(job, &derived).map_err(check_failed(Fault::Configuration))?;
     // The quarantine, the data and every derived output are one commit.
     let quarantine = files(FileKind::Quarantine);
     let data: Vec<&StagedFile> = data.iter().collect();

@@ -645,4 +645,5 @@ fn executors_refuse_plans_outside_their_allow_list() {
         text.contains("refuses to read") && text.contains("copy"),
         "{text}"
     );
+    assert!(text.contains("configuration's fault"), "{text}");
 }

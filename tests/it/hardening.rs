@@ -622,6 +622,7 @@ async fn the_quarantine_streams_in_parts_and_a_hopeless_day_stops_early() {
         error.contains("stopped the day early") && error.contains("allowed count 10"),
         "{error}"
     );
+    assert_eq!(report.days[0].fault, Some(weir_engine::Fault::Input));
     assert_eq!(snapshot(&dest), before, "nothing published");
 
     // A share of 0: the first corrupt record is enough.

@@ -167,7 +167,8 @@ fn a_registered_collection_derives_an_output_with_sql_and_publishes_it_with_the_
     assert!(
         stdout.contains(&format!("{THINGS} {DATE}: post-processing step counts"))
             && stdout.contains("no_such_column")
-            && stdout.contains("nothing published"),
+            && stdout.contains("nothing published")
+            && stdout.contains("configuration's fault"),
         "{stdout}"
     );
     assert_eq!(snapshot(&dest), before, "outputs changed by a failed step");

@@ -502,6 +502,11 @@ async fn too_many_corrupt_records_fail_the_day_and_publish_nothing() {
     assert!(!report.succeeded());
     let day = &report.days[0];
     assert_eq!(day.status, DayStatus::Failed);
+    assert_eq!(
+        day.fault,
+        Some(weir_engine::Fault::Input),
+        "the data's fault"
+    );
     let error = day.error.as_deref().unwrap();
     assert!(
         error.contains("64 of 1500 records corrupt") && error.contains("nothing published"),
