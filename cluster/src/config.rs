@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use weir_engine::keys::{CacheConfig, ClientTls, DksConfig, RetryPolicy};
+use weir_engine::keys::{CacheConfig, ClientTls, DksConfig};
 use weir_engine::output::{OrcCompression, OutputFormat};
 use weir_engine::record::{Cipher, CollectionName};
 use weir_engine::run::MissingInput;
@@ -39,21 +39,10 @@ pub struct FileConfig {
     max_line_bytes: Option<usize>,
     on_missing_input: Option<MissingInput>,
     allow_empty: Option<bool>,
-    dks: Option<DksFileConfig>,
+    dks: Option<DksConfig>,
     cache: Option<CacheConfig>,
     s3: Option<S3Settings>,
     cluster: Option<String>,
-}
-
-/// `[dks]` in the file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DksFileConfig {
-    url: Option<String>,
-    tls: Option<ClientTls>,
-    retry: Option<RetryPolicy>,
-    timeout_ms: Option<u64>,
-    connect_timeout_ms: Option<u64>,
 }
 
 /// Everything a run needs, resolved.
@@ -205,29 +194,22 @@ impl RunSettings {
         let dest = args.dest.clone().or(file.dest.clone()).ok_or_else(|| {
             Error::usage("--dest", "give the destination root (path or s3:// URL)")
         })?;
-        let file_dks = file.dks.unwrap_or_default();
-        let url = args
-            .dks_url
-            .clone()
-            .or(file_dks.url)
-            .ok_or_else(|| Error::usage("--dks-url", "give the data key service URL"))?;
-        let mut dks = DksConfig::new(url);
-        dks.tls = match (&args.dks_cert, &args.dks_key, &args.dks_ca) {
-            (Some(cert), Some(key), Some(ca)) => Some(ClientTls {
+        // One typed set of settings: `[dks]` of the file is a `DksConfig`
+        // (the URL may come from the command line instead), and the command
+        // line's URL and certificates win over it.
+        let mut dks = file.dks.unwrap_or_else(|| DksConfig::new(""));
+        if let Some(url) = &args.dks_url {
+            dks.url = url.clone();
+        }
+        if dks.url.is_empty() {
+            return Err(Error::usage("--dks-url", "give the data key service URL"));
+        }
+        if let (Some(cert), Some(key), Some(ca)) = (&args.dks_cert, &args.dks_key, &args.dks_ca) {
+            dks.tls = Some(ClientTls {
                 cert: cert.clone(),
                 key: key.clone(),
                 ca: ca.clone(),
-            }),
-            _ => file_dks.tls,
-        };
-        if let Some(retry) = file_dks.retry {
-            dks.retry = retry;
-        }
-        if let Some(t) = file_dks.timeout_ms {
-            dks.timeout_ms = t;
-        }
-        if let Some(t) = file_dks.connect_timeout_ms {
-            dks.connect_timeout_ms = t;
+            });
         }
         let max_corrupt_ratio = args
             .max_corrupt_ratio
@@ -359,7 +341,55 @@ fn parse_bytes(text: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_bytes;
+    use super::{RunSettings, parse_bytes};
+    use clap::Parser as _;
+
+    fn resolve(file: &str, extra: &[&str]) -> Result<RunSettings, crate::Error> {
+        let dir = std::env::temp_dir().join(format!("weir-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("weir-{}.toml", extra.len()));
+        std::fs::write(&path, file).unwrap();
+        let mut argv = vec!["weir", "run", "--config", path.to_str().unwrap()];
+        argv.extend([
+            "--collection",
+            "a:b",
+            "--source",
+            "s",
+            "--dest",
+            "d",
+            "--date",
+            "2024-01-02",
+        ]);
+        argv.extend(extra);
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let crate::cli::Command::Run(args) = cli.command else {
+            unreachable!("a run")
+        };
+        RunSettings::resolve(&args)
+    }
+
+    #[test]
+    fn the_dks_table_is_the_client_settings_and_the_command_line_wins() {
+        let file = "[dks]\nurl = \"https://dks.file:8443\"\ntimeout_ms = 1234\n[dks.retry]\nattempts = 9\n";
+        let settings = resolve(file, &[]).unwrap();
+        assert_eq!(settings.dks.url, "https://dks.file:8443");
+        assert_eq!(settings.dks.timeout_ms, 1234);
+        assert_eq!(settings.dks.retry.attempts, 9);
+        let settings = resolve(file, &["--dks-url", "https://dks.cli:8443"]).unwrap();
+        assert_eq!(settings.dks.url, "https://dks.cli:8443");
+        assert_eq!(
+            settings.dks.retry.attempts, 9,
+            "the rest still from the file"
+        );
+        let err = resolve("[dks]\ntimeout_ms = 5\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--dks-url"), "{err}");
+        let err = resolve("[dks]\nurl = \"x\"\nbogus = 1\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bogus"), "unknown keys are refused: {err}");
+    }
 
     #[test]
     fn memory_sizes_parse_in_binary_units() {

@@ -62,7 +62,9 @@ impl RetryPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DksConfig {
-    /// Base URL, e.g. `https://dks.internal:8443`.
+    /// Base URL, e.g. `https://dks.internal:8443` (in `weir.toml` it may be
+    /// left to `--dks-url`).
+    #[serde(default)]
     pub url: String,
     /// Mutual TLS files; `None` for plain HTTP (local service, tests).
     #[serde(default)]
