@@ -78,23 +78,7 @@ fn weir_run_jsonl(source: &Path, dest: &Path, dks_url: &str) -> std::process::Co
 
 /// `weir dks serve` (the command) for `odd_id_source`'s keys; its URL.
 fn keys_service(dir: &Path, source: &Path) -> (weir_tests::Process, String) {
-    let keys = source.join("keys.json");
-    let master = dir.join("m.key");
-    let dks = weir_tests::spawn_weir(
-        &[
-            "dks",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--master-key-file",
-            master.to_str().unwrap(),
-            "--keys-file",
-            keys.to_str().unwrap(),
-        ],
-        "listening on",
-    );
-    let url = dks.first_line.rsplit(' ').next().unwrap().trim().to_owned();
-    (dks, url)
+    weir_tests::spawn_dks(&dir.join("m.key"), Some(&source.join("keys.json")), &[])
 }
 
 /// pyarrow's view of a day: (id, id_part) per row.

@@ -64,18 +64,7 @@ fn day(dir: &Path) -> (std::path::PathBuf, weir_tests::Process, String) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let dks = weir_tests::spawn_weir(
-        &[
-            "dks",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--master-key-file",
-            master.to_str().unwrap(),
-        ],
-        "listening on",
-    );
-    let url = dks.first_line.rsplit(' ').next().unwrap().trim().to_owned();
+    let (dks, url) = weir_tests::spawn_dks(&master, None, &[]);
     (source, dks, url)
 }
 

@@ -135,16 +135,40 @@ async fn on_a_cluster_the_executors_read_and_write_the_buckets() {
     sample_between_buckets(true).await;
 }
 
-async fn sample_between_buckets(on_cluster: bool) {
-    let dir = tempfile::tempdir().unwrap();
+/// moto with the sample in `corporate` and an empty `published`, the
+/// sample's key service and a config file reaching them.
+struct SampleBuckets {
+    moto: Moto,
+    published: Arc<dyn ObjectStore>,
+    dks: weir_testkit::dks::RunningDks,
+    config: std::path::PathBuf,
+}
+
+async fn sample_buckets(dir: &Path) -> SampleBuckets {
     let moto = Moto::start();
     moto.create_bucket("corporate");
     moto.create_bucket("published");
     let corporate = client(&moto, "corporate");
     let published = client(&moto, "published");
     upload_tree(&corporate, &conformance_file("sample")).await;
-    let dks = sample_dks(dir.path()).await;
-    let config = config_file(dir.path(), &moto, "");
+    let dks = sample_dks(dir).await;
+    let config = config_file(dir, &moto, "");
+    SampleBuckets {
+        moto,
+        published,
+        dks,
+        config,
+    }
+}
+
+async fn sample_between_buckets(on_cluster: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let SampleBuckets {
+        moto: _moto,
+        published,
+        dks,
+        config,
+    } = sample_buckets(dir.path()).await;
     let report = dir.path().join("report.json");
     let cluster = on_cluster.then(|| {
         TestCluster::start(
@@ -642,14 +666,12 @@ async fn objects(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_on_s3_that_fails_at_any_step_changes_no_object() {
     let dir = tempfile::tempdir().unwrap();
-    let moto = Moto::start();
-    moto.create_bucket("corporate");
-    moto.create_bucket("published");
-    let corporate = client(&moto, "corporate");
-    let published = client(&moto, "published");
-    upload_tree(&corporate, &conformance_file("sample")).await;
-    let dks = sample_dks(dir.path()).await;
-    let config = config_file(dir.path(), &moto, "");
+    let SampleBuckets {
+        moto: _moto,
+        published,
+        dks,
+        config,
+    } = sample_buckets(dir.path()).await;
     let config = config.to_str().unwrap().to_owned();
     let url = dks.url();
     let run = move |fault: Option<&'static str>| {
