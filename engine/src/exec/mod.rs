@@ -2,6 +2,54 @@
 //! operator and the partition-parallel writer. Each is described by a plain
 //! serde spec so the extension codec can ship it to Ballista executors.
 
+/// The parts of `ExecutionPlan` every one of Weir's single-input operators
+/// writes alike: its name, its properties (`self.props`), its one child
+/// (`self.input`), no expressions of its own, and a rebuild over a new child
+/// (`this` is the operator, `input` the new child).
+macro_rules! single_input_plan {
+    ($name:literal, |$this:ident, $input:ident| $rebuild:expr) => {
+        fn name(&self) -> &str {
+            $name
+        }
+
+        fn properties(&self) -> &Arc<PlanProperties> {
+            &self.props
+        }
+
+        fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+            vec![&self.input]
+        }
+
+        fn apply_expressions(
+            &self,
+            _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+        ) -> Result<TreeNodeRecursion> {
+            Ok(TreeNodeRecursion::Continue)
+        }
+
+        fn replace_children(
+            self: Arc<Self>,
+            children: Vec<Arc<dyn ExecutionPlan>>,
+            _options: ReplaceChildrenOptions,
+        ) -> Result<Arc<dyn ExecutionPlan>> {
+            let $input = super::only_input($name, &children)?;
+            let $this = self;
+            Ok(Arc::new($rebuild))
+        }
+
+        fn with_new_children(
+            self: Arc<Self>,
+            children: Vec<Arc<dyn ExecutionPlan>>,
+        ) -> Result<Arc<dyn ExecutionPlan>> {
+            self.replace_children(
+                children,
+                ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+            )
+        }
+    };
+}
+use single_input_plan;
+
 mod allow;
 mod codec;
 mod compact;
