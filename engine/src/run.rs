@@ -367,10 +367,12 @@ async fn run_day_inner(
     if files.is_empty() {
         // A missing day is an incident, not an empty day: publishing nothing
         // over yesterday's run would hide it.
-        return Err(Error::Config {
-            field: "input".to_owned(),
+        return Err(Error::DayCheck {
+            collection: job.ingest.collection.to_string(),
+            export_date: job.export_date.to_string(),
+            fault: Fault::Input,
             detail: format!(
-                "no *.jsonl.gz or *.json.gz files under {}{}",
+                "no *.jsonl.gz or *.json.gz files under {}{}; nothing published",
                 source.display(&source.child(&job.input_prefix)),
                 match report.skipped_files.len() {
                     0 => String::new(),
