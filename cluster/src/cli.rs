@@ -121,6 +121,11 @@ pub struct ExecutorArgs {
     /// --allow-write are required.
     #[arg(long, env = "WEIR_ALLOW_ANY_LOCATION", conflicts_with_all = ["allow_read", "allow_write"])]
     pub allow_any_location: bool,
+    /// Memory the executor may use, e.g. 8G: task buffers are reserved from
+    /// a pool of 60% of it, split across the task slots (default: Ballista's,
+    /// a share of the host's or cgroup's memory).
+    #[arg(long, env = "WEIR_EXECUTOR_MEMORY_LIMIT")]
+    pub memory_limit: Option<String>,
 }
 
 /// `weir cluster ...`.

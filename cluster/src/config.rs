@@ -231,22 +231,7 @@ impl RunSettings {
         settings.max_corrupt_ratio = max_corrupt_ratio;
         settings.max_corrupt = args.max_corrupt.or(file.max_corrupt);
         if let Some(text) = args.memory_limit.as_ref().or(file.memory_limit.as_ref()) {
-            let bytes = parse_bytes(text).ok_or_else(|| {
-                Error::usage(
-                    "--memory-limit",
-                    format!("{text:?} is not a size such as 512M or 4G"),
-                )
-            })?;
-            if bytes < MIN_MEMORY_LIMIT {
-                return Err(Error::usage(
-                    "--memory-limit",
-                    format!(
-                        "{text} is below the {} MiB a run needs",
-                        MIN_MEMORY_LIMIT >> 20
-                    ),
-                ));
-            }
-            settings.memory_limit = Some(bytes);
+            settings.memory_limit = Some(memory_limit(text)?);
         }
         settings.report = args.report.clone().or(file.report);
         if let Some(n) = args.partitions.or(file.partitions) {
@@ -322,6 +307,27 @@ impl RunSettings {
 /// Below this a run's code, runtime and one batch per partition do not fit
 /// (measured: about 200 MiB for a 4-partition ORC day).
 const MIN_MEMORY_LIMIT: usize = 256 << 20;
+
+/// A `--memory-limit` value in bytes: a size (see [`parse_bytes`]) of at
+/// least [`MIN_MEMORY_LIMIT`].
+pub(crate) fn memory_limit(text: &str) -> Result<usize, Error> {
+    let bytes = parse_bytes(text).ok_or_else(|| {
+        Error::usage(
+            "--memory-limit",
+            format!("{text:?} is not a size such as 512M or 4G"),
+        )
+    })?;
+    if bytes < MIN_MEMORY_LIMIT {
+        return Err(Error::usage(
+            "--memory-limit",
+            format!(
+                "{text} is below the {} MiB a run needs",
+                MIN_MEMORY_LIMIT >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
 
 /// `512M`, `4G`, `1048576`, `64K` (binary units, optional `i`/`B`).
 fn parse_bytes(text: &str) -> Option<usize> {

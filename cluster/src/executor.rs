@@ -42,6 +42,10 @@ pub fn executor_config(args: &ExecutorArgs) -> Result<ExecutorProcessConfig, Err
         override_config_producer: Some(Arc::new(cluster_session_config)),
         ..ExecutorProcessConfig::default()
     };
+    if let Some(text) = &args.memory_limit {
+        let bytes = crate::config::memory_limit(text)?;
+        config.memory_pool_size = Some((bytes as f64 * weir_engine::run::MEMORY_POOL_SHARE) as u64);
+    }
     if let Some(n) = args.concurrent_tasks {
         config.vcores = n.max(1);
     }
@@ -54,6 +58,9 @@ pub fn executor_config(args: &ExecutorArgs) -> Result<ExecutorProcessConfig, Err
 /// Runs the executor until it is stopped.
 pub(crate) fn run(args: &ExecutorArgs) -> Result<std::process::ExitCode, Error> {
     let config = executor_config(args)?;
+    if args.memory_limit.is_some() {
+        crate::run::return_memory_promptly();
+    }
     if args.allow_any_location {
         tracing::warn!("this executor runs plans for any location (--allow-any-location)");
     } else {
@@ -83,4 +90,35 @@ pub(crate) fn run(args: &ExecutorArgs) -> Result<std::process::ExitCode, Error> 
             })
     })?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    fn args(extra: &[&str]) -> crate::cli::ExecutorArgs {
+        let mut argv = vec!["weir", "executor", "--allow-any-location"];
+        argv.extend(extra);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Executor(args) => args,
+            _ => unreachable!("an executor"),
+        }
+    }
+
+    #[test]
+    fn a_memory_limit_sizes_the_executors_pool() {
+        let config = super::executor_config(&args(&["--memory-limit", "1G"])).unwrap();
+        assert_eq!(
+            config.memory_pool_size,
+            Some((f64::from(1u32 << 30) * weir_engine::run::MEMORY_POOL_SHARE) as u64)
+        );
+        assert_eq!(
+            super::executor_config(&args(&[])).unwrap().memory_pool_size,
+            None
+        );
+        let Err(err) = super::executor_config(&args(&["--memory-limit", "lots"])) else {
+            panic!("a size that is not one is refused");
+        };
+        assert!(err.to_string().contains("--memory-limit"), "{err}");
+    }
 }

@@ -128,7 +128,7 @@ use mimalloc as _;
 /// speed. (Off by default: the delay saves system calls on hosts with memory
 /// to spare.)
 #[allow(unsafe_code)]
-fn return_memory_promptly() {
+pub(crate) fn return_memory_promptly() {
     // mimalloc's `mi_option_e` (v2, as libmimalloc-sys 0.1 builds it).
     const ARENA_EAGER_COMMIT: std::ffi::c_int = 1;
     const PURGE_DELAY: std::ffi::c_int = 15;
