@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let mut strings = Vec::with_capacity(rows);
     let mut ints = Vec::with_capacity(rows);
     let mut times = Vec::with_capacity(rows);
-    for (i, row) in body.chunks_exact(9).enumerate() {
+    for row in body.chunks_exact(9) {
         let n = i64::from_le_bytes(row[1..9].try_into().unwrap());
         let null = row[0] & 0x80 != 0;
         // Short strings from a small alphabet repeat (dictionary), others not.
