@@ -7,6 +7,12 @@ pub enum Error {
     #[error(transparent)]
     Engine(#[from] weir_engine::Error),
 
+    /// The dev tooling failed (the local key service, the generator, the
+    /// conformance runners).
+    #[cfg(feature = "dev-tools")]
+    #[error(transparent)]
+    Testkit(#[from] weir_testkit::Error),
+
     /// An option's value is wrong.
     #[error("{option}: {detail}")]
     Usage {

@@ -72,33 +72,6 @@ pub enum Error {
         detail: String,
     },
 
-    /// The local key service's master key file is unusable.
-    #[error("master key file {path}: {detail}")]
-    MasterKey {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong (never the key).
-        detail: String,
-    },
-
-    /// A static keys file (`keys.json` format) is unusable.
-    #[error("keys file {path}: {detail}")]
-    KeysFile {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong (never key material).
-        detail: String,
-    },
-
-    /// A server could not listen.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address asked for.
-        addr: String,
-        /// The socket error.
-        source: std::io::Error,
-    },
-
     /// A day's plan failed (the first failing task's error, kept whole:
     /// [`Error::fault`] looks inside it).
     #[error("{collection} {export_date}: {source}")]
@@ -216,14 +189,10 @@ impl Error {
         match self {
             Error::Read { .. }
             | Error::Write { .. }
-            | Error::Bind { .. }
             | Error::DksUnavailable { .. }
             | Error::DksResponse { .. }
             | Error::Storage { .. } => Fault::Environment,
-            Error::Tls { .. }
-            | Error::Config { .. }
-            | Error::MasterKey { .. }
-            | Error::KeysFile { .. } => Fault::Configuration,
+            Error::Tls { .. } | Error::Config { .. } => Fault::Configuration,
             Error::TooManyCorrupt { .. } => Fault::Input,
             Error::DayCheck { fault, .. } => *fault,
             Error::Execution { source, .. } => datafusion_fault(source),

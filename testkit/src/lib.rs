@@ -10,5 +10,8 @@
 
 pub mod conformance;
 pub mod dks;
+mod error;
 pub mod generate;
 pub mod k2hb;
+
+pub use error::{Error, Result};

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use weir_engine::error::Result;
+use crate::Result;
 use weir_engine::record::{Cipher, DecryptError, base64, decrypt};
 
 use super::{Failure, Report, read_lines, str_field, unreadable};

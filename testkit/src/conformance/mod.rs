@@ -10,7 +10,7 @@ use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use weir_engine::error::{Error, Result};
+use crate::{Error, Result};
 
 /// One mismatch: which case, which field, what the old job produced, what we did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value as J;
 
-use weir_engine::error::Result;
+use crate::Result;
 use weir_engine::record::{
     Cipher, CollectionName, Corrupt, Envelope, RecordPipeline, RecordRules, Row, Scratch,
 };

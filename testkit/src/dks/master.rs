@@ -13,7 +13,7 @@ use weir_engine::keys::DataKey;
 use weir_engine::record::base64;
 use zeroize::Zeroizing;
 
-use weir_engine::{Error, Result};
+use crate::{Error, Result};
 
 const SECRET_LEN: usize = 32;
 const NONCE_LEN: usize = 12;

@@ -23,9 +23,9 @@ use tokio::sync::watch;
 
 use super::master::MasterKey;
 use super::metrics::ServiceMetrics;
+use crate::{Error, Result};
 use weir_engine::keys::DataKey;
 use weir_engine::record::base64;
-use weir_engine::{Error, Result};
 
 /// Server certificate and key, and the CA whose client certificates are
 /// accepted. Client certificates are required.

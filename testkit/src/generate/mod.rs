@@ -26,11 +26,11 @@ pub use manifest::{CorruptRecord, DayManifest, FileManifest, Manifest};
 
 use crate::dks::{DEFAULT_KEY_ID, MasterKey};
 use crate::k2hb::{Encryption, K2hbLine};
+use crate::{Error, Result};
 use weir_engine::keys::{DataKey, DksClient};
 use weir_engine::layout::{input_prefix, landing_date};
 use weir_engine::record::{Cipher, CollectionName, base64, encrypt};
 use weir_engine::storage::Location;
-use weir_engine::{Error, Result};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -191,7 +191,7 @@ pub async fn generate(
     dest.store
         .put(&path, text.into())
         .await
-        .map_err(|e| Error::storage("put", dest.display(&path), &e))?;
+        .map_err(|e| Error::Engine(weir_engine::Error::storage("put", dest.display(&path), &e)))?;
     Ok(manifest)
 }
 
@@ -280,7 +280,9 @@ async fn write_job(job: FileJob, dest: &Location) -> Result<(String, NaiveDate, 
         generate_file(&job, |chunk| tx.blocking_send(chunk).is_ok())
     });
     let mut writer = BufWriter::new(Arc::clone(&dest.store), path.clone());
-    let storage_error = |e: std::io::Error| Error::storage("put", dest.display(&path), &e);
+    let storage_error = |e: std::io::Error| {
+        Error::Engine(weir_engine::Error::storage("put", dest.display(&path), &e))
+    };
     while let Some(chunk) = rx.recv().await {
         writer.write_all(&chunk).await.map_err(storage_error)?;
     }
