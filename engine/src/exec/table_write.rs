@@ -287,19 +287,32 @@ fn encode_flush(
         .iter()
         .map(|name| Ok(cast(column(&sorted, name)?, &DataType::Utf8)?))
         .collect::<Result<_>>()?;
+    // A null and an empty value share Hive's default directory.
+    let value = |values: &ArrayRef, row: usize| -> String {
+        let values = values.as_string::<i32>();
+        if values.is_valid(row) {
+            values.value(row).to_owned()
+        } else {
+            String::new()
+        }
+    };
+    let same_dir = |a: usize, b: usize| {
+        dirs.iter().all(|values| {
+            let values = values.as_string::<i32>();
+            let text = |row: usize| {
+                values
+                    .is_valid(row)
+                    .then(|| values.value(row))
+                    .unwrap_or("")
+            };
+            text(a) == text(b)
+        })
+    };
     let dir_of = |row: usize| -> String {
         spec.partition_by
             .iter()
             .zip(&dirs)
-            .map(|(name, values)| {
-                let values = values.as_string::<i32>();
-                let value = if values.is_valid(row) {
-                    values.value(row)
-                } else {
-                    ""
-                };
-                format!("{name}={}/", hive_escape(value))
-            })
+            .map(|(name, values)| format!("{name}={}/", hive_escape(&value(values, row))))
             .collect()
     };
     let file_schema: SchemaRef = Arc::new(Schema::new(
@@ -321,19 +334,30 @@ fn encode_flush(
         summary.attempt,
         spec.format.extension()
     );
-    let mut out = Vec::new();
-    let mut start = 0;
+    // The sorted rows' stretches of one partition directory, found by
+    // comparing values (a directory name is made once per stretch). Two
+    // values can still share a directory name (a literal
+    // `__HIVE_DEFAULT_PARTITION__` and a null), so stretches are gathered
+    // per name: one file per directory, never two files of one name.
+    let mut stretches: std::collections::BTreeMap<String, Vec<RecordBatch>> = Default::default();
     let rows = sorted.num_rows();
+    let mut start = 0;
     while start < rows {
-        let dir = dir_of(start);
         let mut end = start + 1;
-        while end < rows && dir_of(end) == dir {
+        while end < rows && same_dir(start, end) {
             end += 1;
         }
-        let slice = sorted.slice(start, end - start).project(&projection)?;
+        stretches
+            .entry(dir_of(start))
+            .or_default()
+            .push(sorted.slice(start, end - start).project(&projection)?);
+        start = end;
+    }
+    let mut out = Vec::with_capacity(stretches.len());
+    for (dir, slices) in stretches {
         let bytes = encode_table(
             Arc::clone(&file_schema),
-            std::slice::from_ref(&slice),
+            &slices,
             spec.format,
             spec.orc_compression,
         )
@@ -343,8 +367,8 @@ fn encode_flush(
                 spec.name
             ))
         })?;
-        out.push((format!("{dir}{name}"), bytes, (end - start) as u64));
-        start = end;
+        let rows = slices.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
+        out.push((format!("{dir}{name}"), bytes, rows));
     }
     Ok(out)
 }
