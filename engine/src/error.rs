@@ -227,6 +227,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// are the environment's, an input that changed or a refused location is
 /// the input's or the configuration's, an engine error inside says itself,
 /// the rest is a bug.
+///
+/// Execution errors are told apart by the messages Weir's operators write:
+/// on a cluster every task error reaches the client only as Ballista's text
+/// (`cluster job on … failed: …`), so a typed error could not survive there.
 fn datafusion_fault(e: &datafusion::error::DataFusionError) -> Fault {
     use datafusion::error::DataFusionError as D;
     match e {

@@ -118,24 +118,21 @@ impl StagedDay<'_> {
     pub fn rows_table(&self) -> OutputTable {
         let output = &self.job.output;
         let (schema, partition_columns) = day_schema(output.format, output.id_part_dirs);
-        OutputTable {
-            spec: OutputScanSpec {
-                root: self.job.dest.clone(),
-                format: output.format,
-                schema,
-                partition_columns,
-                s3: self.job.s3.clone(),
-            },
-            files: self
-                .data
+        OutputTable::new(
+            &self.job.dest,
+            output.format,
+            schema,
+            partition_columns,
+            self.data
                 .iter()
                 .map(|f| InputFile {
                     path: f.staged.clone(),
                     size: f.bytes,
                 })
                 .collect(),
-            partitions: self.job.partitions.max(1),
-        }
+            self.job.partitions,
+            self.job.s3.clone(),
+        )
     }
 
     /// Writes `frame`'s rows as the derived output `spec` (staged only).

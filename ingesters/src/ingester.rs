@@ -140,18 +140,10 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<DerivedOutput>, StepFailed> {
         Ok(Vec::new())
     }
-
-    /// The day: read → decrypt → transform / validate / sanitise → flag
-    /// corrupt → write → [`Ingester::post_process`] → publish all.
-    async fn run_day(&self, ctx: &RunContext, export_date: NaiveDate) -> (DayJob, DayReport)
-    where
-        Self: Sized,
-    {
-        run_ingester_day(self, ctx, export_date).await
-    }
 }
 
-/// [`Ingester::run_day`] for any ingester (trait objects included).
+/// A collection's day: read → decrypt → transform / validate / sanitise →
+/// flag corrupt → write → [`Ingester::post_process`] → publish all.
 pub async fn run_ingester_day(
     ingester: &dyn Ingester,
     ctx: &RunContext,
