@@ -300,10 +300,11 @@ fn encode_flush(
         dirs.iter().all(|values| {
             let values = values.as_string::<i32>();
             let text = |row: usize| {
-                values
-                    .is_valid(row)
-                    .then(|| values.value(row))
-                    .unwrap_or("")
+                if values.is_valid(row) {
+                    values.value(row)
+                } else {
+                    ""
+                }
             };
             text(a) == text(b)
         })
