@@ -30,6 +30,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Ingest collections for a day or a date range.
     Run(Box<RunArgs>),
+    /// Merge the published dailies into each date's full export (the
+    /// snapshot merge alone; `weir run --update` does it with the day).
+    Merge(Box<RunArgs>),
     /// The local, DKS-compatible data key service.
     #[cfg(feature = "dev-tools")]
     #[command(subcommand)]
@@ -372,6 +375,35 @@ pub struct RunArgs {
     /// so an empty export never replaces a good day unnoticed).
     #[arg(long, env = "WEIR_ALLOW_EMPTY")]
     pub allow_empty: bool,
+    /// Merge each day into the collection's full export in the day's own
+    /// commit (the old job's --force_collection_update); days of a range
+    /// then run in date order.
+    #[arg(long, env = "WEIR_UPDATE")]
+    pub update: bool,
+    /// Where the snapshot merge starts.
+    #[command(flatten)]
+    pub merge: MergeArgs,
+}
+
+/// Where the snapshot merge starts (`weir run --update`, `weir merge`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MergeArgs {
+    /// The export to merge into, Weir's or the old job's (path or URL),
+    /// instead of the newest complete one before the date under --dest
+    /// (for the first date of a range).
+    #[arg(long, env = "WEIR_PREVIOUS_EXPORT")]
+    pub previous_export: Option<String>,
+    /// Its export date, when its path does not end in one (YYYY-MM-DD).
+    #[arg(long, env = "WEIR_PREVIOUS_EXPORT_DATE", requires = "previous_export")]
+    pub previous_export_date: Option<String>,
+    /// With no previous export: merge the dailies from this export date on
+    /// (YYYY-MM-DD). Without it, a missing previous export fails the merge.
+    #[arg(long, env = "WEIR_SINCE")]
+    pub since: Option<String>,
+    /// Merge without the dailies missing in the range (the report lists
+    /// them); by default a missing daily fails the merge.
+    #[arg(long, env = "WEIR_ALLOW_MISSING_DAYS")]
+    pub allow_missing_days: bool,
 }
 
 fn parse_missing(text: &str) -> Result<weir_engine::run::MissingInput, String> {

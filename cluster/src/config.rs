@@ -92,6 +92,10 @@ pub struct RunSettings {
     pub max_line_bytes: usize,
     /// A Ballista scheduler (`df://host:port`) to run on; `None`: in-process.
     pub cluster: Option<String>,
+    /// Merge each day into its collection's export (`--update`).
+    pub update: bool,
+    /// Where merges start.
+    pub merge: weir_engine::merge::MergeStart,
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, Error> {
@@ -147,11 +151,23 @@ impl RunSettings {
             allow_empty: false,
             max_line_bytes: weir_engine::exec::DEFAULT_MAX_LINE_BYTES,
             cluster: None,
+            update: false,
+            merge: weir_engine::merge::MergeStart::default(),
         }
     }
 
     /// Resolves the settings of `weir run`.
     pub fn resolve(args: &RunArgs) -> Result<Self, Error> {
+        Self::resolve_with(args, true)
+    }
+
+    /// Resolves the settings of `weir merge`, which reads no input and
+    /// calls no key service.
+    pub fn resolve_merge(args: &RunArgs) -> Result<Self, Error> {
+        Self::resolve_with(args, false)
+    }
+
+    fn resolve_with(args: &RunArgs, reads_input: bool) -> Result<Self, Error> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
@@ -187,13 +203,19 @@ impl RunSettings {
             )
         };
         let dates = export_dates(date.as_deref(), start.as_deref(), end.as_deref())?;
-        let source =
-            args.source.clone().or(file.source.clone()).ok_or_else(|| {
-                Error::usage("--source", "give the source root (path or s3:// URL)")
-            })?;
         let dest = args.dest.clone().or(file.dest.clone()).ok_or_else(|| {
             Error::usage("--dest", "give the destination root (path or s3:// URL)")
         })?;
+        let source = match args.source.clone().or(file.source.clone()) {
+            Some(source) => source,
+            None if !reads_input => dest.clone(),
+            None => {
+                return Err(Error::usage(
+                    "--source",
+                    "give the source root (path or s3:// URL)",
+                ));
+            }
+        };
         // One typed set of settings: `[dks]` of the file is a `DksConfig`
         // (the URL may come from the command line instead), and the command
         // line's URL and certificates win over it.
@@ -201,7 +223,7 @@ impl RunSettings {
         if let Some(url) = &args.dks_url {
             dks.url = url.clone();
         }
-        if dks.url.is_empty() {
+        if dks.url.is_empty() && reads_input {
             return Err(Error::usage("--dks-url", "give the data key service URL"));
         }
         if let (Some(cert), Some(key), Some(ca)) = (&args.dks_cert, &args.dks_key, &args.dks_ca) {
@@ -283,6 +305,21 @@ impl RunSettings {
             settings.max_line_bytes = n;
         }
         settings.cluster = args.cluster.clone().or(file.cluster);
+        settings.update = args.update;
+        let date = |flag: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                        .map_err(|e| Error::usage(flag, format!("{t:?}: {e} (YYYY-MM-DD)")))
+                })
+                .transpose()
+        };
+        settings.merge = weir_engine::merge::MergeStart {
+            previous_export: args.merge.previous_export.clone(),
+            previous_export_date: date("--previous-export-date", &args.merge.previous_export_date)?,
+            since: date("--since", &args.merge.since)?,
+            allow_missing_days: args.merge.allow_missing_days,
+        };
         Ok(settings)
     }
 }

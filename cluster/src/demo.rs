@@ -64,8 +64,12 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, Error> {
             DksConfig::new(dks.url()),
         );
         settings.report = Some(dir.join("report.json"));
-        let report =
-            crate::run::execute(&settings, &weir_ingesters::Registry::with_builtins()).await;
+        let report = crate::run::execute(
+            &settings,
+            &weir_ingesters::Registry::with_builtins(),
+            crate::run::Command::Run,
+        )
+        .await;
         dks.stop().await;
         let code = crate::run::finish(&settings, &report?)?;
         println!();

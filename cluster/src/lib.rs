@@ -56,6 +56,7 @@ pub fn run_with(cli: cli::Cli, registry: Registry) -> Result<ExitCode, Error> {
         #[cfg(feature = "dev-tools")]
         cli::Command::Demo(args) => demo::run(&args),
         cli::Command::Run(args) => run::run(&args, &registry),
+        cli::Command::Merge(args) => run::merge(&args, &registry),
         cli::Command::Scheduler(args) => scheduler::run(&args),
         cli::Command::Executor(args) => executor::run(&args),
         cli::Command::Cluster(cli::ClusterCommand::Up(args)) => up::run(&args),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use weir_engine::keys::correlation_id;
 use weir_engine::report::RunReport;
 use weir_engine::run::{LocalRunner, PlanRunner};
-use weir_ingesters::{Registry, RunContext, run_all};
+use weir_ingesters::{Registry, RunContext, run_all, run_all_merges};
 
 use crate::cli::RunArgs;
 use crate::config::RunSettings;
@@ -18,9 +18,27 @@ use crate::summary::print_summary;
 pub(crate) fn run(args: &RunArgs, registry: &Registry) -> Result<ExitCode, Error> {
     let settings = RunSettings::resolve(args)?;
     crate::runtime()?.block_on(async {
-        let report = execute(&settings, registry).await?;
+        let report = execute(&settings, registry, Command::Run).await?;
         finish(&settings, &report)
     })
+}
+
+/// `weir merge`: the snapshot merge alone, over published dailies.
+pub(crate) fn merge(args: &RunArgs, registry: &Registry) -> Result<ExitCode, Error> {
+    let settings = RunSettings::resolve_merge(args)?;
+    crate::runtime()?.block_on(async {
+        let report = execute(&settings, registry, Command::Merge).await?;
+        finish(&settings, &report)
+    })
+}
+
+/// What [`execute`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// The days (and their merges under `--update`).
+    Run,
+    /// The merges alone.
+    Merge,
 }
 
 /// The run's id: time-ordered and unique enough for staging paths.
@@ -45,6 +63,7 @@ fn rand_u32() -> u32 {
 pub(crate) async fn execute(
     settings: &RunSettings,
     registry: &Registry,
+    command: Command,
 ) -> Result<RunReport, Error> {
     if settings.memory_limit.is_some() {
         return_memory_promptly();
@@ -81,8 +100,13 @@ pub(crate) async fn execute(
         s3: settings.s3.clone(),
         on_missing_input: settings.on_missing_input,
         allow_empty: settings.allow_empty,
+        update: settings.update,
+        merge: settings.merge.clone(),
         runner,
     };
+    if command == Command::Merge {
+        return Ok(run_all_merges(&ctx, registry, &settings.collections, &settings.dates).await);
+    }
     // Executors count their progress in their own processes; a cluster run
     // reports per day as days finish.
     let display = settings.cluster.is_none().then(ProgressDisplay::start);

@@ -13,6 +13,7 @@ pub mod exec;
 pub mod json;
 pub mod keys;
 pub mod layout;
+pub mod merge;
 pub mod output;
 pub mod post;
 pub mod random;

@@ -75,7 +75,7 @@ pub struct DerivedSpec {
 }
 
 /// A derived output, staged: published with the day or not at all.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DerivedOutput {
     /// Its name.
     pub name: String,
@@ -83,6 +83,8 @@ pub struct DerivedOutput {
     pub dir: String,
     /// Its staged files (targets relative to `dir`).
     pub files: Vec<StagedFile>,
+    /// What the snapshot merge did, when this is its export.
+    pub merge: Option<crate::merge::MergeReport>,
 }
 
 impl DerivedOutput {
@@ -181,6 +183,7 @@ impl StagedDay<'_> {
                 .into_iter()
                 .flat_map(|s: TaskSummary| s.files)
                 .collect(),
+            merge: None,
         })
     }
 }

@@ -118,6 +118,10 @@ pub struct DayReport {
     /// The derived outputs published with the day, by name.
     #[serde(default)]
     pub derived: std::collections::BTreeMap<String, PublishedDir>,
+    /// The snapshot merge published with the day (or alone), when there
+    /// was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<crate::merge::MergeReport>,
 }
 
 /// One successful task attempt of a day.

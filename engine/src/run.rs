@@ -540,6 +540,7 @@ async fn run_day_inner(
         .into_iter();
     report.quarantine = published.next();
     report.output = published.next();
+    report.merge = derived.iter().find_map(|d| d.merge.clone());
     report.derived = derived
         .iter()
         .zip(published)
@@ -612,7 +613,7 @@ pub(crate) fn summaries_of(
 /// The commit publishes exactly one attempt of every partition: a missing
 /// one would lose its records, a second one would publish them twice. The
 /// engine that ran the plan should guarantee both; this makes sure.
-fn check_one_attempt_each(
+pub(crate) fn check_one_attempt_each(
     summaries: &[TaskSummary],
     partitions: usize,
 ) -> std::result::Result<(), String> {

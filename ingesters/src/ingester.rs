@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use weir_engine::exec::IngestSpec;
+use weir_engine::exec::MergeRule;
 use weir_engine::layout::{input_prefix, landing_date};
+use weir_engine::merge::{MergeJob, MergeStart, run_merge, stage_merge};
 use weir_engine::output::{OrcCompression, OutputFormat, OutputSpec};
 use weir_engine::post::{DerivedOutput, PostProcess, StagedDay, StepFailed};
 use weir_engine::record::{Cipher, CollectionName, RecordRules};
@@ -48,6 +50,11 @@ pub struct RunContext {
     pub on_missing_input: MissingInput,
     /// Publish days whose input files hold no lines.
     pub allow_empty: bool,
+    /// `--update`: each day is merged into the collection's full export in
+    /// the day's own commit (the old job's `--force_collection_update`).
+    pub update: bool,
+    /// Where a merge starts, when the run says (the first date of a range).
+    pub merge: MergeStart,
     /// Where plans run (it also carries the key service's settings, which
     /// travel in the session config).
     pub runner: Arc<dyn PlanRunner>,
@@ -82,16 +89,9 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
         OutputFormat::Parquet
     }
 
-    /// Hook: where a day goes. The base layout follows the old job's.
+    /// Where a day goes: [`Ingester::output_layout`] for the date.
     fn output(&self, ctx: &RunContext, export_date: NaiveDate) -> OutputSpec {
-        let format = ctx.format.unwrap_or_else(|| self.default_format());
-        base_layout(
-            self.collection(),
-            export_date,
-            format,
-            self.rules(),
-            ctx.orc_compression,
-        )
+        (self.output_layout(ctx))(export_date)
     }
 
     /// The day's job, from the hooks.
@@ -125,6 +125,58 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
             on_missing_input: ctx.on_missing_input,
             allow_empty: ctx.allow_empty,
         }
+    }
+
+    /// Hook: which row of an id the snapshot merge keeps. The base rule is
+    /// the latest `last_modified`, deletes kept as DELETE rows.
+    fn merge_rule(&self) -> MergeRule {
+        MergeRule::Latest
+    }
+
+    /// Hook: the directory holding the collection's full exports, one
+    /// `<YYYY-MM-DD>` directory each (relative to the destination).
+    fn exports_dir(&self) -> String {
+        format!(
+            "{OUTPUT_ROOT}/exports/{}/{}",
+            self.collection().db(),
+            self.collection().collection()
+        )
+    }
+
+    /// The snapshot merge for `export_date`, from the hooks: the dailies
+    /// and the export in the run's format, in the day's layout.
+    fn merge_job(&self, ctx: &RunContext, export_date: NaiveDate) -> MergeJob {
+        let layout = self.output_layout(ctx);
+        let output = layout(export_date);
+        MergeJob {
+            collection: self.collection().to_string(),
+            export_date,
+            run_id: ctx.run_id.clone(),
+            dest: ctx.dest.clone(),
+            s3: ctx.s3.clone(),
+            exports_dir: self.exports_dir(),
+            daily_dir: Arc::new(move |date| layout(date).data_dir),
+            format: output.format,
+            orc_compression: ctx.orc_compression,
+            rule: self.merge_rule(),
+            id_part_dirs: output.id_part_dirs,
+            partitions: ctx.partitions,
+            file_bytes: ctx.buffer_bytes,
+            start: ctx.merge.clone(),
+        }
+    }
+
+    /// Hook: where each day goes, as a function of its date (the day's run
+    /// writes with it, the merge reads earlier days with it). The base
+    /// layout is the old job's ([`base_layout`]) in the run's format.
+    fn output_layout(
+        &self,
+        ctx: &RunContext,
+    ) -> Arc<dyn Fn(NaiveDate) -> OutputSpec + Send + Sync> {
+        let (collection, rules) = (self.collection().clone(), self.rules());
+        let format = ctx.format.unwrap_or_else(|| self.default_format());
+        let compression = ctx.orc_compression;
+        Arc::new(move |date| base_layout(&collection, date, format, rules.clone(), compression))
     }
 
     /// Hook: post-processing inside the commit. Runs once the day's rows and
@@ -164,8 +216,26 @@ struct Hook<'a> {
 #[async_trait::async_trait]
 impl PostProcess for Hook<'_> {
     async fn post_process(&self, day: &StagedDay<'_>) -> Result<Vec<DerivedOutput>, StepFailed> {
-        self.ingester.post_process(self.ctx, day).await
+        let mut outputs = self.ingester.post_process(self.ctx, day).await?;
+        if self.ctx.update {
+            let job = self.ingester.merge_job(self.ctx, day.job.export_date);
+            let (export, _) = stage_merge(&job, &day.job.staging(), Some(day.data), day.runner)
+                .await
+                .map_err(|e| StepFailed::new("merge", e))?;
+            outputs.push(export);
+        }
+        Ok(outputs)
     }
+}
+
+/// A collection's snapshot merge alone, over its published dailies; the
+/// export publishes by itself.
+pub async fn run_ingester_merge(
+    ingester: &dyn Ingester,
+    ctx: &RunContext,
+    export_date: NaiveDate,
+) -> DayReport {
+    run_merge(&ingester.merge_job(ctx, export_date), ctx.runner.as_ref()).await
 }
 
 /// The collections whose older exporters removed escaped `\r`, `\n` (and

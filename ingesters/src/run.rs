@@ -1,17 +1,21 @@
 //! A whole run: every collection and export date, days concurrently up to a
-//! bound, one report.
+//! bound (one after another when each merges into the export the day before
+//! published), one report.
 
 use std::time::Instant;
 
 use chrono::NaiveDate;
 use futures::stream::{self, StreamExt};
+use weir_engine::merge::MergeStart;
 use weir_engine::record::CollectionName;
-use weir_engine::report::{RunReport, RunStatus};
+use weir_engine::report::{DayReport, OutputRef, RunReport, RunStatus};
 use weir_engine::run::{cleanup_run, output_refs};
 
-use crate::{Registry, RunContext, run_ingester_day};
+use crate::{Registry, RunContext, run_ingester_day, run_ingester_merge};
 
 /// Runs `collections` × `dates`; a failed day does not stop the others.
+/// Under `--update` a collection's days run in date order (each merges into
+/// the export the day before published).
 pub async fn run_all(
     ctx: &RunContext,
     registry: &Registry,
@@ -20,30 +24,97 @@ pub async fn run_all(
     max_concurrent_days: usize,
 ) -> RunReport {
     let started = Instant::now();
-    let work: Vec<(CollectionName, NaiveDate)> = collections
-        .iter()
-        .flat_map(|c| dates.iter().map(move |d| (c.clone(), *d)))
-        .collect();
-    let mut results: Vec<_> = stream::iter(work)
-        .map(|(collection, date)| async move {
-            let ingester = registry.ingester(&collection);
-            run_ingester_day(ingester.as_ref(), ctx, date).await
-        })
-        .buffer_unordered(max_concurrent_days.max(1))
-        .collect()
-        .await;
+    let mut results: Vec<(Vec<OutputRef>, DayReport)> = if ctx.update {
+        let mut results = Vec::new();
+        for collection in collections {
+            let ingester = registry.ingester(collection);
+            for (i, date) in dates.iter().enumerate() {
+                let ctx = later_dates(ctx, i);
+                let (job, day) = run_ingester_day(ingester.as_ref(), &ctx, *date).await;
+                results.push((output_refs(&job, &day), day));
+            }
+        }
+        results
+    } else {
+        let work: Vec<(CollectionName, NaiveDate)> = collections
+            .iter()
+            .flat_map(|c| dates.iter().map(move |d| (c.clone(), *d)))
+            .collect();
+        stream::iter(work)
+            .map(|(collection, date)| async move {
+                let ingester = registry.ingester(&collection);
+                let (job, day) = run_ingester_day(ingester.as_ref(), ctx, date).await;
+                (output_refs(&job, &day), day)
+            })
+            .buffer_unordered(max_concurrent_days.max(1))
+            .collect()
+            .await
+    };
     results.sort_by(|a, b| {
         (&a.1.collection, &a.1.export_date).cmp(&(&b.1.collection, &b.1.export_date))
     });
     cleanup_run(&ctx.dest, &ctx.s3, &ctx.run_id).await;
+    report_of(ctx, results, started)
+}
+
+/// `weir merge`: each collection's export for each date, in date order,
+/// over the dailies already published; each export publishes by itself.
+pub async fn run_all_merges(
+    ctx: &RunContext,
+    registry: &Registry,
+    collections: &[CollectionName],
+    dates: &[NaiveDate],
+) -> RunReport {
+    let started = Instant::now();
+    let mut results = Vec::new();
+    for collection in collections {
+        let ingester = registry.ingester(collection);
+        for (i, date) in dates.iter().enumerate() {
+            let ctx = later_dates(ctx, i);
+            let day = run_ingester_merge(ingester.as_ref(), &ctx, *date).await;
+            let refs = day
+                .derived
+                .iter()
+                .map(|(name, dir)| OutputRef {
+                    collection: day.collection.clone(),
+                    export_date: day.export_date.clone(),
+                    format: name.clone(),
+                    path: dir.path.clone(),
+                })
+                .collect();
+            results.push((refs, day));
+        }
+    }
+    cleanup_run(&ctx.dest, &ctx.s3, &ctx.run_id).await;
+    report_of(ctx, results, started)
+}
+
+/// The context of a range's `i`-th date: after the first, a merge starts
+/// from the export the date before published, not from what the run named.
+fn later_dates(ctx: &RunContext, i: usize) -> RunContext {
+    let mut ctx = ctx.clone();
+    if i > 0 {
+        ctx.merge = MergeStart {
+            allow_missing_days: ctx.merge.allow_missing_days,
+            ..MergeStart::default()
+        };
+    }
+    ctx
+}
+
+fn report_of(
+    ctx: &RunContext,
+    results: Vec<(Vec<OutputRef>, DayReport)>,
+    started: Instant,
+) -> RunReport {
     let mut report = RunReport {
         run_id: ctx.run_id.clone(),
         source: ctx.source.clone(),
         dest: ctx.dest.clone(),
         ..RunReport::default()
     };
-    for (job, day) in results {
-        report.outputs.extend(output_refs(&job, &day));
+    for (refs, day) in results {
+        report.outputs.extend(refs);
         report.days.push(day);
     }
     report.status = if report.succeeded() {

@@ -8,6 +8,7 @@ mod generate;
 mod hardening;
 mod ingester;
 mod lines;
+mod merge;
 mod orc;
 mod properties;
 mod python_oracle;

@@ -67,6 +67,8 @@ pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         s3: Default::default(),
         on_missing_input: Default::default(),
         allow_empty: false,
+        update: false,
+        merge: Default::default(),
         runner: Arc::new(LocalRunner::new(2, &dks, CacheConfig::default(), None).unwrap()),
     }
 }

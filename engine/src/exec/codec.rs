@@ -17,8 +17,8 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CompactExec, CompactSpec, GzipLinesScanExec, IngestExec, IngestSpec, OutputScanExec,
-    OutputScanSpec, ScanSpec, TableWriteExec, TableWriteSpec, WriteExec, WriteSpec,
+    CompactExec, CompactSpec, GzipLinesScanExec, IngestExec, IngestSpec, MergeExec, MergeSpec,
+    OutputScanExec, OutputScanSpec, ScanSpec, TableWriteExec, TableWriteSpec, WriteExec, WriteSpec,
 };
 
 /// One of Weir's nodes, as sent over the wire.
@@ -37,6 +37,8 @@ pub enum WeirNode {
     OutputScan(OutputScanSpec),
     /// [`TableWriteExec`] (one input).
     TableWrite(TableWriteSpec),
+    /// [`MergeExec`] (one input: its groups of source files).
+    Merge(MergeSpec),
 }
 
 /// The bytes of one of Weir's nodes; `None` for anybody else's (the caller
@@ -54,6 +56,8 @@ pub fn encode(plan: &dyn ExecutionPlan) -> Option<Result<Vec<u8>>> {
         WeirNode::OutputScan(scan.spec().clone())
     } else if let Some(write) = plan.downcast_ref::<TableWriteExec>() {
         WeirNode::TableWrite(write.spec().clone())
+    } else if let Some(merge) = plan.downcast_ref::<MergeExec>() {
+        WeirNode::Merge(merge.spec().clone())
     } else {
         return None;
     };
@@ -79,6 +83,7 @@ pub fn decode(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Result<Arc<dyn E
         WeirNode::TableWrite(spec) => {
             Arc::new(TableWriteExec::try_new(spec, one_input("TableWriteExec")?)?)
         }
+        WeirNode::Merge(spec) => Arc::new(MergeExec::new(spec, one_input("MergeExec")?)),
     })
 }
 
@@ -280,6 +285,41 @@ mod tests {
             rebuilt.downcast_ref::<CompactExec>().unwrap().spec(),
             &compact
         );
+
+        // The snapshot merge: its sources travel in the spec, its files as
+        // file groups.
+        let merge = MergeSpec {
+            dest: "/out".into(),
+            staging: "_weir_staging/run/x".into(),
+            name: "export".into(),
+            format: OutputFormat::Orc,
+            orc_compression: OrcCompression::Zlib,
+            rule: crate::exec::MergeRule::DeleteWins,
+            sources: vec![crate::exec::MergeSource {
+                root: "s3://old/exports".into(),
+                dir: "calc/2023-06-01".into(),
+                format: OutputFormat::Orc,
+                rank: 738_000,
+                sorted: false,
+            }],
+            id_part_dirs: true,
+            file_bytes: 1 << 20,
+            s3: crate::storage::S3Settings::default(),
+        };
+        let files = crate::exec::file_groups(&[vec![InputFile {
+            path: "calc/2023-06-01/id_part=ab/part-0.orc".into(),
+            size: 7,
+        }]])
+        .unwrap();
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(MergeExec::new(merge.clone(), files));
+        let node = PhysicalPlanNode::try_from_physical_plan(plan, &codec).unwrap();
+        let mut bytes = Vec::new();
+        node.try_encode(&mut bytes).unwrap();
+        let rebuilt = PhysicalPlanNode::try_decode(&bytes)
+            .unwrap()
+            .try_into_physical_plan(&ctx, &codec)
+            .unwrap();
+        assert_eq!(rebuilt.downcast_ref::<MergeExec>().unwrap().spec(), &merge);
 
         // A derived output: Weir's files read back, a DataFusion filter,
         // the generic writer.

@@ -56,6 +56,7 @@ mod compact;
 mod error;
 mod flush;
 mod ingest;
+mod merge;
 mod options;
 mod output_scan;
 mod progress;
@@ -71,7 +72,9 @@ pub use compact::{CompactExec, CompactSpec};
 pub use error::{INPUT_CHANGED, engine_error, io_error, storage_error};
 pub use flush::group_of_target as run_group_of;
 pub use ingest::{IngestExec, IngestSpec};
+pub use merge::{MergeExec, MergeRule, MergeSource, MergeSpec, export_schema};
 pub use options::{WeirOptions, with_weir_options};
+pub(crate) use output_scan::hive_value;
 pub use output_scan::{OutputScanExec, OutputScanSpec, hive_unescape};
 pub use progress::Progress;
 pub use scan::{

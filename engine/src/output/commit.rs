@@ -128,6 +128,49 @@ pub async fn publish_all(
     Ok(published)
 }
 
+/// A file a published directory's manifest lists.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ListedFile {
+    /// Its path relative to the directory.
+    pub path: String,
+    /// Rows in it.
+    pub rows: u64,
+    /// Its size.
+    pub bytes: u64,
+}
+
+#[derive(Deserialize)]
+struct ManifestRead {
+    files: Vec<ListedFile>,
+}
+
+/// The files of a directory Weir published, from its manifest (what
+/// readers trust: on object stores, objects of an earlier run can still sit
+/// beside them for a while). `None` when the directory is not complete: no
+/// `_SUCCESS`, or no manifest.
+pub async fn published_files(loc: &Location, dir: &ObjectPath) -> Result<Option<Vec<ListedFile>>> {
+    let marker = raw_join(dir, "_SUCCESS");
+    match loc.store.head(&marker).await {
+        Ok(_) => {}
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(storage("read", loc.display(&marker), e)),
+    }
+    let path = raw_join(dir, "_manifest.json");
+    let bytes = match loc.store.get(&path).await {
+        Ok(got) => got
+            .bytes()
+            .await
+            .map_err(|e| storage("read", loc.display(&path), e))?,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(storage("read", loc.display(&path), e)),
+    };
+    let manifest: ManifestRead = serde_json::from_slice(&bytes).map_err(|e| Error::Config {
+        field: loc.display(&path),
+        detail: crate::redact::json_error(&e),
+    })?;
+    Ok(Some(manifest.files))
+}
+
 /// One directory's paths on local disk during the commit.
 struct LocalDir {
     /// Where the new content is assembled.

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use commit::{DirOutput, PublishedDir, discard_staging, publish_all};
+pub use commit::{
+    DirOutput, ListedFile, PublishedDir, discard_staging, publish_all, published_files,
+};
 pub use encode::{encode_batches, encode_table, hive_escape, output_schema};
 
 /// A file format for good rows.
@@ -156,4 +158,7 @@ pub struct TaskSummary {
     /// sizes listed).
     #[serde(default)]
     pub bytes_scanned: u64,
+    /// A merge task's rows read per source (in the merge's source order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows_by_source: Vec<u64>,
 }

@@ -1,8 +1,10 @@
 //! `calculator:calculationParts`: daily ORC with `id_part` directories, as
 //! the old job wrote; each record's `id_part` comes from `message._id.id`
-//! (records without it are corrupt). The snapshot merge will be its
-//! post-processing step.
+//! (records without it are corrupt). Its full export (`--update`,
+//! `weir merge`) keeps one row per id with the old job's outcome: a DELETE
+//! beats any INSERT.
 
+use weir_engine::exec::MergeRule;
 use weir_engine::output::OutputFormat;
 use weir_engine::record::{CollectionName, RecordRules};
 
@@ -48,6 +50,13 @@ impl Ingester for CalculationPartsIngester {
     fn default_format(&self) -> OutputFormat {
         OutputFormat::Orc
     }
+
+    /// The old job's window (`partitionBy(id_part, id).orderBy(db_type)`,
+    /// first row) keeps a DELETE over any INSERT; Weir breaks its ties
+    /// (which the old job left to chance) by `last_modified`, then date.
+    fn merge_rule(&self) -> MergeRule {
+        MergeRule::DeleteWins
+    }
 }
 
 #[cfg(test)]
@@ -60,5 +69,10 @@ mod tests {
         assert!(ingester.rules().id_part && !ingester.rules().audit_transform);
         assert_eq!(ingester.default_format(), OutputFormat::Orc);
         assert_eq!(ingester.consumer(), "ucfs_main");
+        assert_eq!(ingester.merge_rule(), MergeRule::DeleteWins);
+        assert_eq!(
+            ingester.exports_dir(),
+            "corporate_data_ingestion/exports/calculator/calculationParts"
+        );
     }
 }
