@@ -1,4 +1,7 @@
-//! Benchmark fixtures: realistic K2HB lines, made deterministically from a seed.
+//! Benchmark fixtures: realistic K2HB lines, made deterministically from a
+//! seed, and the merge benchmark's inputs ([`merge`]).
+
+pub mod merge;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -51,7 +54,7 @@ pub fn calculation_parts_lines(n: usize, keys: usize, seed: u64) -> (Vec<Vec<u8>
     (lines, key_table)
 }
 
-fn uuid(rng: &mut StdRng) -> String {
+pub(crate) fn uuid(rng: &mut StdRng) -> String {
     let b: [u8; 16] = rng.r#gen();
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(
@@ -78,7 +81,7 @@ fn date(rng: &mut StdRng) -> String {
 
 /// One document as the producers write it (Python-style separators, dates as
 /// strings and mongo date objects, nested parts).
-fn calculation_part(rng: &mut StdRng, id: &str) -> String {
+pub(crate) fn calculation_part(rng: &mut StdRng, id: &str) -> String {
     const TYPES: [&str; 4] = [
         "CARER_ELEMENT",
         "CHILD_ELEMENT",

@@ -10,6 +10,13 @@
 //! cluster up`: a scheduler and `--executors` executors with `--slots` task
 //! slots each, on 127.0.0.1) with the same plan; RSS is then the client's and
 //! the largest executor's.
+//!
+//! `--modes merge` benchmarks the snapshot merge alone (`weir merge`): a
+//! previous export of `--export-rows` (1,000,000) times each scale plus a
+//! daily of `--records` rows, written directly in Weir's layout; rows/s and
+//! peak RSS. `--spark` runs the old job's window over the same files under
+//! PySpark `local[2]` (`benches/spark/merge_window.py`, needs
+//! `scripts/py-readers`) beside it.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -25,6 +32,8 @@ struct Args {
     modes: Vec<String>,
     executors: usize,
     slots: usize,
+    export_rows: u64,
+    spark: bool,
 }
 
 fn parse_args() -> Args {
@@ -37,6 +46,8 @@ fn parse_args() -> Args {
         modes: vec!["local".to_owned()],
         executors: 2,
         slots: 2,
+        export_rows: 1_000_000,
+        spark: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -75,9 +86,15 @@ fn parse_args() -> Args {
                     .unwrap_or_else(|_| die("--executors: a number"))
             }
             "--slots" => args.slots = value().parse().unwrap_or_else(|_| die("--slots: a number")),
+            "--export-rows" => {
+                args.export_rows = value()
+                    .parse()
+                    .unwrap_or_else(|_| die("--export-rows: a number"))
+            }
+            "--spark" => args.spark = true,
             "-h" | "--help" => {
                 println!(
-                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text] [--modes local,cluster] [--executors 2] [--slots 2]"
+                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text] [--modes local,cluster,merge] [--executors 2] [--slots 2] [--export-rows 1000000] [--spark]"
                 );
                 std::process::exit(0);
             }
@@ -123,9 +140,16 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 fn main() {
-    let args = parse_args();
+    let mut args = parse_args();
     let weir = weir_bin();
     std::fs::create_dir_all(&args.work).unwrap_or_else(|e| die(&e.to_string()));
+    if args.modes.iter().any(|m| m == "merge") {
+        merge_bench(&args, &weir);
+        args.modes.retain(|m| m != "merge");
+        if args.modes.is_empty() {
+            return;
+        }
+    }
     let master = args.work.join("dks-master.key");
     let date = "2024-01-02";
 
@@ -382,4 +406,136 @@ fn input_bytes(source: &Path) -> (u64, u64) {
         }
     }
     (raw, gz)
+}
+
+/// `--modes merge`: `weir merge` over a previous export and a daily, per
+/// scale of the export.
+fn merge_bench(args: &Args, weir: &Path) {
+    use weir_benches::merge::{MERGE_DATE, write_merge_inputs};
+    println!(
+        "{:>8} {:>12} {:>10} {:>10} {:>9} {:>12} {:>13}",
+        "mode", "export rows", "daily rows", "input MB", "seconds", "rows/s", "peak RSS MB"
+    );
+    for scale in &args.scales {
+        let export_rows = args.export_rows * scale;
+        let dest = args
+            .work
+            .join(format!("merge-{export_rows}-{}", args.records));
+        let marker = dest.join("inputs.json");
+        let inputs: serde_json::Value = match std::fs::read(&marker) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            Err(_) => {
+                eprintln!(
+                    "writing a {export_rows}-row export and a {}-row daily under {} ...",
+                    args.records,
+                    dest.display()
+                );
+                let written =
+                    write_merge_inputs(&dest, export_rows as usize, args.records as usize)
+                        .unwrap_or_else(|e| die(&e.to_string()));
+                let json = serde_json::json!({
+                    "export_rows": written.export_rows,
+                    "daily_rows": written.daily_rows,
+                    "bytes": written.bytes,
+                });
+                let _ = std::fs::write(&marker, json.to_string());
+                json
+            }
+        };
+        let report = args.work.join(format!("report-merge-{export_rows}.json"));
+        let mut cmd = Command::new(weir);
+        cmd.args([
+            "merge",
+            "--collection",
+            "calculator:calculationParts",
+            "--date",
+            MERGE_DATE,
+        ])
+        .arg("--dest")
+        .arg(&dest)
+        .arg("--report")
+        .arg(&report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        if let Some(p) = args.partitions {
+            cmd.args(["--partitions", &p.to_string()]);
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().unwrap_or_else(|e| die(&e.to_string()));
+        let mut peak = 0;
+        let status = loop {
+            if let Some(kib) = peak_rss_kib(child.id()) {
+                peak = peak.max(kib);
+            }
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => die(&e.to_string()),
+            }
+        };
+        let secs = started.elapsed().as_secs_f64();
+        if !status.success() {
+            die(&format!(
+                "weir merge failed ({status}); see {}",
+                report.display()
+            ));
+        }
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap_or_default()).unwrap_or_default();
+        let rows_in = json["days"][0]["merge"]["rows_in"].as_u64().unwrap_or(0);
+        let expected = inputs["export_rows"].as_u64().unwrap_or(0)
+            + inputs["daily_rows"].as_u64().unwrap_or(0);
+        if rows_in != expected {
+            die(&format!(
+                "weir merge read {rows_in} rows, expected {expected}"
+            ));
+        }
+        println!(
+            "{:>8} {:>12} {:>10} {:>10.1} {:>9.2} {:>12.0} {:>13.0}",
+            "merge",
+            inputs["export_rows"],
+            inputs["daily_rows"],
+            inputs["bytes"].as_f64().unwrap_or(0.0) / 1e6,
+            secs,
+            rows_in as f64 / secs,
+            peak as f64 / 1024.0
+        );
+        if args.spark {
+            spark_baseline(&dest, &args.work);
+        }
+    }
+}
+
+/// The old job's window over the same files under PySpark `local[2]`.
+fn spark_baseline(dest: &Path, work: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let base = dest.join("corporate_data_ingestion");
+    let out = work.join("spark-merge-out");
+    let output = Command::new(root.join("scripts/py-readers"))
+        .arg(root.join("benches/spark/merge_window.py"))
+        .arg(base.join(format!(
+            "exports/calculator/calculationParts/{}",
+            weir_benches::merge::EXPORT_DATE
+        )))
+        .arg(base.join(
+            "orc/daily/calculator/calculationParts/export_year=2024/export_month=01/export_day=02",
+        ))
+        .arg(&out)
+        .output()
+        .unwrap_or_else(|e| die(&e.to_string()));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let Some(json) = text
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    else {
+        die(&format!(
+            "the Spark baseline failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    };
+    println!(
+        "{:>8} {:>12} {:>10} {:>10} {:>9} {:>12} {:>13}",
+        "spark", "", "", "", json["seconds"], json["rows_per_s"], "-"
+    );
 }
