@@ -29,6 +29,32 @@ pub(crate) fn print_summary(report: &RunReport) {
                 .collect();
             println!("    corrupt: {}", reasons.join(", "));
         }
+        if let Some(m) = &d.merge {
+            let from = match (&m.previous_export, &m.started_from) {
+                (Some(p), _) => format!("export of {} ({} rows)", p.export_date, p.rows_in),
+                (None, Some(why)) => why.clone(),
+                (None, None) => "nothing".to_owned(),
+            };
+            println!(
+                "    merge: {} rows in from {from} and {} dailies → {} rows ({} INSERT, {} DELETE), {} collapsed, {:.1} s",
+                m.rows_in,
+                m.sources
+                    .iter()
+                    .filter(|s| s.kind != weir_engine::merge::SourceKind::PreviousExport)
+                    .count(),
+                m.rows_out,
+                m.inserts,
+                m.deletes,
+                m.duplicates_collapsed,
+                m.seconds
+            );
+            if !m.missing_days.is_empty() {
+                println!(
+                    "    merged without the dailies of {}",
+                    m.missing_days.join(", ")
+                );
+            }
+        }
         if let Some(e) = &d.error {
             match d.fault {
                 Some(fault) => println!("    error ({fault}'s fault): {e}"),

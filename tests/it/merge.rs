@@ -800,3 +800,87 @@ fn the_cluster_merges_as_the_local_run_also_when_an_executor_dies() {
     );
     assert_eq!(merge.rows_in, merge.rows_out + merge.duplicates_collapsed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_s3_the_previous_export_is_found_and_the_export_matches_the_local_one() {
+    use crate::s3::{client, config_file, download, upload_tree, weir_at};
+    let s = Setup::new();
+    weir_ok(&s.args(
+        "run",
+        "local",
+        &[
+            "--update",
+            "--since",
+            DAYS[0],
+            "--start-date",
+            DAYS[0],
+            "--end-date",
+            DAYS[1],
+        ],
+    ));
+    let local = export_bytes(&export_dir(&s.path("local"), DAYS[1]));
+
+    let moto = weir_tests::Moto::start();
+    moto.create_bucket("corporate");
+    moto.create_bucket("published");
+    upload_tree(&client(&moto, "corporate"), &s.source).await;
+    let config = config_file(s.dir.path(), &moto, "");
+    let report = s.path("s3-report.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            extra[0],
+            "--collection",
+            CALC,
+            "--config",
+            config.to_str().unwrap(),
+            "--source",
+            "s3://corporate",
+            "--dest",
+            "s3://published/weir",
+            "--dks-url",
+            &s.dks_url,
+            "--max-corrupt-ratio",
+            "0.1",
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        args.extend_from_slice(&extra[1..]);
+        let out = weir_at(None, &args);
+        assert!(
+            out.status.success(),
+            "weir {args:?}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<RunReport>(&std::fs::read(&report).unwrap()).unwrap()
+    };
+    // Day one starts the export; day two finds it on S3 by listing.
+    run(&["run", "--update", "--since", DAYS[0], "--date", DAYS[0]]);
+    let second = run(&["run", "--update", "--date", DAYS[1]]);
+    let previous = second.days[0]
+        .merge
+        .as_ref()
+        .unwrap()
+        .previous_export
+        .clone()
+        .unwrap();
+    assert_eq!(previous.export_date, DAYS[0]);
+    assert!(
+        previous.path.starts_with("s3://published/weir/"),
+        "{}",
+        previous.path
+    );
+    // And the merge alone, again, over the published dailies.
+    run(&["merge", "--date", DAYS[1]]);
+    let got = s.path("downloaded");
+    download(
+        &client(&moto, "published"),
+        "weir/corporate_data_ingestion/exports",
+        &got,
+    )
+    .await;
+    assert_same_export(
+        &export_bytes(&export_dir(&got.join("weir"), DAYS[1])),
+        &local,
+    );
+}

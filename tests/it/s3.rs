@@ -19,7 +19,7 @@ use crate::run::{expected_rows, manifest_corrupt, published_rows, quarantined};
 const KEY_ID: &str = "AKIAWEIRTESTKEYID0001";
 const SECRET: &str = "weir-test-secret-Zq8v3LmN0pR7sT2u";
 
-fn client(moto: &Moto, bucket: &str) -> Arc<dyn ObjectStore> {
+pub(crate) fn client(moto: &Moto, bucket: &str) -> Arc<dyn ObjectStore> {
     Arc::new(
         AmazonS3Builder::new()
             .with_endpoint(&moto.endpoint)
@@ -34,7 +34,7 @@ fn client(moto: &Moto, bucket: &str) -> Arc<dyn ObjectStore> {
     )
 }
 
-fn config_file(dir: &Path, moto: &Moto, extra: &str) -> std::path::PathBuf {
+pub(crate) fn config_file(dir: &Path, moto: &Moto, extra: &str) -> std::path::PathBuf {
     let path = dir.join("weir.toml");
     std::fs::write(
         &path,
@@ -53,7 +53,7 @@ fn weir(args: &[&str]) -> Output {
 
 /// `weir` with credentials in its environment, and with the endpoint there
 /// too when given (the AWS variables, as `weir generate` reads them).
-fn weir_at(endpoint: Option<&str>, args: &[&str]) -> Output {
+pub(crate) fn weir_at(endpoint: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(weir_bin());
     if let Some(endpoint) = endpoint {
         cmd.env("AWS_ENDPOINT_URL", endpoint)
@@ -78,7 +78,7 @@ fn assert_no_credentials(what: &str, text: &str) {
     );
 }
 
-async fn upload_tree(store: &Arc<dyn ObjectStore>, root: &Path) {
+pub(crate) async fn upload_tree(store: &Arc<dyn ObjectStore>, root: &Path) {
     for file in walk_gz(root) {
         let rel = file.strip_prefix(root).unwrap().display().to_string();
         store
@@ -92,7 +92,11 @@ async fn upload_tree(store: &Arc<dyn ObjectStore>, root: &Path) {
 }
 
 /// Downloads everything under `prefix` into `dir`; returns the object keys.
-async fn download(store: &Arc<dyn ObjectStore>, prefix: &str, dir: &Path) -> Vec<String> {
+pub(crate) async fn download(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &str,
+    dir: &Path,
+) -> Vec<String> {
     let objects: Vec<_> = store
         .list(Some(&ObjectPath::from(prefix)))
         .try_collect()

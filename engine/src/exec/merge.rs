@@ -32,7 +32,7 @@ use datafusion::arrow::datatypes::{
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::physical_expr::expressions::col as column_expr;
 use datafusion::physical_expr::{
     EquivalenceProperties, LexOrdering, PhysicalExpr, PhysicalSortExpr,
@@ -269,7 +269,10 @@ impl ExecutionPlan for MergeExec {
         let attempt = crate::random::attempt_token();
         tracing::info!(output = %spec.name, group = global, id_parts = parts.len(), attempt = %attempt, "merge task started");
         let stream = futures::stream::once(async move {
+            let reservation = MemoryConsumer::new(format!("MergeExec[{global}] writer"))
+                .register(context.memory_pool());
             let mut writer = ExportWriter {
+                reservation,
                 summary: TaskSummary {
                     partition: global,
                     attempt,
@@ -664,6 +667,9 @@ impl Collapse {
 /// Writes kept rows, one file per `id_part` directory, cut every
 /// `file_bytes`.
 struct ExportWriter {
+    /// The rows buffered for the file being filled (a file is cut early
+    /// when the pool has no room for more).
+    reservation: MemoryReservation,
     spec: Arc<MergeSpec>,
     dest: Location,
     summary: TaskSummary,
@@ -685,7 +691,12 @@ impl ExportWriter {
         self.summary.inserts += batch.num_rows() as u64 - deletes;
         self.metrics.baseline.record_output(batch.num_rows());
         let batch = batch.project(&[0, 1, 2, 3])?;
-        self.bytes += batch.get_array_memory_size();
+        let size = batch.get_array_memory_size();
+        if self.reservation.try_grow(size).is_err() {
+            self.flush(id_part).await?;
+            self.reservation.try_grow(size)?;
+        }
+        self.bytes += size;
         self.buffered.push(batch);
         if self.bytes >= self.spec.file_bytes {
             self.flush(id_part).await?;
@@ -737,6 +748,7 @@ impl ExportWriter {
         put(&self.dest, &path, bytes).await?;
         self.metrics.files.add(1);
         self.metrics.bytes.add(size as usize);
+        self.reservation.free();
         self.summary.rows += rows;
         self.summary.files.push(StagedFile {
             kind: FileKind::Data,
