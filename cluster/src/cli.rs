@@ -33,6 +33,11 @@ pub enum Command {
     /// Merge the published dailies into each date's full export (the
     /// snapshot merge alone; `weir run --update` does it with the day).
     Merge(Box<RunArgs>),
+    /// The latest run of each day (default: the last 7 export dates), from
+    /// the status kept under --dest.
+    Status(Box<StatusArgs>),
+    /// Every run of the days given.
+    History(Box<StatusArgs>),
     /// The local, DKS-compatible data key service.
     #[cfg(feature = "dev-tools")]
     #[command(subcommand)]
@@ -383,6 +388,18 @@ pub struct RunArgs {
     /// Where the snapshot merge starts.
     #[command(flatten)]
     pub merge: MergeArgs,
+}
+
+/// Options of `weir status` and `weir history`: the run options that say
+/// where (`--dest`, `--config` for S3) and which days.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Collections, dates and destination, as for `weir run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Print JSON (one array of runs) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the snapshot merge starts (`weir run --update`, `weir merge`).

@@ -39,6 +39,7 @@ pub struct FileConfig {
     max_line_bytes: Option<usize>,
     on_missing_input: Option<MissingInput>,
     allow_empty: Option<bool>,
+    lease_ttl_secs: Option<u64>,
     dks: Option<DksConfig>,
     cache: Option<CacheConfig>,
     s3: Option<S3Settings>,
@@ -94,6 +95,8 @@ pub struct RunSettings {
     pub cluster: Option<String>,
     /// Merge each day into its collection's export (`--update`).
     pub update: bool,
+    /// How long a run holds a day without renewing its lease.
+    pub lease_ttl: std::time::Duration,
     /// Where merges start.
     pub merge: weir_engine::merge::MergeStart,
 }
@@ -113,6 +116,9 @@ const MAX_BUFFER_MB: usize = 64 << 10;
 /// batch of arrow strings can hold.
 const MIN_LINE_BYTES: usize = 4096;
 const MAX_LINE_BYTES: usize = 1 << 30;
+/// How long a run holds a day without renewing its lease: a run that dies
+/// frees its days after this (renewed every third of it).
+const DEFAULT_LEASE_TTL_SECS: u64 = 300;
 /// Longest a data key may stay cached.
 const MAX_CACHE_TTL_SECS: u64 = 366 * 24 * 3600;
 
@@ -153,6 +159,7 @@ impl RunSettings {
             cluster: None,
             update: false,
             merge: weir_engine::merge::MergeStart::default(),
+            lease_ttl: std::time::Duration::from_secs(DEFAULT_LEASE_TTL_SECS),
         }
     }
 
@@ -306,6 +313,15 @@ impl RunSettings {
         }
         settings.cluster = args.cluster.clone().or(file.cluster);
         settings.update = args.update;
+        if let Some(secs) = file.lease_ttl_secs {
+            if !(3..=86_400).contains(&secs) {
+                return Err(Error::usage(
+                    "lease_ttl_secs",
+                    format!("{secs} is not between 3 and 86400 seconds"),
+                ));
+            }
+            settings.lease_ttl = std::time::Duration::from_secs(secs);
+        }
         let date = |flag: &str, text: &Option<String>| {
             text.as_deref()
                 .map(|t| {

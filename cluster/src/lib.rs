@@ -18,6 +18,7 @@ mod progress;
 mod remote;
 mod run;
 mod scheduler;
+mod status;
 mod summary;
 mod up;
 
@@ -57,6 +58,8 @@ pub fn run_with(cli: cli::Cli, registry: Registry) -> Result<ExitCode, Error> {
         cli::Command::Demo(args) => demo::run(&args),
         cli::Command::Run(args) => run::run(&args, &registry),
         cli::Command::Merge(args) => run::merge(&args, &registry),
+        cli::Command::Status(args) => status::run(&args, status::View::Latest),
+        cli::Command::History(args) => status::run(&args, status::View::History),
         cli::Command::Scheduler(args) => scheduler::run(&args),
         cli::Command::Executor(args) => executor::run(&args),
         cli::Command::Cluster(cli::ClusterCommand::Up(args)) => up::run(&args),

@@ -102,6 +102,7 @@ pub(crate) async fn execute(
         allow_empty: settings.allow_empty,
         update: settings.update,
         merge: settings.merge.clone(),
+        lease_ttl: settings.lease_ttl,
         runner,
     };
     if command == Command::Merge {

@@ -21,6 +21,7 @@ pub mod record;
 pub mod redact;
 pub mod report;
 pub mod run;
+pub mod status;
 pub mod storage;
 
 pub use error::{Error, Fault, Result};

@@ -618,7 +618,12 @@ fn check_distinct_sources(sources: &[MergeSource]) -> std::result::Result<(), St
 
 /// The merge alone (over published dailies), published by itself: the new
 /// export replaces its date's directory, or (on failure) nothing changes.
-pub async fn run_merge(job: &MergeJob, runner: &dyn PlanRunner) -> DayReport {
+/// `guard`'s last check runs before the commit.
+pub async fn run_merge(
+    job: &MergeJob,
+    runner: &dyn PlanRunner,
+    guard: Option<&dyn crate::post::PostProcess>,
+) -> DayReport {
     let started = Instant::now();
     let mut report = DayReport {
         collection: job.collection.clone(),
@@ -634,6 +639,12 @@ pub async fn run_merge(job: &MergeJob, runner: &dyn PlanRunner) -> DayReport {
     let outcome = async {
         let dest = Location::parse(&job.dest, &job.s3)?;
         let (output, merge) = stage_merge(job, &staging, None, runner).await?;
+        if let Some(guard) = guard {
+            guard
+                .before_publish()
+                .await
+                .map_err(|detail| job.failed(Fault::Environment, detail))?;
+        }
         let files: Vec<&StagedFile> = output.files.iter().collect();
         let published = publish_all(
             &dest,

@@ -57,6 +57,12 @@ impl StepFailed {
 pub trait PostProcess: Send + Sync {
     /// Stages the day's derived outputs (none by default).
     async fn post_process(&self, day: &StagedDay<'_>) -> Result<Vec<DerivedOutput>, StepFailed>;
+
+    /// The last check before the commit (the run still holds the day, …);
+    /// an error publishes nothing.
+    async fn before_publish(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// How a derived output is written and where it is published.

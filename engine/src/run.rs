@@ -535,6 +535,11 @@ async fn run_day_inner(
     for (d, files) in derived.iter().zip(&derived_files) {
         outputs.push(DirOutput { dir: &d.dir, files });
     }
+    if let Some(step) = post {
+        step.before_publish()
+            .await
+            .map_err(check_failed(Fault::Environment))?;
+    }
     let mut published = publish_all(&dest, &job.staging(), &outputs, &job.run_id)
         .await?
         .into_iter();

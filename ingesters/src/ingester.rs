@@ -11,8 +11,11 @@ use weir_engine::merge::{MergeJob, MergeStart, run_merge, stage_merge};
 use weir_engine::output::{OrcCompression, OutputFormat, OutputSpec};
 use weir_engine::post::{DerivedOutput, PostProcess, StagedDay, StepFailed};
 use weir_engine::record::{Cipher, CollectionName, RecordRules};
-use weir_engine::report::DayReport;
-use weir_engine::run::{DayJob, MissingInput, PlanRunner, run_day_with};
+use weir_engine::report::{DayReport, OutputRef};
+use weir_engine::run::{DayJob, MissingInput, PlanRunner, output_refs, run_day_with};
+use weir_engine::status::{Lease, RunKind};
+
+use crate::guard::{DayGuard, refused};
 use weir_engine::storage::S3Settings;
 
 /// What a run gives every ingester.
@@ -55,6 +58,9 @@ pub struct RunContext {
     pub update: bool,
     /// Where a merge starts, when the run says (the first date of a range).
     pub merge: MergeStart,
+    /// How long a run holds a day without renewing its lease (a run that
+    /// dies frees the day after this).
+    pub lease_ttl: std::time::Duration,
     /// Where plans run (it also carries the key service's settings, which
     /// travel in the session config).
     pub runner: Arc<dyn PlanRunner>,
@@ -194,16 +200,28 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// A collection's day: read → decrypt → transform / validate / sanitise →
-/// flag corrupt → write → [`Ingester::post_process`] → publish all.
+/// A collection's day: take the day (one run at a time) → read → decrypt
+/// → transform / validate / sanitise → flag corrupt → write →
+/// [`Ingester::post_process`] (and the merge under `--update`) → publish
+/// all → record the day's status.
 pub async fn run_ingester_day(
     ingester: &dyn Ingester,
     ctx: &RunContext,
     export_date: NaiveDate,
 ) -> (DayJob, DayReport) {
     let job = ingester.day_job(ctx, export_date);
-    let hook = Hook { ingester, ctx };
+    let collection = ingester.collection().to_string();
+    let guard = match DayGuard::begin(ctx, &collection, export_date, RunKind::Run).await {
+        Ok(guard) => guard,
+        Err(e) => return (job, refused(&collection, export_date, &e)),
+    };
+    let hook = Hook {
+        ingester,
+        ctx,
+        lease: &guard.lease,
+    };
     let report = run_day_with(&job, ctx.runner.as_ref(), Some(&hook)).await;
+    guard.end(&report, output_refs(&job, &report)).await;
     (job, report)
 }
 
@@ -211,6 +229,7 @@ pub async fn run_ingester_day(
 struct Hook<'a> {
     ingester: &'a dyn Ingester,
     ctx: &'a RunContext,
+    lease: &'a Lease,
 }
 
 #[async_trait::async_trait]
@@ -226,16 +245,60 @@ impl PostProcess for Hook<'_> {
         }
         Ok(outputs)
     }
+
+    async fn before_publish(&self) -> Result<(), String> {
+        self.lease.check().await
+    }
 }
 
 /// A collection's snapshot merge alone, over its published dailies; the
-/// export publishes by itself.
+/// export publishes by itself, under the day's lease.
 pub async fn run_ingester_merge(
     ingester: &dyn Ingester,
     ctx: &RunContext,
     export_date: NaiveDate,
 ) -> DayReport {
-    run_merge(&ingester.merge_job(ctx, export_date), ctx.runner.as_ref()).await
+    let collection = ingester.collection().to_string();
+    let guard = match DayGuard::begin(ctx, &collection, export_date, RunKind::Merge).await {
+        Ok(guard) => guard,
+        Err(e) => return refused(&collection, export_date, &e),
+    };
+    let check = LeaseCheck(&guard.lease);
+    let report = run_merge(
+        &ingester.merge_job(ctx, export_date),
+        ctx.runner.as_ref(),
+        Some(&check),
+    )
+    .await;
+    guard.end(&report, merge_refs(&report)).await;
+    report
+}
+
+/// Only the lease's check before a merge's commit.
+struct LeaseCheck<'a>(&'a Lease);
+
+#[async_trait::async_trait]
+impl PostProcess for LeaseCheck<'_> {
+    async fn post_process(&self, _day: &StagedDay<'_>) -> Result<Vec<DerivedOutput>, StepFailed> {
+        Ok(Vec::new())
+    }
+
+    async fn before_publish(&self) -> Result<(), String> {
+        self.0.check().await
+    }
+}
+
+/// The outputs a merge published.
+pub fn merge_refs(day: &DayReport) -> Vec<OutputRef> {
+    day.derived
+        .iter()
+        .map(|(name, dir)| OutputRef {
+            collection: day.collection.clone(),
+            export_date: day.export_date.clone(),
+            format: name.clone(),
+            path: dir.path.clone(),
+        })
+        .collect()
 }
 
 /// The collections whose older exporters removed escaped `\r`, `\n` (and

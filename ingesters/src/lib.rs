@@ -10,6 +10,7 @@
 
 pub mod business_audit;
 pub mod calculation_parts;
+mod guard;
 mod ingester;
 mod registry;
 mod run;
@@ -18,7 +19,7 @@ pub use business_audit::BusinessAuditIngester;
 pub use calculation_parts::CalculationPartsIngester;
 pub use ingester::{
     BaseIngester, ESCAPES_STRIPPED, Ingester, OUTPUT_ROOT, RunContext, base_layout, base_rules,
-    default_consumer, run_ingester_day, run_ingester_merge,
+    default_consumer, merge_refs, run_ingester_day, run_ingester_merge,
 };
 pub use registry::Registry;
 pub use run::{run_all, run_all_merges};

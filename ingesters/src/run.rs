@@ -11,7 +11,7 @@ use weir_engine::record::CollectionName;
 use weir_engine::report::{DayReport, OutputRef, RunReport, RunStatus};
 use weir_engine::run::{cleanup_run, output_refs};
 
-use crate::{Registry, RunContext, run_ingester_day, run_ingester_merge};
+use crate::{Registry, RunContext, merge_refs, run_ingester_day, run_ingester_merge};
 
 /// Runs `collections` × `dates`; a failed day does not stop the others.
 /// Under `--update` a collection's days run in date order (each merges into
@@ -72,17 +72,7 @@ pub async fn run_all_merges(
         for (i, date) in dates.iter().enumerate() {
             let ctx = later_dates(ctx, i);
             let day = run_ingester_merge(ingester.as_ref(), &ctx, *date).await;
-            let refs = day
-                .derived
-                .iter()
-                .map(|(name, dir)| OutputRef {
-                    collection: day.collection.clone(),
-                    export_date: day.export_date.clone(),
-                    format: name.clone(),
-                    path: dir.path.clone(),
-                })
-                .collect();
-            results.push((refs, day));
+            results.push((merge_refs(&day), day));
         }
     }
     cleanup_run(&ctx.dest, &ctx.s3, &ctx.run_id).await;

@@ -20,7 +20,7 @@ use weir_testkit::k2hb::LineBuilder;
 use weir_tests::{TestCluster, walk_files, weir_bin};
 
 const CALC: &str = "calculator:calculationParts";
-const DAYS: [&str; 4] = ["2023-08-02", "2023-08-03", "2023-08-04", "2023-08-05"];
+pub(crate) const DAYS: [&str; 4] = ["2023-08-02", "2023-08-03", "2023-08-04", "2023-08-05"];
 /// New entities a landing day inserts.
 const PER_DAY: usize = 240;
 
@@ -137,15 +137,15 @@ fn landing(root: &Path) -> PathBuf {
     source
 }
 
-struct Setup {
-    dir: tempfile::TempDir,
-    source: PathBuf,
-    dks_url: String,
+pub(crate) struct Setup {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) source: PathBuf,
+    pub(crate) dks_url: String,
     _dks: weir_tests::Process,
 }
 
 impl Setup {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let source = landing(dir.path());
         let (dks, dks_url) = weir_tests::spawn_dks(
@@ -161,12 +161,12 @@ impl Setup {
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// `weir <command>` over the scenario into `dest`, with `extra`.
-    fn args(&self, command: &str, dest: &str, extra: &[&str]) -> Vec<String> {
+    pub(crate) fn args(&self, command: &str, dest: &str, extra: &[&str]) -> Vec<String> {
         let report = self.path(&format!("{dest}-{}.json", rand_suffix()));
         let mut args: Vec<String> = [
             command,
@@ -204,12 +204,12 @@ fn weir(args: &[String]) -> Output {
     Command::new(weir_bin()).args(args).output().unwrap()
 }
 
-fn report_of(args: &[String]) -> RunReport {
+pub(crate) fn report_of(args: &[String]) -> RunReport {
     let at = args.iter().position(|a| a == "--report").unwrap() + 1;
     serde_json::from_str(&std::fs::read_to_string(&args[at]).unwrap()).unwrap()
 }
 
-fn weir_ok(args: &[String]) -> RunReport {
+pub(crate) fn weir_ok(args: &[String]) -> RunReport {
     let out = weir(args);
     assert!(
         out.status.success(),
@@ -239,7 +239,7 @@ fn export_dir(dest: &Path, date: &str) -> PathBuf {
     ))
 }
 
-fn daily_dir(dest: &Path, date: &str) -> PathBuf {
+pub(crate) fn daily_dir(dest: &Path, date: &str) -> PathBuf {
     let (y, rest) = date.split_once('-').unwrap();
     let (m, d) = rest.split_once('-').unwrap();
     dest.join(format!(

@@ -69,6 +69,7 @@ pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         allow_empty: false,
         update: false,
         merge: Default::default(),
+        lease_ttl: std::time::Duration::from_secs(60),
         runner: Arc::new(LocalRunner::new(2, &dks, CacheConfig::default(), None).unwrap()),
     }
 }

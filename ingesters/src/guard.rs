@@ -1,0 +1,89 @@
+//! A day's guard: its lease (one run per collection and day at a time) and
+//! its status record, from the moment the run takes the day to its end.
+
+use chrono::NaiveDate;
+use weir_engine::output::discard_staging;
+use weir_engine::report::{DayReport, DayStatus, OutputRef};
+use weir_engine::run::STAGING_ROOT;
+use weir_engine::status::{DayRun, Lease, RunKind, StatusStore, day_key};
+use weir_engine::storage::Location;
+
+use crate::RunContext;
+
+/// A day taken by this run.
+pub(crate) struct DayGuard {
+    pub(crate) lease: Lease,
+    store: StatusStore,
+    run: DayRun,
+}
+
+impl DayGuard {
+    /// Takes the day (or fails at once naming the run that holds it),
+    /// removes the staging of a dead run it takes over from, and records
+    /// the run IN_PROGRESS.
+    pub(crate) async fn begin(
+        ctx: &RunContext,
+        collection: &str,
+        export_date: NaiveDate,
+        kind: RunKind,
+    ) -> weir_engine::Result<Self> {
+        let dest = Location::parse(&ctx.dest, &ctx.s3)?;
+        let lease = Lease::take(
+            &dest,
+            &format!("{}/{export_date}", day_key(collection)),
+            &format!("{collection} {export_date}"),
+            &ctx.run_id,
+            ctx.lease_ttl,
+        )
+        .await?;
+        let mut run = DayRun::started(collection, export_date, &ctx.run_id, kind);
+        if let Some(dead) = &lease.took_over {
+            tracing::warn!(collection, %export_date, dead_run = %dead.run_id, host = %dead.host, "took over the day from a run whose lease expired; removing its staging");
+            run.took_over_from = Some(dead.run_id.clone());
+            let staging = format!(
+                "{STAGING_ROOT}/{}/{}/{export_date}",
+                dead.run_id,
+                day_key(collection)
+            );
+            if let Err(e) = discard_staging(&dest, &staging).await {
+                tracing::warn!(error = %e, "could not remove the dead run's staging");
+            }
+        }
+        let store = StatusStore::new(dest);
+        store.record(&run).await?;
+        // Tests hold a day for a while to race a second run against it.
+        if let Some(ms) = std::env::var("WEIR_TEST_HOLD_DAY_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        Ok(Self { lease, store, run })
+    }
+
+    /// Records how the day ended and gives it up.
+    pub(crate) async fn end(self, report: &DayReport, outputs: Vec<OutputRef>) {
+        let run = self.run.ended(report, outputs);
+        if let Err(e) = self.store.record(&run).await {
+            tracing::warn!(error = %e, "could not record the day's status");
+        }
+        self.lease.release().await;
+    }
+}
+
+/// The report of a day the run could not take.
+pub(crate) fn refused(
+    collection: &str,
+    export_date: NaiveDate,
+    error: &weir_engine::Error,
+) -> DayReport {
+    DayReport {
+        collection: collection.to_owned(),
+        export_date: export_date.to_string(),
+        landing_date: weir_engine::layout::landing_date(export_date).to_string(),
+        status: DayStatus::Failed,
+        error: Some(error.to_string()),
+        fault: Some(error.fault()),
+        ..DayReport::default()
+    }
+}

@@ -1,0 +1,394 @@
+//! Operating Weir (issue 16, the part landed): one run per (collection,
+//! day) at a time, on local disk and on S3 (moto); a day left by a dead run
+//! is taken over and its staging removed; every run's status is kept under
+//! the destination and shown by `weir status` and `weir history`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use weir_engine::status::{DayRun, DayState};
+use weir_tests::{walk_files, weir_bin};
+
+use crate::merge::{DAYS, Setup, daily_dir, report_of, weir_ok};
+
+const CALC: &str = "calculator:calculationParts";
+
+fn lease_dir(dest: &Path, date: &str) -> PathBuf {
+    dest.join(format!("_weir/leases/calculator.calculationParts/{date}"))
+}
+
+/// Every file a published day's manifest lists is there.
+fn assert_complete(day: &Path) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(day.join("_manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    assert!(!files.is_empty());
+    for f in files {
+        let path = day.join(f["path"].as_str().unwrap());
+        assert!(path.is_file(), "{} is listed but missing", path.display());
+    }
+    assert!(day.join("_SUCCESS").is_file());
+}
+
+fn status_json(s: &Setup, command: &str, dest: &str, dates: &[&str]) -> Vec<DayRun> {
+    let mut args = vec![
+        command.to_owned(),
+        "--collection".to_owned(),
+        CALC.to_owned(),
+        "--dest".to_owned(),
+        s.path(dest).to_str().unwrap().to_owned(),
+        "--json".to_owned(),
+    ];
+    match dates {
+        [one] => args.extend(["--date".to_owned(), (*one).to_owned()]),
+        [first, .., last] => args.extend([
+            "--start-date".to_owned(),
+            (*first).to_owned(),
+            "--end-date".to_owned(),
+            (*last).to_owned(),
+        ]),
+        [] => {}
+    }
+    let out = Command::new(weir_bin()).args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Starts a run that holds its day for `hold_ms` once taken; returns when
+/// its lease is there.
+fn start_holding(
+    args: &[String],
+    lease: &Path,
+    hold_ms: u64,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    let child = Command::new(weir_bin())
+        .args(args)
+        .env("WEIR_TEST_HOLD_DAY_MS", hold_ms.to_string())
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while walk_files(lease).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the first run never took the day"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn finished(child: std::process::Child) -> Output {
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn two_runs_of_one_day_on_disk_one_publishes_and_the_other_fails_fast_naming_it() {
+    let s = Setup::new();
+    let first = s.args("run", "dest", &["--date", DAYS[0]]);
+    let holder = start_holding(&first, &lease_dir(&s.path("dest"), DAYS[0]), 4000, &[]);
+    let started = Instant::now();
+    let second = s.args("run", "dest", &["--date", DAYS[0]]);
+    let out = Command::new(weir_bin()).args(&second).output().unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        took < Duration::from_secs(3),
+        "the second run took {took:?} to fail"
+    );
+    let out = finished(holder);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let winner = report_of(&first);
+    let loser = report_of(&second);
+    let error = loser.days[0].error.clone().unwrap();
+    assert!(
+        error.contains(&winner.run_id) && error.contains(&weir_engine::status::host_name()),
+        "{error}"
+    );
+    assert_complete(&daily_dir(&s.path("dest"), DAYS[0]));
+    // Only the run that held the day has a status; it completed.
+    let history = status_json(&s, "history", "dest", &[DAYS[0]]);
+    assert_eq!(history.len(), 1, "{history:#?}");
+    assert_eq!(history[0].run_id, winner.run_id);
+    assert_eq!(history[0].state, DayState::Completed);
+    // Released: the next run takes the day at once.
+    weir_ok(&s.args("run", "dest", &["--date", DAYS[0]]));
+    assert_eq!(status_json(&s, "history", "dest", &[DAYS[0]]).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_of_one_day_on_s3_one_publishes_and_the_other_fails_fast() {
+    use crate::s3::{client, config_file, download, upload_tree};
+    let s = Setup::new();
+    let moto = weir_tests::Moto::start();
+    moto.create_bucket("corporate");
+    moto.create_bucket("published");
+    upload_tree(&client(&moto, "corporate"), &s.source).await;
+    let config = config_file(s.dir.path(), &moto, "");
+    let args = |report: &str| -> Vec<String> {
+        [
+            "run",
+            "--collection",
+            CALC,
+            "--config",
+            config.to_str().unwrap(),
+            "--source",
+            "s3://corporate",
+            "--dest",
+            "s3://published/weir",
+            "--dks-url",
+            &s.dks_url,
+            "--max-corrupt-ratio",
+            "0.1",
+            "--date",
+            DAYS[0],
+            "--report",
+            s.path(report).to_str().unwrap(),
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect()
+    };
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", "AKIAWEIRTESTKEYID0001"),
+        ("AWS_SECRET_ACCESS_KEY", "weir-test-secret-Zq8v3LmN0pR7sT2u"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let first = args("first.json");
+    let mut holder = Command::new(weir_bin())
+        .args(&first)
+        .env("WEIR_TEST_HOLD_DAY_MS", "4000")
+        .envs(credentials)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its lease is there once the status of its run is.
+    let published = client(&moto, "published");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let leases = download(&published, "weir/_weir/leases", &s.path("leases")).await;
+        if !leases.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first run never took the day"
+        );
+        assert!(
+            holder.try_wait().unwrap().is_none(),
+            "the first run ended early"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = args("second.json");
+    let started = Instant::now();
+    let out = Command::new(weir_bin())
+        .args(&second)
+        .envs(credentials)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let status = holder.wait().unwrap();
+    assert!(status.success());
+    let winner = report_of(&first);
+    let error = report_of(&second).days[0].error.clone().unwrap();
+    assert!(error.contains(&winner.run_id), "{error}");
+    let got = s.path("published");
+    download(&published, "weir/corporate_data_ingestion", &got).await;
+    assert_complete(&daily_dir(&got.join("weir"), DAYS[0]));
+}
+
+#[test]
+fn a_day_left_by_a_dead_run_is_taken_over_and_its_staging_removed() {
+    let s = Setup::new();
+    let dest = s.path("dest");
+    // A run that died holding the day: its lease expired a minute ago, its
+    // staging is still there.
+    let lease = lease_dir(&dest, DAYS[1]);
+    std::fs::create_dir_all(&lease).unwrap();
+    let expired = serde_json::json!({
+        "run_id": "20230101T000000Z-dead0000", "host": "gone", "pid": 1,
+        "taken_at": "2023-01-01T00:00:00Z", "expires_at": "2023-01-01T00:05:00Z",
+    });
+    std::fs::write(lease.join(format!("{:020}.json", 7)), expired.to_string()).unwrap();
+    let staging = dest.join(format!(
+        "_weir_staging/20230101T000000Z-dead0000/calculator.calculationParts/{}/abc/data",
+        DAYS[1]
+    ));
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::write(staging.join("part-0.orc"), b"half written").unwrap();
+
+    let report = weir_ok(&s.args("run", "dest", &["--date", DAYS[1]]));
+    assert!(report.succeeded());
+    assert!(
+        !dest
+            .join("_weir_staging/20230101T000000Z-dead0000/calculator.calculationParts")
+            .join(DAYS[1])
+            .exists(),
+        "the dead run's staging is gone"
+    );
+    let history = status_json(&s, "history", "dest", &[DAYS[1]]);
+    assert_eq!(
+        history[0].took_over_from.as_deref(),
+        Some("20230101T000000Z-dead0000")
+    );
+    // A live lease is not taken over: held for a minute by another run.
+    let live = serde_json::json!({
+        "run_id": "live-run", "host": "elsewhere", "pid": 2,
+        "taken_at": chrono::Utc::now(), "expires_at": chrono::Utc::now() + chrono::Duration::minutes(1),
+    });
+    let next = walk_files(&lease).len() as u64 + 100;
+    std::fs::write(lease.join(format!("{next:020}.json")), live.to_string()).unwrap();
+    let args = s.args("run", "dest", &["--date", DAYS[1]]);
+    let out = Command::new(weir_bin()).args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let error = report_of(&args).days[0].error.clone().unwrap();
+    assert!(
+        error.contains("live-run") && error.contains("elsewhere"),
+        "{error}"
+    );
+}
+
+#[test]
+fn status_and_history_tell_each_days_runs() {
+    let s = Setup::new();
+    // Three days, the third of which has no input (it fails).
+    std::fs::remove_dir_all(
+        s.source
+            .join("corporate_storage/ucfs_main/2023/08/03/calculator/calculationParts"),
+    )
+    .unwrap();
+    let args = s.args(
+        "run",
+        "dest",
+        &["--start-date", DAYS[0], "--end-date", DAYS[2]],
+    );
+    let out = Command::new(weir_bin()).args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = report_of(&args);
+    let status = status_json(&s, "status", "dest", &DAYS[..3]);
+    let states: Vec<(String, DayState)> = status
+        .iter()
+        .map(|r| (r.export_date.clone(), r.state))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (DAYS[0].to_owned(), DayState::Completed),
+            (DAYS[1].to_owned(), DayState::Completed),
+            (DAYS[2].to_owned(), DayState::Failed),
+        ]
+    );
+    for (run, day) in status.iter().zip(&report.days) {
+        assert_eq!(run.run_id, report.run_id);
+        assert_eq!(
+            (run.records_in, run.records_out, run.corrupt),
+            (day.records_in, day.records_out, day.corrupt)
+        );
+        assert_eq!(run.error, day.error);
+        assert!(run.ended_at.is_some());
+    }
+    assert!(status[0].outputs.iter().any(|o| o.format == "orc"));
+    assert!(
+        status[2]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("no *.jsonl.gz")
+    );
+    // A rerun of a day adds to its history; status shows the latest.
+    weir_ok(&s.args("run", "dest", &["--date", DAYS[1]]));
+    let history = status_json(&s, "history", "dest", &[DAYS[1]]);
+    assert_eq!(history.len(), 2);
+    assert_ne!(history[0].run_id, history[1].run_id);
+    let latest = status_json(&s, "status", "dest", &[DAYS[1]]);
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0].run_id, history[1].run_id);
+    // The table form names the states.
+    let out = Command::new(weir_bin())
+        .args(["status", "--collection", CALC, "--dest"])
+        .arg(s.path("dest"))
+        .args(["--start-date", DAYS[0], "--end-date", DAYS[2]])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("COMPLETED") && table.contains("FAILED"),
+        "{table}"
+    );
+}
+
+/// Runs taking one day at the same moment: exactly one gets it, on local
+/// disk (atomic create) and on S3 (`If-None-Match: *`, as moto honours it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_runs_taking_a_day_at_the_same_moment_exactly_one_gets_it() {
+    use weir_engine::status::Lease;
+    use weir_engine::storage::{Location, S3Settings};
+    let dir = tempfile::tempdir().unwrap();
+    let moto = weir_tests::Moto::start();
+    moto.create_bucket("published");
+    let local = dir.path().to_str().unwrap().to_owned();
+    for root in [local.as_str(), "s3://published/race"] {
+        let dest = if root.starts_with("s3://") {
+            // The bucket through a client with moto's credentials.
+            Location {
+                store: crate::s3::client(&moto, "published"),
+                prefix: object_store::path::Path::from("race"),
+                url: root.to_owned(),
+                store_url: "s3://published".to_owned(),
+            }
+        } else {
+            Location::parse(root, &S3Settings::default()).unwrap()
+        };
+        for round in 0..3 {
+            let key = format!("c.c/2023-08-0{round}");
+            let takes = (0..8).map(|i| {
+                let (dest, key) = (dest.clone(), key.clone());
+                tokio::spawn(async move {
+                    Lease::take(
+                        &dest,
+                        &key,
+                        "c:c day",
+                        &format!("run-{i}"),
+                        Duration::from_secs(30),
+                    )
+                    .await
+                })
+            });
+            let results = futures::future::join_all(takes).await;
+            let held: Vec<_> = results
+                .into_iter()
+                .map(|r| r.unwrap())
+                .filter_map(Result::ok)
+                .collect();
+            assert_eq!(
+                held.len(),
+                1,
+                "{root} round {round}: {} runs hold the day",
+                held.len()
+            );
+            for lease in held {
+                lease.release().await;
+            }
+        }
+    }
+}
