@@ -2,7 +2,7 @@
 //! its status record, from the moment the run takes the day to its end.
 
 use chrono::NaiveDate;
-use weir_engine::output::discard_staging;
+use weir_engine::output::{Recovery, discard_staging, recover_local};
 use weir_engine::report::{DayReport, DayStatus, OutputRef};
 use weir_engine::run::STAGING_ROOT;
 use weir_engine::status::{DayRun, Lease, RunKind, StatusStore, day_key};
@@ -45,8 +45,23 @@ impl DayGuard {
                 dead.run_id,
                 day_key(collection)
             );
+            // Its commit may have been cut short: the day as it was first
+            // (a failure here leaves its staging, which holds the previous
+            // output, untouched).
+            let recovered = recover_local(&dest, &staging)?;
+            if recovered != Recovery::Nothing {
+                tracing::warn!(collection, %export_date, dead_run = %dead.run_id, ?recovered, "the dead run's commit was rolled back");
+            }
             if let Err(e) = discard_staging(&dest, &staging).await {
                 tracing::warn!(error = %e, "could not remove the dead run's staging");
+            }
+            if dest.is_local() {
+                // Its directories, once empty (other days of it may still
+                // wait for their own takeover).
+                let run_dir = format!("{STAGING_ROOT}/{}", dead.run_id);
+                for dir in [format!("{run_dir}/{}", day_key(collection)), run_dir] {
+                    let _ = std::fs::remove_dir(dest.display(&dest.child(&dir)));
+                }
             }
         }
         let store = StatusStore::new(dest);

@@ -392,3 +392,102 @@ async fn of_runs_taking_a_day_at_the_same_moment_exactly_one_gets_it() {
         }
     }
 }
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    walk_files(dir)
+        .into_iter()
+        .map(|p| {
+            (
+                p.strip_prefix(dir).unwrap().to_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_killed_in_the_middle_of_its_commit_leaves_the_next_run_the_day_as_it_was() {
+    let s = Setup::new();
+    let dest = s.path("dest");
+    let config = s.path("short-lease.toml");
+    std::fs::write(&config, "lease_ttl_secs = 3\n").unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    weir_ok(&s.args("run", "dest", &["--date", DAYS[0]]));
+    let published = dest.join("corporate_data_ingestion");
+    let before = snapshot(&published);
+
+    // Killed (SIGKILL) while its commit has swapped the quarantine in and
+    // moved the previous data directory away.
+    let args = s.args("run", "dest", &["--date", DAYS[0], "--config", &config]);
+    let mut child = Command::new(weir_bin())
+        .args(&args)
+        .env("WEIR_TEST_PAUSE_AT", "swap:orc/daily")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let day = daily_dir(&dest, DAYS[0]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while day.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the commit never reached its swap"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!day.exists(), "the day is half committed now");
+    let dead = status_json(&s, "history", "dest", &[DAYS[0]])
+        .into_iter()
+        .find(|r| r.state == DayState::InProgress)
+        .expect("the killed run's status")
+        .run_id;
+
+    // While its lease lives, the next run is refused, naming it.
+    let next = s.args("run", "dest", &["--date", DAYS[0], "--config", &config]);
+    let out = Command::new(weir_bin()).args(&next).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        report_of(&next).days[0]
+            .error
+            .clone()
+            .unwrap()
+            .contains(&dead)
+    );
+    std::thread::sleep(Duration::from_millis(3500));
+
+    // Then it takes the day over and rolls the dead commit back; failing
+    // before its own commit, it leaves the day exactly as it was.
+    let out = Command::new(weir_bin())
+        .args(&next)
+        .env("WEIR_FAULT_AT", "prepare:orc/daily")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        snapshot(&published),
+        before,
+        "the day as it was before the dead run"
+    );
+    assert!(
+        !dest
+            .join("_weir_staging")
+            .join(&dead)
+            .join("calculator.calculationParts")
+            .exists()
+    );
+    let history = status_json(&s, "history", "dest", &[DAYS[0]]);
+    assert_eq!(
+        history.last().unwrap().took_over_from.as_deref(),
+        Some(dead.as_str())
+    );
+
+    // And a run publishes the new day, whole, leaving no staging.
+    weir_ok(&s.args("run", "dest", &["--date", DAYS[0]]));
+    assert_complete(&day);
+    assert_ne!(snapshot(&published), before);
+    assert!(walk_files(&dest.join("_weir_staging")).is_empty());
+}

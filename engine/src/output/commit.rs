@@ -72,6 +72,16 @@ pub struct DirOutput<'a> {
 /// (`WEIR_FAULT_AT=<step>:<part of the directory>`), as a crash or a full disk
 /// would: the commit must then leave every directory as it was.
 fn fault_at(step: &str, dir: &str) -> std::io::Result<()> {
+    // Tests kill a run here (`WEIR_TEST_PAUSE_AT=<step>:<part of the
+    // directory>` holds the commit at that point for two minutes).
+    if let Ok(at) = std::env::var("WEIR_TEST_PAUSE_AT")
+        && at
+            .split_once(':')
+            .is_some_and(|(s, d)| s == step && dir.contains(d))
+    {
+        tracing::warn!(step, dir, "commit paused for a test");
+        std::thread::sleep(std::time::Duration::from_secs(120));
+    }
     match std::env::var("WEIR_FAULT_AT") {
         Ok(at)
             if at
@@ -214,11 +224,25 @@ async fn publish_local(
             dir: out.dir.to_owned(),
         });
     }
+    let publish = local_path(dest, &dest.child(&format!("{staging}/publish")));
     tokio::task::spawn_blocking(move || -> Result<()> {
         // Every directory complete and on disk before any is swapped in.
         for d in &dirs {
             prepare_local(d)?;
         }
+        // What a run that finds this one dead needs to roll it back.
+        let journal: Vec<super::recover::JournalEntry> = dirs
+            .iter()
+            .map(|d| super::recover::JournalEntry {
+                target: d.target.clone(),
+                fresh: d.fresh.clone(),
+                replaced: d.replaced.clone(),
+            })
+            .collect();
+        write_synced(
+            &publish.join(super::recover::JOURNAL),
+            &serde_json::to_vec_pretty(&journal).unwrap_or_default(),
+        )?;
         let mut swapped: Vec<&LocalDir> = Vec::new();
         for d in &dirs {
             if let Err(e) = swap_in(d) {
@@ -232,6 +256,7 @@ async fn publish_local(
             }
             swapped.push(d);
         }
+        write_synced(&publish.join(super::recover::COMMITTED), b"")?;
         Ok(())
     })
     .await
@@ -272,6 +297,19 @@ fn prepare_local(d: &LocalDir) -> Result<()> {
         sync_file(dir)?;
     }
     fault_at("prepare", &d.dir).map_err(|e| write_err(&d.fresh, e))
+}
+
+/// Writes a small file and makes it and its directory durable.
+fn write_synced(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| write_err(path, e))?;
+    sync_file(path)?;
+    if let Some(parent) = path.parent() {
+        sync_file(parent)?;
+    }
+    Ok(())
 }
 
 /// The previous content away, the new one in; on failure the previous one

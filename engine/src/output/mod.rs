@@ -4,6 +4,7 @@
 mod commit;
 mod encode;
 pub mod orc;
+mod recover;
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ pub use commit::{
     DirOutput, ListedFile, PublishedDir, discard_staging, publish_all, published_files,
 };
 pub use encode::{encode_batches, encode_table, hive_escape, output_schema};
+pub use recover::{Recovery, recover_local};
 
 /// A file format for good rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
