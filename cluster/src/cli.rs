@@ -388,6 +388,32 @@ pub struct RunArgs {
     /// Where the snapshot merge starts.
     #[command(flatten)]
     pub merge: MergeArgs,
+    /// Which days of the range to run: all (default), missing (not
+    /// COMPLETED: catch-up after an outage) or failed.
+    #[arg(long, env = "WEIR_REPROCESS", value_parser = parse_reprocess)]
+    pub reprocess: Option<weir_engine::status::Reprocess>,
+    /// Run under this run id (a rerun under the same id takes its own days
+    /// back at once); default: a new one.
+    #[arg(long, env = "WEIR_RUN_ID")]
+    pub run_id: Option<String>,
+    /// Say what each day would read and replace, and its status; write
+    /// nothing, take no day.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the run's figures here for node_exporter's textfile collector
+    /// (Prometheus text, replaced atomically).
+    #[arg(long, env = "WEIR_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+fn parse_reprocess(text: &str) -> Result<weir_engine::status::Reprocess, String> {
+    use weir_engine::status::Reprocess;
+    match text {
+        "all" => Ok(Reprocess::All),
+        "missing" => Ok(Reprocess::Missing),
+        "failed" => Ok(Reprocess::Failed),
+        other => Err(format!("{other:?}: all, missing or failed")),
+    }
 }
 
 /// Options of `weir status` and `weir history`: the run options that say

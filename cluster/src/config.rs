@@ -97,6 +97,14 @@ pub struct RunSettings {
     pub update: bool,
     /// How long a run holds a day without renewing its lease.
     pub lease_ttl: std::time::Duration,
+    /// Which days of the range run.
+    pub reprocess: weir_engine::status::Reprocess,
+    /// The run id, when given.
+    pub run_id: Option<String>,
+    /// Only say what would run.
+    pub dry_run: bool,
+    /// Prometheus textfile of the run's figures.
+    pub metrics_file: Option<PathBuf>,
     /// Where merges start.
     pub merge: weir_engine::merge::MergeStart,
 }
@@ -160,6 +168,10 @@ impl RunSettings {
             update: false,
             merge: weir_engine::merge::MergeStart::default(),
             lease_ttl: std::time::Duration::from_secs(DEFAULT_LEASE_TTL_SECS),
+            reprocess: weir_engine::status::Reprocess::All,
+            run_id: None,
+            dry_run: false,
+            metrics_file: None,
         }
     }
 
@@ -313,6 +325,24 @@ impl RunSettings {
         }
         settings.cluster = args.cluster.clone().or(file.cluster);
         settings.update = args.update;
+        settings.reprocess = args.reprocess.unwrap_or_default();
+        settings.dry_run = args.dry_run;
+        settings.metrics_file = args.metrics_file.clone();
+        if let Some(id) = &args.run_id {
+            let fits = !id.is_empty()
+                && id.len() <= 100
+                && !id.starts_with('.')
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !fits {
+                return Err(Error::usage(
+                    "--run-id",
+                    "1 to 100 of A-Z a-z 0-9 - _ . (it names staging directories), not starting with .",
+                ));
+            }
+            settings.run_id = Some(id.clone());
+        }
         if let Some(secs) = file.lease_ttl_secs {
             if !(3..=86_400).contains(&secs) {
                 return Err(Error::usage(

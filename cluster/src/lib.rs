@@ -9,11 +9,13 @@ mod dates;
 mod demo;
 #[cfg(feature = "dev-tools")]
 mod dks;
+mod dry_run;
 mod error;
 mod executor;
 #[cfg(feature = "dev-tools")]
 mod generate;
 pub mod logging;
+mod metrics;
 mod progress;
 mod remote;
 mod run;

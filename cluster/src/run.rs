@@ -18,6 +18,9 @@ use crate::summary::print_summary;
 pub(crate) fn run(args: &RunArgs, registry: &Registry) -> Result<ExitCode, Error> {
     let settings = RunSettings::resolve(args)?;
     crate::runtime()?.block_on(async {
+        if settings.dry_run {
+            return crate::dry_run::run(&settings, registry).await;
+        }
         let report = execute(&settings, registry, Command::Run).await?;
         finish(&settings, &report)
     })
@@ -83,28 +86,7 @@ pub(crate) async fn execute(
             .map_err(Error::Engine)?,
         ),
     };
-    let ctx = RunContext {
-        run_id: new_run_id(),
-        source: settings.source.clone(),
-        dest: settings.dest.clone(),
-        cipher: settings.cipher,
-        format: settings.format,
-        orc_compression: settings.orc_compression,
-        max_corrupt_ratio: settings.max_corrupt_ratio,
-        max_corrupt: settings.max_corrupt,
-        partitions: settings.partitions,
-        batch_lines: settings.batch_lines,
-        max_line_bytes: settings.max_line_bytes,
-        batch_bytes: settings.batch_bytes(),
-        buffer_bytes: settings.buffer_bytes,
-        s3: settings.s3.clone(),
-        on_missing_input: settings.on_missing_input,
-        allow_empty: settings.allow_empty,
-        update: settings.update,
-        merge: settings.merge.clone(),
-        lease_ttl: settings.lease_ttl,
-        runner,
-    };
+    let ctx = context(settings, runner);
     if command == Command::Merge {
         return Ok(run_all_merges(&ctx, registry, &settings.collections, &settings.dates).await);
     }
@@ -125,9 +107,39 @@ pub(crate) async fn execute(
     Ok(report)
 }
 
+/// The run's context from its settings.
+pub(crate) fn context(settings: &RunSettings, runner: Arc<dyn PlanRunner>) -> RunContext {
+    RunContext {
+        run_id: settings.run_id.clone().unwrap_or_else(new_run_id),
+        source: settings.source.clone(),
+        dest: settings.dest.clone(),
+        cipher: settings.cipher,
+        format: settings.format,
+        orc_compression: settings.orc_compression,
+        max_corrupt_ratio: settings.max_corrupt_ratio,
+        max_corrupt: settings.max_corrupt,
+        partitions: settings.partitions,
+        batch_lines: settings.batch_lines,
+        max_line_bytes: settings.max_line_bytes,
+        batch_bytes: settings.batch_bytes(),
+        buffer_bytes: settings.buffer_bytes,
+        s3: settings.s3.clone(),
+        on_missing_input: settings.on_missing_input,
+        allow_empty: settings.allow_empty,
+        update: settings.update,
+        merge: settings.merge.clone(),
+        lease_ttl: settings.lease_ttl,
+        reprocess: settings.reprocess,
+        runner,
+    }
+}
+
 /// Prints the summary, writes the report, and gives the exit code.
 pub(crate) fn finish(settings: &RunSettings, report: &RunReport) -> Result<ExitCode, Error> {
     print_summary(report);
+    if let Some(path) = &settings.metrics_file {
+        crate::metrics::write(path, report)?;
+    }
     if let Some(path) = &settings.report {
         let json = serde_json::to_vec_pretty(report).unwrap_or_default();
         std::fs::write(path, json)

@@ -21,6 +21,9 @@ pub(crate) fn print_summary(report: &RunReport) {
             d.records_per_sec,
             d.status
         );
+        if let Some(note) = &d.note {
+            println!("    {note}");
+        }
         if !d.corrupt_by_reason.is_empty() {
             let reasons: Vec<String> = d
                 .corrupt_by_reason

@@ -30,6 +30,9 @@ pub enum DayStatus {
     /// Nothing of it was published (see the error).
     #[default]
     Failed,
+    /// Not run: `--reprocess` found it done already (see the error field
+    /// for the run that did it).
+    Skipped,
 }
 
 impl std::fmt::Display for DayStatus {
@@ -37,6 +40,7 @@ impl std::fmt::Display for DayStatus {
         f.write_str(match self {
             DayStatus::Published => "published",
             DayStatus::Failed => "failed",
+            DayStatus::Skipped => "skipped",
         })
     }
 }
@@ -74,6 +78,9 @@ pub struct DayReport {
     pub status: DayStatus,
     /// Why it failed.
     pub error: Option<String>,
+    /// Why it was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Whose fault the failure is (input, environment, configuration, bug).
     #[serde(default)]
     pub fault: Option<crate::error::Fault>,
@@ -168,6 +175,6 @@ pub struct RunReport {
 impl RunReport {
     /// Whether every day published.
     pub fn succeeded(&self) -> bool {
-        self.days.iter().all(|d| d.status == DayStatus::Published)
+        self.days.iter().all(|d| d.status != DayStatus::Failed)
     }
 }

@@ -61,6 +61,8 @@ pub struct RunContext {
     /// How long a run holds a day without renewing its lease (a run that
     /// dies frees the day after this).
     pub lease_ttl: std::time::Duration,
+    /// Which days of the range are run (`--reprocess`).
+    pub reprocess: weir_engine::status::Reprocess,
     /// Where plans run (it also carries the key service's settings, which
     /// travel in the session config).
     pub runner: Arc<dyn PlanRunner>,

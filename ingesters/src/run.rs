@@ -8,8 +8,10 @@ use chrono::NaiveDate;
 use futures::stream::{self, StreamExt};
 use weir_engine::merge::MergeStart;
 use weir_engine::record::CollectionName;
-use weir_engine::report::{DayReport, OutputRef, RunReport, RunStatus};
+use weir_engine::report::{DayReport, DayStatus, OutputRef, RunReport, RunStatus};
 use weir_engine::run::{cleanup_run, output_refs};
+use weir_engine::status::{Reprocess, StatusStore};
+use weir_engine::storage::Location;
 
 use crate::{Registry, RunContext, merge_refs, run_ingester_day, run_ingester_merge};
 
@@ -29,6 +31,10 @@ pub async fn run_all(
         for collection in collections {
             let ingester = registry.ingester(collection);
             for (i, date) in dates.iter().enumerate() {
+                if let Some(done) = already_done(ctx, collection, *date).await {
+                    results.push((Vec::new(), done));
+                    continue;
+                }
                 let ctx = later_dates(ctx, i);
                 let (job, day) = run_ingester_day(ingester.as_ref(), &ctx, *date).await;
                 results.push((output_refs(&job, &day), day));
@@ -42,6 +48,9 @@ pub async fn run_all(
             .collect();
         stream::iter(work)
             .map(|(collection, date)| async move {
+                if let Some(done) = already_done(ctx, &collection, date).await {
+                    return (Vec::new(), done);
+                }
                 let ingester = registry.ingester(&collection);
                 let (job, day) = run_ingester_day(ingester.as_ref(), ctx, date).await;
                 (output_refs(&job, &day), day)
@@ -70,6 +79,10 @@ pub async fn run_all_merges(
     for collection in collections {
         let ingester = registry.ingester(collection);
         for (i, date) in dates.iter().enumerate() {
+            if let Some(done) = already_done(ctx, collection, *date).await {
+                results.push((Vec::new(), done));
+                continue;
+            }
             let ctx = later_dates(ctx, i);
             let day = run_ingester_merge(ingester.as_ref(), &ctx, *date).await;
             results.push((merge_refs(&day), day));
@@ -77,6 +90,55 @@ pub async fn run_all_merges(
     }
     cleanup_run(&ctx.dest, &ctx.s3, &ctx.run_id).await;
     report_of(ctx, results, started)
+}
+
+/// The report of a day `--reprocess` leaves alone, from its status; `None`
+/// when the day is to run (a status that cannot be read runs the day: the
+/// lease still keeps it to one run).
+async fn already_done(
+    ctx: &RunContext,
+    collection: &CollectionName,
+    date: NaiveDate,
+) -> Option<DayReport> {
+    if ctx.reprocess == Reprocess::All {
+        return None;
+    }
+    let dest = Location::parse(&ctx.dest, &ctx.s3).ok()?;
+    let latest = match StatusStore::new(dest)
+        .latest_of(&collection.to_string(), date)
+        .await
+    {
+        Ok(latest) => latest,
+        Err(e) => {
+            tracing::warn!(%collection, %date, error = %e, "could not read the day's status; running it");
+            return None;
+        }
+    };
+    if ctx.reprocess.runs(latest.as_ref()) {
+        return None;
+    }
+    let why = latest.map_or_else(
+        || "never run".to_owned(),
+        |r| {
+            format!(
+                "{} by run {} at {}",
+                r.state,
+                r.run_id,
+                r.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+            )
+        },
+    );
+    Some(DayReport {
+        collection: collection.to_string(),
+        export_date: date.to_string(),
+        landing_date: weir_engine::layout::landing_date(date).to_string(),
+        status: DayStatus::Skipped,
+        note: Some(format!(
+            "{why}; not run again under --reprocess {}",
+            ctx.reprocess.as_str()
+        )),
+        ..DayReport::default()
+    })
 }
 
 /// The context of a range's `i`-th date: after the first, a merge starts

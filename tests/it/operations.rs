@@ -491,3 +491,132 @@ fn a_run_killed_in_the_middle_of_its_commit_leaves_the_next_run_the_day_as_it_wa
     assert_ne!(snapshot(&published), before);
     assert!(walk_files(&dest.join("_weir_staging")).is_empty());
 }
+
+#[test]
+fn catch_up_runs_only_the_days_not_done_and_a_dry_run_writes_nothing() {
+    let s = Setup::new();
+    let dest = s.path("dest");
+    // A dry run on a fresh destination: what it would do, and nothing done.
+    let out = Command::new(weir_bin())
+        .args(s.args(
+            "run",
+            "dest",
+            &[
+                "--dry-run",
+                "--update",
+                "--start-date",
+                DAYS[0],
+                "--end-date",
+                DAYS[1],
+            ],
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("reads 2 files") && text.contains("never run"),
+        "{text}"
+    );
+    assert!(
+        text.contains("exports/calculator/calculationParts/2023-08-03 (new)"),
+        "{text}"
+    );
+    assert!(
+        walk_files(&dest).is_empty(),
+        "a dry run wrote {:?}",
+        walk_files(&dest)
+    );
+
+    // An outage: the third day's input is late, so that day fails.
+    let landing = s
+        .source
+        .join("corporate_storage/ucfs_main/2023/08/03/calculator/calculationParts");
+    let late = s.path("late");
+    std::fs::rename(&landing, &late).unwrap();
+    let metrics = s.path("weir.prom");
+    let args = s.args(
+        "run",
+        "dest",
+        &[
+            "--start-date",
+            DAYS[0],
+            "--end-date",
+            DAYS[2],
+            "--run-id",
+            "morning-run-1",
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ],
+    );
+    let out = Command::new(weir_bin()).args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(report_of(&args).run_id, "morning-run-1");
+    let prom = std::fs::read_to_string(&metrics).unwrap();
+    assert!(prom.contains("weir_run_success 0\n"), "{prom}");
+    assert!(
+        prom.contains(&format!(
+            "weir_day_published{{collection=\"{CALC}\",export_date=\"{}\"}} 0\n",
+            DAYS[2]
+        )),
+        "{prom}"
+    );
+
+    // The input arrives; catch-up runs the failed day only.
+    std::fs::rename(&late, &landing).unwrap();
+    let args = s.args(
+        "run",
+        "dest",
+        &[
+            "--reprocess",
+            "missing",
+            "--start-date",
+            DAYS[0],
+            "--end-date",
+            DAYS[2],
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ],
+    );
+    let report = weir_ok(&args);
+    let statuses: Vec<String> = report.days.iter().map(|d| d.status.to_string()).collect();
+    assert_eq!(statuses, vec!["skipped", "skipped", "published"]);
+    assert!(
+        report.days[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("morning-run-1")
+    );
+    assert!(
+        std::fs::read_to_string(&metrics)
+            .unwrap()
+            .contains("weir_run_success 1\n")
+    );
+    let history = status_json(&s, "history", "dest", &[DAYS[0]]);
+    assert_eq!(history.len(), 1, "a skipped day is not run again");
+    assert_eq!(status_json(&s, "history", "dest", &[DAYS[2]]).len(), 2);
+    // `--reprocess failed` now finds nothing to do.
+    let report = weir_ok(&s.args(
+        "run",
+        "dest",
+        &[
+            "--reprocess",
+            "failed",
+            "--start-date",
+            DAYS[0],
+            "--end-date",
+            DAYS[2],
+        ],
+    ));
+    assert!(
+        report
+            .days
+            .iter()
+            .all(|d| d.status.to_string() == "skipped")
+    );
+}

@@ -70,6 +70,7 @@ pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         update: false,
         merge: Default::default(),
         lease_ttl: std::time::Duration::from_secs(60),
+        reprocess: Default::default(),
         runner: Arc::new(LocalRunner::new(2, &dks, CacheConfig::default(), None).unwrap()),
     }
 }

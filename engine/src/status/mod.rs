@@ -51,6 +51,40 @@ impl std::fmt::Display for DayState {
     }
 }
 
+/// Which days of a range a run takes on (`--reprocess`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reprocess {
+    /// Every day given (the default).
+    #[default]
+    All,
+    /// Days not COMPLETED: never run, failed, or left by a dead run
+    /// (catch-up after an outage).
+    Missing,
+    /// Days whose latest run FAILED.
+    Failed,
+}
+
+impl Reprocess {
+    /// Its name, as the option takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reprocess::All => "all",
+            Reprocess::Missing => "missing",
+            Reprocess::Failed => "failed",
+        }
+    }
+
+    /// Whether a day whose latest run is `latest` is run again.
+    pub fn runs(self, latest: Option<&DayRun>) -> bool {
+        match self {
+            Reprocess::All => true,
+            Reprocess::Missing => latest.is_none_or(|r| r.state != DayState::Completed),
+            Reprocess::Failed => latest.is_some_and(|r| r.state == DayState::Failed),
+        }
+    }
+}
+
 /// What a run command did with a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -127,7 +161,7 @@ impl DayRun {
     /// The run as its day's report ended it.
     pub fn ended(mut self, report: &DayReport, outputs: Vec<OutputRef>) -> Self {
         self.state = match report.status {
-            DayStatus::Published => DayState::Completed,
+            DayStatus::Published | DayStatus::Skipped => DayState::Completed,
             DayStatus::Failed => DayState::Failed,
         };
         self.ended_at = Some(Utc::now());
@@ -182,6 +216,15 @@ impl StatusStore {
             .await
             .map_err(|e| Error::storage("write", self.dest.display(&path), &e))?;
         Ok(())
+    }
+
+    /// The latest run of one day.
+    pub async fn latest_of(
+        &self,
+        collection: &str,
+        export_date: NaiveDate,
+    ) -> Result<Option<DayRun>> {
+        Ok(self.history(collection, export_date).await?.pop())
     }
 
     /// Every run of a day, oldest first.
