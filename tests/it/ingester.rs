@@ -19,7 +19,11 @@ const DATE: &str = "2024-05-02";
 fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
     walk_files(root)
         .into_iter()
-        .filter(|p| !p.to_string_lossy().contains("_weir_staging"))
+        // Not staging, nor the run status and leases every run writes.
+        .filter(|p| {
+            let rel = p.strip_prefix(root).unwrap();
+            !rel.starts_with("_weir_staging") && !rel.starts_with("_weir")
+        })
         .map(|p| {
             let bytes = std::fs::read(&p).unwrap();
             (p.strip_prefix(root).unwrap().display().to_string(), bytes)
