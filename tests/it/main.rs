@@ -9,6 +9,7 @@ mod hardening;
 mod ingester;
 mod lines;
 mod merge;
+mod merge_reference;
 mod operations;
 mod orc;
 mod properties;

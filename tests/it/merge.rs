@@ -316,7 +316,7 @@ fn merge_rows(args: &[&str]) {
 
 /// The reference toolkit's recomputation of the old job's merge over the
 /// dailies (and a previous export): its JSON summary.
-fn check_merge(
+pub(crate) fn check_merge(
     work: &Path,
     dest: &Path,
     export_date: &str,
@@ -366,7 +366,7 @@ fn check_merge(
     serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
 }
 
-fn exported_ids(work: &Path, dest: &Path, date: &str) -> Vec<serde_json::Value> {
+pub(crate) fn exported_ids(work: &Path, dest: &Path, date: &str) -> Vec<serde_json::Value> {
     let out = work.join(format!("ids-{date}-{}.jsonl.gz", rand_suffix()));
     merge_rows(&[
         "export",
