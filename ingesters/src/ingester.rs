@@ -213,6 +213,17 @@ pub async fn run_ingester_day(
 ) -> (DayJob, DayReport) {
     let job = ingester.day_job(ctx, export_date);
     let collection = ingester.collection().to_string();
+    if ctx.update && !matches!(job.output.format, OutputFormat::Orc | OutputFormat::Parquet) {
+        // Refused before the day is read: its merge could not run.
+        let error = weir_engine::Error::Config {
+            field: "--update".to_owned(),
+            detail: format!(
+                "{collection} {export_date}: the merge reads and writes ORC or Parquet, not {}; nothing done",
+                job.output.format.as_str()
+            ),
+        };
+        return (job, refused(&collection, export_date, &error));
+    }
     let guard = match DayGuard::begin(ctx, &collection, export_date, RunKind::Run).await {
         Ok(guard) => guard,
         Err(e) => return (job, refused(&collection, export_date, &e)),

@@ -503,6 +503,18 @@ fn a_merge_without_its_inputs_or_that_fails_publishes_nothing() {
         "dest",
         &["--start-date", DAYS[0], "--end-date", DAYS[3]],
     ));
+    // A format the merge cannot read is refused before the day is read.
+    let report = weir_fails(&s.args(
+        "run",
+        "refused",
+        &[
+            "--update", "--since", DAYS[0], "--date", DAYS[0], "--format", "jsonl",
+        ],
+    ));
+    let error = report.days[0].error.clone().unwrap();
+    assert!(error.contains("ORC or Parquet, not jsonl"), "{error}");
+    assert_eq!(report.days[0].records_in, 0);
+    assert!(walk_files(&s.path("refused")).is_empty());
     // No export before, and no --since: no hard-coded date.
     let report = weir_fails(&s.args("merge", "dest", &["--date", DAYS[3]]));
     let error = report.days[0].error.clone().unwrap();
