@@ -40,10 +40,19 @@ pub struct FileConfig {
     on_missing_input: Option<MissingInput>,
     allow_empty: Option<bool>,
     lease_ttl_secs: Option<u64>,
+    status: Option<StatusFileConfig>,
     dks: Option<DksConfig>,
     cache: Option<CacheConfig>,
     s3: Option<S3Settings>,
     cluster: Option<String>,
+}
+
+/// `[status]`: where run status goes besides the destination.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusFileConfig {
+    /// `[status.dynamodb]`: the old job's table.
+    dynamodb: Option<weir_engine::status::DynamoSettings>,
 }
 
 /// Everything a run needs, resolved.
@@ -105,6 +114,8 @@ pub struct RunSettings {
     pub dry_run: bool,
     /// Prometheus textfile of the run's figures.
     pub metrics_file: Option<PathBuf>,
+    /// The old job's DynamoDB status table.
+    pub dynamodb: Option<weir_engine::status::DynamoSettings>,
     /// Where merges start.
     pub merge: weir_engine::merge::MergeStart,
 }
@@ -172,6 +183,7 @@ impl RunSettings {
             run_id: None,
             dry_run: false,
             metrics_file: None,
+            dynamodb: None,
         }
     }
 
@@ -328,6 +340,7 @@ impl RunSettings {
         settings.reprocess = args.reprocess.unwrap_or_default();
         settings.dry_run = args.dry_run;
         settings.metrics_file = args.metrics_file.clone();
+        settings.dynamodb = file.status.and_then(|s| s.dynamodb);
         if let Some(id) = &args.run_id {
             let fits = !id.is_empty()
                 && id.len() <= 100

@@ -17,7 +17,7 @@ use crate::error::Error;
 pub(crate) async fn run(settings: &RunSettings, registry: &Registry) -> Result<ExitCode, Error> {
     let runner =
         Arc::new(LocalRunner::new(1, &settings.dks, settings.cache, None).map_err(Error::Engine)?);
-    let ctx = crate::run::context(settings, runner);
+    let ctx = crate::run::context(settings, runner)?;
     let dest = Location::parse(&settings.dest, &settings.s3).map_err(Error::Engine)?;
     let store = StatusStore::new(dest.clone());
     println!("dry run: nothing is written, no day is taken");

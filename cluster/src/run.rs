@@ -86,7 +86,7 @@ pub(crate) async fn execute(
             .map_err(Error::Engine)?,
         ),
     };
-    let ctx = context(settings, runner);
+    let ctx = context(settings, runner)?;
     if command == Command::Merge {
         return Ok(run_all_merges(&ctx, registry, &settings.collections, &settings.dates).await);
     }
@@ -108,8 +108,17 @@ pub(crate) async fn execute(
 }
 
 /// The run's context from its settings.
-pub(crate) fn context(settings: &RunSettings, runner: Arc<dyn PlanRunner>) -> RunContext {
-    RunContext {
+pub(crate) fn context(
+    settings: &RunSettings,
+    runner: Arc<dyn PlanRunner>,
+) -> Result<RunContext, Error> {
+    let dynamodb = settings
+        .dynamodb
+        .as_ref()
+        .map(weir_engine::status::DynamoStatus::new)
+        .transpose()
+        .map_err(Error::Engine)?;
+    Ok(RunContext {
         run_id: settings.run_id.clone().unwrap_or_else(new_run_id),
         source: settings.source.clone(),
         dest: settings.dest.clone(),
@@ -130,8 +139,9 @@ pub(crate) fn context(settings: &RunSettings, runner: Arc<dyn PlanRunner>) -> Ru
         merge: settings.merge.clone(),
         lease_ttl: settings.lease_ttl,
         reprocess: settings.reprocess,
+        dynamodb,
         runner,
-    }
+    })
 }
 
 /// Prints the summary, writes the report, and gives the exit code.

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use weir_engine::output::{Recovery, discard_staging, recover_local};
 use weir_engine::report::{DayReport, DayStatus, OutputRef};
 use weir_engine::run::STAGING_ROOT;
-use weir_engine::status::{DayRun, Lease, RunKind, StatusStore, day_key};
+use weir_engine::status::{DayRun, DynamoStatus, Lease, RunKind, StatusStore, day_key};
 use weir_engine::storage::Location;
 
 use crate::RunContext;
@@ -15,6 +15,8 @@ pub(crate) struct DayGuard {
     pub(crate) lease: Lease,
     store: StatusStore,
     run: DayRun,
+    /// The old status table and this run's attempt number there.
+    dynamodb: Option<(DynamoStatus, usize)>,
 }
 
 impl DayGuard {
@@ -66,6 +68,15 @@ impl DayGuard {
         }
         let store = StatusStore::new(dest);
         store.record(&run).await?;
+        let attempt = match &ctx.dynamodb {
+            Some(table) => {
+                // The old item's `Run_Id`: the how-many-th run of the day.
+                let attempt = store.history(collection, export_date).await?.len();
+                table.record(&run, attempt, None).await?;
+                attempt
+            }
+            None => 0,
+        };
         // Tests hold a day for a while to race a second run against it.
         if let Some(ms) = std::env::var("WEIR_TEST_HOLD_DAY_MS")
             .ok()
@@ -73,14 +84,28 @@ impl DayGuard {
         {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
-        Ok(Self { lease, store, run })
+        Ok(Self {
+            lease,
+            store,
+            run,
+            dynamodb: ctx.dynamodb.clone().map(|t| (t, attempt)),
+        })
     }
 
     /// Records how the day ended and gives it up.
     pub(crate) async fn end(self, report: &DayReport, outputs: Vec<OutputRef>) {
+        let export = outputs
+            .iter()
+            .find(|o| o.format == weir_engine::merge::EXPORT)
+            .map(|o| o.path.clone());
         let run = self.run.ended(report, outputs);
         if let Err(e) = self.store.record(&run).await {
             tracing::warn!(error = %e, "could not record the day's status");
+        }
+        if let Some((table, attempt)) = &self.dynamodb
+            && let Err(e) = table.record(&run, *attempt, export.as_deref()).await
+        {
+            tracing::error!(error = %e, collection = %run.collection, export_date = %run.export_date, status = %run.state, "could not write the day's status to the DynamoDB table; its pollers do not see it");
         }
         self.lease.release().await;
     }

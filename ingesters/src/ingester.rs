@@ -63,6 +63,9 @@ pub struct RunContext {
     pub lease_ttl: std::time::Duration,
     /// Which days of the range are run (`--reprocess`).
     pub reprocess: weir_engine::status::Reprocess,
+    /// The old job's DynamoDB status table, when the estate's pipelines
+    /// poll it (written beside the embedded status).
+    pub dynamodb: Option<weir_engine::status::DynamoStatus>,
     /// Where plans run (it also carries the key service's settings, which
     /// travel in the session config).
     pub runner: Arc<dyn PlanRunner>,

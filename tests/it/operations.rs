@@ -620,3 +620,108 @@ fn catch_up_runs_only_the_days_not_done_and_a_dry_run_writes_nothing() {
             .all(|d| d.status.to_string() == "skipped")
     );
 }
+
+/// The old job's status table in (moto's) DynamoDB: one item per day of a
+/// 3-day backfill, in the old shape, agreeing with the embedded status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_status_table_gets_one_item_per_day_in_its_shape() {
+    use weir_engine::status::{DynamoSettings, DynamoStatus};
+    let s = Setup::new();
+    let moto = weir_tests::Moto::start();
+    let settings = DynamoSettings {
+        table: "data_pipeline_metadata".into(),
+        region: Some("us-east-1".into()),
+        endpoint: Some(moto.endpoint.clone()),
+    };
+    let table = DynamoStatus::new(&settings)
+        .unwrap()
+        .with_credentials("AKIAWEIRTESTKEYID0001", "weir-test-secret-Zq8v3LmN0pR7sT2u");
+    table.create_table().await.unwrap();
+    let config = s.path("dynamo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[status.dynamodb]\ntable = \"data_pipeline_metadata\"\nregion = \"us-east-1\"\nendpoint = {:?}\n",
+            moto.endpoint
+        ),
+    )
+    .unwrap();
+    let args = s.args(
+        "run",
+        "dest",
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--start-date",
+            DAYS[0],
+            "--end-date",
+            DAYS[2],
+        ],
+    );
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = crate::s3::weir_at(None, &refs);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = report_of(&args);
+    let mut items = table.scan().await.unwrap();
+    items.sort_by_key(|i| i["Date"]["S"].as_str().unwrap().to_owned());
+    assert_eq!(items.len(), 3, "{items:#?}");
+    let embedded = status_json(&s, "status", "dest", &DAYS[..3]);
+    for ((item, date), run) in items.iter().zip(&DAYS[..3]).zip(&embedded) {
+        assert_eq!(
+            item["Correlation_Id"]["S"],
+            format!("{}_{date}", report.run_id)
+        );
+        assert_eq!(item["DataProduct"]["S"], format!("CDI-{CALC}"));
+        assert_eq!(item["Date"]["S"], *date);
+        assert_eq!(item["Status"]["S"], "COMPLETED");
+        assert_eq!(item["Status"]["S"], run.state.to_string());
+        assert_eq!(item["Run_Id"]["S"], "1");
+        assert_eq!(item["Cluster_Id"]["S"], weir_engine::status::host_name());
+        let ttl: f64 = item["TimeToExist"]["N"].as_str().unwrap().parse().unwrap();
+        assert!(ttl > chrono::Utc::now().timestamp() as f64 + 600.0 * 86_400.0);
+        assert!(
+            item.get("S3_Prefix_CDI_Export").is_none(),
+            "no export without --update"
+        );
+    }
+    // A rerun of a day with its merge: its own item, the second attempt,
+    // with the export's prefix.
+    let args = s.args(
+        "run",
+        "dest",
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--update",
+            "--since",
+            DAYS[0],
+            "--date",
+            DAYS[0],
+        ],
+    );
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = crate::s3::weir_at(None, &refs);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rerun = report_of(&args).run_id;
+    let items = table.scan().await.unwrap();
+    assert_eq!(items.len(), 4);
+    let item = items
+        .iter()
+        .find(|i| i["Correlation_Id"]["S"] == format!("{rerun}_{}", DAYS[0]))
+        .unwrap();
+    assert_eq!(item["Run_Id"]["S"], "2");
+    assert!(
+        item["S3_Prefix_CDI_Export"]["S"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("exports/calculator/calculationParts/{}", DAYS[0]))
+    );
+}

@@ -71,6 +71,7 @@ pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         merge: Default::default(),
         lease_ttl: std::time::Duration::from_secs(60),
         reprocess: Default::default(),
+        dynamodb: None,
         runner: Arc::new(LocalRunner::new(2, &dks, CacheConfig::default(), None).unwrap()),
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! [`lease`] keeps one run per day at a time.
 
+pub mod dynamodb;
 pub mod lease;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
+pub use dynamodb::{DynamoSettings, DynamoStatus};
 pub use lease::{DayHeld, Holder, LEASE_ROOT, Lease, host_name};
 
 use crate::error::Fault;
