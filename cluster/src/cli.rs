@@ -38,6 +38,11 @@ pub enum Command {
     Status(Box<StatusArgs>),
     /// Every run of the days given.
     History(Box<StatusArgs>),
+    /// Take a published day back: its output is moved under
+    /// `_weir/retracted/` (kept until `weir vacuum`), its status RETRACTED.
+    Retract(Box<RetractArgs>),
+    /// Delete retracted output older than a bound.
+    Vacuum(VacuumArgs),
     /// The local, DKS-compatible data key service.
     #[cfg(feature = "dev-tools")]
     #[command(subcommand)]
@@ -426,6 +431,31 @@ pub struct StatusArgs {
     /// Print JSON (one array of runs) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `weir retract`.
+#[derive(Debug, clap::Args)]
+pub struct RetractArgs {
+    /// Collections, dates and destination, as for `weir run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Why (recorded in the day's status with who retracted it).
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// Options of `weir vacuum`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VacuumArgs {
+    /// Destination root: a path or s3://bucket/prefix.
+    #[arg(long, env = "WEIR_DEST")]
+    pub dest: String,
+    /// TOML file (its `[s3]` settings are used).
+    #[arg(long, env = "WEIR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Delete what was retracted longer ago than this: `7d`, `36h`, `0d`.
+    #[arg(long, default_value = "7d")]
+    pub older_than: String,
 }
 
 /// Where the snapshot merge starts (`weir run --update`, `weir merge`).

@@ -120,6 +120,15 @@ pub struct RunSettings {
     pub merge: weir_engine::merge::MergeStart,
 }
 
+/// The `[s3]` settings of a config file (commands that only reach the
+/// destination).
+pub(crate) fn s3_settings(config: Option<&Path>) -> Result<S3Settings, Error> {
+    Ok(match config {
+        Some(path) => read_file(path)?.s3.unwrap_or_default(),
+        None => S3Settings::default(),
+    })
+}
+
 fn read_file(path: &Path) -> Result<FileConfig, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::usage("--config", format!("{}: {e}", path.display())))?;

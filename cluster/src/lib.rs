@@ -62,6 +62,8 @@ pub fn run_with(cli: cli::Cli, registry: Registry) -> Result<ExitCode, Error> {
         cli::Command::Merge(args) => run::merge(&args, &registry),
         cli::Command::Status(args) => status::run(&args, status::View::Latest),
         cli::Command::History(args) => status::run(&args, status::View::History),
+        cli::Command::Retract(args) => status::retract(&args),
+        cli::Command::Vacuum(args) => status::vacuum(&args),
         cli::Command::Scheduler(args) => scheduler::run(&args),
         cli::Command::Executor(args) => executor::run(&args),
         cli::Command::Cluster(cli::ClusterCommand::Up(args)) => up::run(&args),

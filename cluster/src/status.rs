@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use weir_engine::status::{DayRun, StatusStore};
 use weir_engine::storage::Location;
 
-use crate::cli::StatusArgs;
+use crate::cli::{RetractArgs, StatusArgs, VacuumArgs};
 use crate::config::RunSettings;
 use crate::error::Error;
 
@@ -100,6 +100,9 @@ pub(crate) fn run(args: &StatusArgs, view: View) -> Result<ExitCode, Error> {
         if let Some(e) = &r.error {
             println!("    error: {e}");
         }
+        if let Some(note) = &r.note {
+            println!("    {note}");
+        }
         if let Some(dead) = &r.took_over_from {
             println!("    took the day over from run {dead}, which died holding it");
         }
@@ -107,5 +110,105 @@ pub(crate) fn run(args: &StatusArgs, view: View) -> Result<ExitCode, Error> {
     if runs.is_empty() {
         println!("no runs recorded for {from}..{to}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `weir retract`: each day under its lease; exit 1 when one could not be
+/// retracted.
+pub(crate) fn retract(args: &RetractArgs) -> Result<ExitCode, Error> {
+    use weir_engine::status::{Lease, day_key, host_name};
+    let settings = RunSettings::resolve_merge(&args.run)?;
+    if args.reason.trim().is_empty() {
+        return Err(Error::usage("--reason", "say why the day is taken back"));
+    }
+    let run_id = settings
+        .run_id
+        .clone()
+        .unwrap_or_else(crate::run::new_run_id);
+    let who = format!(
+        "{}@{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()),
+        host_name()
+    );
+    let dest = Location::parse(&settings.dest, &settings.s3).map_err(Error::Engine)?;
+    let mut failed = false;
+    crate::runtime()?.block_on(async {
+        for collection in &settings.collections {
+            let name = collection.to_string();
+            for date in &settings.dates {
+                let lease = match Lease::take(
+                    &dest,
+                    &format!("{}/{date}", day_key(&name)),
+                    &format!("{name} {date}"),
+                    &run_id,
+                    settings.lease_ttl,
+                )
+                .await
+                {
+                    Ok(lease) => lease,
+                    Err(e) => {
+                        println!("{name} {date}: not retracted: {e}");
+                        failed = true;
+                        continue;
+                    }
+                };
+                match weir_engine::status::retract::retract(
+                    &dest,
+                    &name,
+                    *date,
+                    &run_id,
+                    &who,
+                    &args.reason,
+                )
+                .await
+                {
+                    Ok(done) => {
+                        println!("{name} {date}: run {}'s output retracted", done.run.run_id);
+                        for (from, to) in &done.moved {
+                            println!("  {from} -> {to}");
+                        }
+                    }
+                    Err(e) => {
+                        println!("{name} {date}: not retracted: {e}");
+                        failed = true;
+                    }
+                }
+                lease.release().await;
+            }
+        }
+    });
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `weir vacuum`: deletes retracted output older than `--older-than`.
+pub(crate) fn vacuum(args: &VacuumArgs) -> Result<ExitCode, Error> {
+    let text = args.older_than.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let number: i64 = number.parse().map_err(|_| {
+        Error::usage(
+            "--older-than",
+            format!("{text:?}: a number of days (7d) or hours (36h)"),
+        )
+    })?;
+    let older_than = match unit {
+        "d" => chrono::Duration::days(number),
+        "h" => chrono::Duration::hours(number),
+        _ => {
+            return Err(Error::usage(
+                "--older-than",
+                format!("{text:?}: a number of days (7d) or hours (36h)"),
+            ));
+        }
+    };
+    let s3 = crate::config::s3_settings(args.config.as_deref())?;
+    let dest = Location::parse(&args.dest, &s3).map_err(Error::Engine)?;
+    let deleted = crate::runtime()?
+        .block_on(weir_engine::status::retract::vacuum(&dest, older_than))
+        .map_err(Error::Engine)?;
+    println!("vacuum: {deleted} retracted files older than {text} deleted");
     Ok(ExitCode::SUCCESS)
 }

@@ -725,3 +725,93 @@ async fn the_old_status_table_gets_one_item_per_day_in_its_shape() {
             .ends_with(&format!("exports/calculator/calculationParts/{}", DAYS[0]))
     );
 }
+
+#[test]
+fn a_retracted_day_is_de_referenced_kept_until_vacuum_and_caught_up_again() {
+    let s = Setup::new();
+    let dest = s.path("dest");
+    weir_ok(&s.args(
+        "run",
+        "dest",
+        &["--start-date", DAYS[0], "--end-date", DAYS[1]],
+    ));
+    let other_day = snapshot(&daily_dir(&dest, DAYS[1]));
+    let day = daily_dir(&dest, DAYS[0]);
+    let published = snapshot(&day);
+    let retract = |reason: &str| {
+        Command::new(weir_bin())
+            .args([
+                "retract",
+                "--collection",
+                CALC,
+                "--date",
+                DAYS[0],
+                "--reason",
+                reason,
+                "--dest",
+            ])
+            .arg(&dest)
+            .output()
+            .unwrap()
+    };
+    let out = retract("ticket 42: wrong keys");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // De-referenced: gone from where readers look, whole under _weir/retracted.
+    assert!(!day.exists());
+    assert_eq!(
+        snapshot(&daily_dir(&dest, DAYS[1])),
+        other_day,
+        "the other day stays"
+    );
+    let kept: Vec<PathBuf> = walk_files(&dest.join("_weir/retracted"));
+    let kept_bytes: std::collections::BTreeSet<Vec<u8>> =
+        kept.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    for bytes in published.values() {
+        assert!(kept_bytes.contains(bytes), "a published file was not kept");
+    }
+    let status = status_json(&s, "status", "dest", &[DAYS[0]]);
+    assert_eq!(status[0].state, DayState::Retracted);
+    assert!(status[0].note.as_deref().unwrap().contains("ticket 42"));
+    // Nothing left to retract: it says so and fails.
+    let out = retract("again");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("RETRACTED"));
+    // Catch-up runs the retracted day again (and only it).
+    let report = weir_ok(&s.args(
+        "run",
+        "dest",
+        &[
+            "--reprocess",
+            "missing",
+            "--start-date",
+            DAYS[0],
+            "--end-date",
+            DAYS[1],
+        ],
+    ));
+    let statuses: Vec<String> = report.days.iter().map(|d| d.status.to_string()).collect();
+    assert_eq!(statuses, vec!["published", "skipped"]);
+    assert_complete(&day);
+    // Vacuum: retracted files younger than the bound stay, then go.
+    let vacuum = |older: &str| {
+        let out = Command::new(weir_bin())
+            .args(["vacuum", "--older-than", older, "--dest"])
+            .arg(&dest)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    vacuum("7d");
+    assert_eq!(walk_files(&dest.join("_weir/retracted")).len(), kept.len());
+    vacuum("0d");
+    assert!(walk_files(&dest.join("_weir/retracted")).is_empty());
+    assert_complete(&day);
+}

@@ -111,6 +111,7 @@ impl DynamoStatus {
             DayState::InProgress => "IN_PROGRESS",
             DayState::Completed => "COMPLETED",
             DayState::Failed => "FAILED",
+            DayState::Retracted => "RETRACTED",
         };
         let mut item = json!({
             "Correlation_Id": {"S": format!("{}_{}", run.run_id, run.export_date)},

@@ -10,6 +10,7 @@
 
 pub mod dynamodb;
 pub mod lease;
+pub mod retract;
 
 use std::collections::BTreeMap;
 
@@ -41,6 +42,8 @@ pub enum DayState {
     Completed,
     /// The run published nothing.
     Failed,
+    /// `weir retract` de-referenced the day's published output.
+    Retracted,
 }
 
 impl std::fmt::Display for DayState {
@@ -49,6 +52,7 @@ impl std::fmt::Display for DayState {
             DayState::InProgress => "IN_PROGRESS",
             DayState::Completed => "COMPLETED",
             DayState::Failed => "FAILED",
+            DayState::Retracted => "RETRACTED",
         })
     }
 }
@@ -95,6 +99,8 @@ pub enum RunKind {
     Run,
     /// `weir merge`.
     Merge,
+    /// `weir retract`.
+    Retract,
 }
 
 /// One run of one day.
@@ -135,6 +141,9 @@ pub struct DayRun {
     /// The run whose expired lease it took over (a run that died).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub took_over_from: Option<String>,
+    /// A retraction's who and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl DayRun {
@@ -157,6 +166,7 @@ impl DayRun {
             error: None,
             fault: None,
             took_over_from: None,
+            note: None,
         }
     }
 

@@ -1,0 +1,203 @@
+//! Taking a bad day back: "deletion means de-referenced, not removed". The
+//! directories the day's latest completed run published are moved, whole,
+//! under `_weir/retracted/<db>.<collection>/<date>/<when>-<run id>/`, so
+//! readers no longer find them and nothing is lost; `weir vacuum` deletes
+//! retracted files once they are older than a bound.
+//!
+//! A move is: every object copied to its retracted place, then the
+//! directory's `_SUCCESS` and manifest deleted (readers stop trusting it
+//! from that moment), then its other objects. A retraction cut short leaves
+//! a directory without `_SUCCESS` (which readers already refuse) and is
+//! finished by running it again.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
+
+use super::{DayRun, DayState, StatusStore, day_key};
+use crate::report::OutputRef;
+use crate::storage::{Location, raw_join};
+use crate::{Error, Fault, Result};
+
+/// Where retracted directories go under the destination.
+pub const RETRACTED_ROOT: &str = "_weir/retracted";
+
+/// What a retraction did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retracted {
+    /// The run whose output was taken back.
+    pub run: DayRun,
+    /// Each directory and where it went.
+    pub moved: Vec<(String, String)>,
+}
+
+/// De-references the output of the latest completed run of `collection`
+/// on `export_date` and records the retraction (`who`, `why`) as the day's
+/// latest status, under `run_id`. The caller holds the day's lease.
+pub async fn retract(
+    dest: &Location,
+    collection: &str,
+    export_date: NaiveDate,
+    run_id: &str,
+    who: &str,
+    why: &str,
+) -> Result<Retracted> {
+    let store = StatusStore::new(dest.clone());
+    let failed = |detail: String| Error::DayCheck {
+        collection: collection.to_owned(),
+        export_date: export_date.to_string(),
+        detail,
+        fault: Fault::Configuration,
+    };
+    let latest = store.latest_of(collection, export_date).await?;
+    let published = match latest {
+        Some(run) if run.state == DayState::Completed && !run.outputs.is_empty() => run,
+        Some(run) => {
+            return Err(failed(format!(
+                "its latest run {} is {}, with nothing published to retract",
+                run.run_id, run.state
+            )));
+        }
+        None => {
+            return Err(failed(
+                "no run of it is recorded; nothing to retract".to_owned(),
+            ));
+        }
+    };
+    let now = Utc::now();
+    let base = format!(
+        "{RETRACTED_ROOT}/{}/{export_date}/{}-{}",
+        day_key(collection),
+        now.format("%Y%m%dT%H%M%SZ"),
+        published.run_id
+    );
+    let root = dest.display(&dest.prefix);
+    let mut moved = Vec::new();
+    for (n, output) in published.outputs.iter().enumerate() {
+        let rel = output
+            .path
+            .strip_prefix(&root)
+            .map(|r| r.trim_start_matches('/'))
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| {
+                failed(format!(
+                    "its output {} is not under the destination {root}",
+                    output.path
+                ))
+            })?;
+        let to = format!("{base}/{n}-{}", output.format);
+        move_dir(dest, &dest.child(rel), &dest.child(&to)).await?;
+        moved.push((output.path.clone(), dest.display(&dest.child(&to))));
+    }
+    let mut record = DayRun::started(collection, export_date, run_id, super::RunKind::Retract);
+    record.state = DayState::Retracted;
+    record.ended_at = Some(Utc::now());
+    record.note = Some(format!(
+        "{who} retracted run {}'s output: {why}",
+        published.run_id
+    ));
+    record.outputs = moved
+        .iter()
+        .map(|(_, to)| OutputRef {
+            collection: collection.to_owned(),
+            export_date: export_date.to_string(),
+            format: "retracted".to_owned(),
+            path: to.clone(),
+        })
+        .collect();
+    store.record(&record).await?;
+    Ok(Retracted {
+        run: published,
+        moved,
+    })
+}
+
+/// Copies `from`'s objects under `to`, then deletes the markers, then the
+/// rest.
+async fn move_dir(dest: &Location, from: &ObjectPath, to: &ObjectPath) -> Result<()> {
+    let listed: Vec<object_store::ObjectMeta> = dest
+        .store
+        .list(Some(from))
+        .try_collect()
+        .await
+        .map_err(|e| Error::storage("list", dest.display(from), &e))?;
+    let prefix = format!("{from}/");
+    for m in &listed {
+        let rel = m
+            .location
+            .as_ref()
+            .strip_prefix(&prefix)
+            .unwrap_or_default();
+        let target = raw_join(to, rel);
+        dest.store
+            .copy(&m.location, &target)
+            .await
+            .map_err(|e| Error::storage("copy", dest.display(&m.location), &e))?;
+    }
+    let marker = |m: &&object_store::ObjectMeta| {
+        matches!(m.location.filename(), Some("_SUCCESS" | "_manifest.json"))
+    };
+    let (markers, rest): (Vec<_>, Vec<_>) = listed.iter().partition(marker);
+    // `_SUCCESS` first: from then on readers refuse the directory.
+    let mut markers = markers;
+    markers.sort_by_key(|m| m.location.filename() != Some("_SUCCESS"));
+    for m in markers.into_iter().chain(rest) {
+        dest.store
+            .delete(&m.location)
+            .await
+            .map_err(|e| Error::storage("delete", dest.display(&m.location), &e))?;
+    }
+    if dest.is_local() {
+        // Empty directories left behind, deepest first.
+        let mut dirs: Vec<std::path::PathBuf> = listed
+            .iter()
+            .filter_map(|m| {
+                std::path::PathBuf::from(dest.display(&m.location))
+                    .parent()
+                    .map(|p| p.to_owned())
+            })
+            .collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        dirs.dedup();
+        for d in dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+        let _ = std::fs::remove_dir(dest.display(from));
+    }
+    Ok(())
+}
+
+/// Deletes retracted files whose retraction is older than `older_than`;
+/// returns how many objects went.
+pub async fn vacuum(dest: &Location, older_than: Duration) -> Result<usize> {
+    let root = dest.child(RETRACTED_ROOT);
+    let listed: Vec<object_store::ObjectMeta> = dest
+        .store
+        .list(Some(&root))
+        .try_collect()
+        .await
+        .map_err(|e| Error::storage("list", dest.display(&root), &e))?;
+    let cutoff = Utc::now() - older_than;
+    let prefix = format!("{root}/");
+    let mut deleted = 0;
+    for m in listed {
+        // <key>/<date>/<when>-<run id>/…: the retraction's time names it.
+        let when = m
+            .location
+            .as_ref()
+            .strip_prefix(&prefix)
+            .and_then(|rel| rel.split('/').nth(2))
+            .and_then(|dir| dir.split('-').next())
+            .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y%m%dT%H%M%SZ").ok())
+            .map(|t| DateTime::<Utc>::from_naive_utc_and_offset(t, Utc));
+        if when.is_some_and(|w| w <= cutoff) {
+            dest.store
+                .delete(&m.location)
+                .await
+                .map_err(|e| Error::storage("delete", dest.display(&m.location), &e))?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
