@@ -815,3 +815,88 @@ fn a_retracted_day_is_de_referenced_kept_until_vacuum_and_caught_up_again() {
     assert!(walk_files(&dest.join("_weir/retracted")).is_empty());
     assert_complete(&day);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_s3_a_retracted_day_is_moved_aside_and_vacuumed() {
+    use crate::s3::{client, config_file, upload_tree, weir_at};
+    use futures::TryStreamExt;
+    let s = Setup::new();
+    let moto = weir_tests::Moto::start();
+    moto.create_bucket("corporate");
+    moto.create_bucket("published");
+    upload_tree(&client(&moto, "corporate"), &s.source).await;
+    let config = config_file(s.dir.path(), &moto, "");
+    let config = config.to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let out = weir_at(None, args);
+        assert!(
+            out.status.success(),
+            "weir {args:?}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let common = [
+        "--collection",
+        CALC,
+        "--config",
+        config,
+        "--dest",
+        "s3://published/weir",
+        "--date",
+        DAYS[0],
+    ];
+    let mut run = vec![
+        "run",
+        "--source",
+        "s3://corporate",
+        "--dks-url",
+        &s.dks_url,
+        "--max-corrupt-ratio",
+        "0.1",
+    ];
+    run.extend(common);
+    ok(&run);
+    let published = client(&moto, "published");
+    let keys = |prefix: &'static str| {
+        let published = published.clone();
+        async move {
+            let listed: Vec<_> = published
+                .list(Some(&object_store::path::Path::from(prefix)))
+                .try_collect()
+                .await
+                .unwrap();
+            listed
+                .into_iter()
+                .map(|m| m.location.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = keys("weir/corporate_data_ingestion").await;
+    assert!(before.iter().any(|k| k.ends_with("_SUCCESS")));
+    let mut retract = vec!["retract", "--reason", "bad day"];
+    retract.extend(common);
+    ok(&retract);
+    assert!(
+        keys("weir/corporate_data_ingestion").await.is_empty(),
+        "nothing left where readers look"
+    );
+    let kept = keys("weir/_weir/retracted").await;
+    assert_eq!(kept.len(), before.len(), "every object kept: {kept:?}");
+    let mut status = vec!["status", "--json"];
+    status.extend(common);
+    let out = ok(&status);
+    let runs: Vec<DayRun> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs[0].state, DayState::Retracted);
+    ok(&[
+        "vacuum",
+        "--older-than",
+        "0d",
+        "--dest",
+        "s3://published/weir",
+        "--config",
+        config,
+    ]);
+    assert!(keys("weir/_weir/retracted").await.is_empty());
+}
