@@ -14,7 +14,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::buffer::Buffer;
 use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::ipc::reader::StreamDecoder;
@@ -23,10 +23,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::physical_expr::expressions::col as column_expr;
-use datafusion::physical_expr::{
-    EquivalenceProperties, LexOrdering, PhysicalExpr, PhysicalSortExpr,
-};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::sorts::streaming_merge::StreamingMergeBuilder;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -41,7 +38,8 @@ use serde::{Deserialize, Serialize};
 use super::error::storage_error;
 use super::flush::{column, encode_file};
 use super::scan::group_of;
-use super::schema::{col, summary_schema};
+use super::schema::col;
+use super::summary::{summary_properties, summary_stream};
 use super::write::{put, staging_dir, write_local};
 use crate::output::{FileKind, OutputSpec, StagedFile, TaskSummary, hive_escape, output_schema};
 use crate::storage::{Location, S3Settings, raw_join, stored_path};
@@ -74,18 +72,13 @@ pub struct CompactExec {
 impl CompactExec {
     /// Merges the runs `input` lists, as `spec` says.
     pub fn new(spec: CompactSpec, input: Arc<dyn ExecutionPlan>) -> Self {
-        let props = PlanProperties::new(
-            EquivalenceProperties::new(summary_schema()),
-            Partitioning::UnknownPartitioning(
-                input.properties().output_partitioning().partition_count(),
-            ),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        );
+        let props = summary_properties(Partitioning::UnknownPartitioning(
+            input.properties().output_partitioning().partition_count(),
+        ));
         Self {
             spec,
             input,
-            props: Arc::new(props),
+            props,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -137,7 +130,7 @@ impl ExecutionPlan for CompactExec {
         let batch_size = context.session_config().batch_size();
         let spec = self.spec.clone();
         tracing::info!(group = global, runs = runs.len(), attempt = %attempt, "compaction task started");
-        let stream = futures::stream::once(async move {
+        Ok(summary_stream(async move {
             let schema = output_schema(true);
             let streams: Vec<SendableRecordBatchStream> = runs
                 .iter()
@@ -178,18 +171,8 @@ impl ExecutionPlan for CompactExec {
                 rows = summary.rows,
                 "compaction task finished"
             );
-            let json = serde_json::to_string(&summary)
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            RecordBatch::try_new(
-                summary_schema(),
-                vec![Arc::new(StringArray::from(vec![json]))],
-            )
-            .map_err(DataFusionError::from)
-        });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            summary_schema(),
-            stream,
-        )))
+            Ok(summary)
+        }))
     }
 }
 

@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use datafusion::arrow::array::{
@@ -34,10 +35,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::physical_expr::expressions::col as column_expr;
-use datafusion::physical_expr::{
-    EquivalenceProperties, LexOrdering, PhysicalExpr, PhysicalSortExpr,
-};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
@@ -54,7 +52,8 @@ use serde::{Deserialize, Serialize};
 use super::error::storage_error;
 use super::output_scan::hive_value;
 use super::scan::{InputFile, group_of};
-use super::schema::{col, summary_schema, timestamp_type};
+use super::schema::{col, timestamp_type};
+use super::summary::{summary_properties, summary_stream};
 use super::write::put;
 use crate::output::{
     FileKind, OrcCompression, OutputFormat, StagedFile, TaskSummary, encode_table, hive_escape,
@@ -181,18 +180,13 @@ pub struct MergeExec {
 impl MergeExec {
     /// Merges the files `input` lists, as `spec` says.
     pub fn new(spec: MergeSpec, input: Arc<dyn ExecutionPlan>) -> Self {
-        let props = PlanProperties::new(
-            EquivalenceProperties::new(summary_schema()),
-            Partitioning::UnknownPartitioning(
-                input.properties().output_partitioning().partition_count(),
-            ),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        );
+        let props = summary_properties(Partitioning::UnknownPartitioning(
+            input.properties().output_partitioning().partition_count(),
+        ));
         Self {
             spec,
             input,
-            props: Arc::new(props),
+            props,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -268,7 +262,7 @@ impl ExecutionPlan for MergeExec {
         };
         let attempt = crate::random::attempt_token();
         tracing::info!(output = %spec.name, group = global, id_parts = parts.len(), attempt = %attempt, "merge task started");
-        let stream = futures::stream::once(async move {
+        Ok(summary_stream(async move {
             let reservation = MemoryConsumer::new(format!("MergeExec[{global}] writer"))
                 .register(context.memory_pool());
             let mut writer = ExportWriter {
@@ -281,7 +275,9 @@ impl ExecutionPlan for MergeExec {
                 },
                 spec: Arc::clone(&spec),
                 dest,
-                rows_by_source: vec![0; spec.sources.len()],
+                rows_by_source: Arc::new(
+                    (0..spec.sources.len()).map(|_| AtomicU64::new(0)).collect(),
+                ),
                 buffered: Vec::new(),
                 bytes: 0,
                 files: 0,
@@ -290,21 +286,17 @@ impl ExecutionPlan for MergeExec {
             for (id_part, files) in parts {
                 merge_id_part(&mut writer, &context, &id_part, files).await?;
             }
-            writer.summary.rows_by_source = std::mem::take(&mut writer.rows_by_source);
+            // Every row read, by source (counted by the readers).
+            writer.summary.rows_by_source = writer
+                .rows_by_source
+                .iter()
+                .map(|n| n.load(Ordering::Relaxed))
+                .collect();
+            writer.summary.records = writer.summary.rows_by_source.iter().sum();
             let summary = writer.summary;
             tracing::info!(output = %spec.name, group = summary.partition, rows_in = summary.records, rows_out = summary.rows, "merge task finished");
-            let json = serde_json::to_string(&summary)
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            RecordBatch::try_new(
-                summary_schema(),
-                vec![Arc::new(StringArray::from(vec![json]))],
-            )
-            .map_err(DataFusionError::from)
-        });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            summary_schema(),
-            stream,
-        )))
+            Ok(summary)
+        }))
     }
 }
 
@@ -334,6 +326,7 @@ async fn merge_id_part(
                 file,
                 batch_size,
                 writer.metrics.rows_in.clone(),
+                Arc::clone(&writer.rows_by_source),
             )
         })
         .collect();
@@ -359,7 +352,6 @@ async fn merge_id_part(
     let mut collapse = Collapse::new(spec.rule);
     while let Some(batch) = merged.next().await {
         let batch = batch?;
-        count_sources(writer, &batch)?;
         let kept = collapse.push(&batch)?;
         writer.push(id_part, kept).await?;
     }
@@ -369,19 +361,6 @@ async fn merge_id_part(
     writer.flush(id_part).await
 }
 
-/// Adds a merged batch's rows to its sources' counts (a source is known by
-/// its rank: the driver gives each source its own export date).
-fn count_sources(writer: &mut ExportWriter, batch: &RecordBatch) -> Result<()> {
-    let ranks = column(batch, RANK)?.as_primitive::<Int32Type>();
-    writer.summary.records += batch.num_rows() as u64;
-    for rank in ranks.values().iter() {
-        if let Some(i) = writer.spec.sources.iter().position(|s| s.rank == *rank) {
-            writer.rows_by_source[i] += 1;
-        }
-    }
-    Ok(())
-}
-
 /// One source file's rows in the merge's schema, in `id` order.
 fn read_source(
     spec: Arc<MergeSpec>,
@@ -389,6 +368,7 @@ fn read_source(
     file: InputFile,
     batch_size: usize,
     rows_in: Count,
+    rows_by_source: Arc<Vec<AtomicU64>>,
 ) -> SendableRecordBatchStream {
     let stream = futures::stream::once(async move {
         let src = &spec.sources[source];
@@ -435,14 +415,18 @@ fn read_source(
             )
         };
         let mut last: Option<String> = None;
+        let mut read = 0;
         let checked = batches.map(move |batch| {
             let batch = batch.map_err(&failed)?;
             check_sorted(&batch, &mut last).map_err(|row| {
                 DataFusionError::Execution(format!(
-                    "merge: {display} is not sorted by id (row {row} of a batch); nothing published"
+                    "merge: {display} is not sorted by id at row {} of the file; nothing published",
+                    read + row + 1
                 ))
             })?;
+            read += batch.num_rows();
             rows_in.add(batch.num_rows());
+            rows_by_source[source].fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
             Ok(batch)
         });
         Ok::<_, DataFusionError>(futures::stream::iter(checked))
@@ -673,7 +657,8 @@ struct ExportWriter {
     spec: Arc<MergeSpec>,
     dest: Location,
     summary: TaskSummary,
-    rows_by_source: Vec<u64>,
+    /// Rows read per source, added to by the source readers.
+    rows_by_source: Arc<Vec<AtomicU64>>,
     buffered: Vec<RecordBatch>,
     bytes: usize,
     files: usize,

@@ -62,6 +62,7 @@ mod output_scan;
 mod progress;
 mod scan;
 pub mod schema;
+mod summary;
 mod table_write;
 mod worker;
 mod write;

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::{
     SortColumn, SortOptions, cast, concat_batches, lexsort_to_indices, take_record_batch,
 };
@@ -18,12 +18,10 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
     ReplaceChildrenOptions, SendableRecordBatchStream,
@@ -31,7 +29,7 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::schema::summary_schema;
+use super::summary::{summary_properties, summary_stream};
 use super::write::put;
 use crate::output::{
     FileKind, OrcCompression, OutputFormat, StagedFile, TaskSummary, encode_table, hive_escape,
@@ -83,16 +81,11 @@ impl TableWriteExec {
                 )));
             }
         }
-        let props = PlanProperties::new(
-            EquivalenceProperties::new(summary_schema()),
-            input.properties().output_partitioning().clone(),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        );
+        let props = summary_properties(input.properties().output_partitioning().clone());
         Ok(Self {
             spec,
             input,
-            props: Arc::new(props),
+            props,
             metrics: ExecutionPlanMetricsSet::new(),
         })
     }
@@ -160,25 +153,15 @@ impl ExecutionPlan for TableWriteExec {
             bytes: metric("bytes_written"),
         };
         tracing::info!(output = %writer.spec.name, partition, attempt = %writer.summary.attempt, "table write task started");
-        let stream = futures::stream::once(async move {
+        Ok(summary_stream(async move {
             while let Some(batch) = input.next().await {
                 writer.push(batch?).await?;
             }
             writer.flush().await?;
             tracing::info!(output = %writer.spec.name, partition = writer.summary.partition, rows = writer.summary.rows, files = writer.summary.files.len(), "table write task finished");
-            let json = serde_json::to_string(&writer.summary)
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
             writer.baseline.record_output(1);
-            RecordBatch::try_new(
-                summary_schema(),
-                vec![Arc::new(StringArray::from(vec![json]))],
-            )
-            .map_err(DataFusionError::from)
-        });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            summary_schema(),
-            stream,
-        )))
+            Ok(writer.summary)
+        }))
     }
 }
 
@@ -384,6 +367,7 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
 mod tests {
     use super::*;
     use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::array::StringArray;
     use datafusion::arrow::datatypes::Field;
 
     #[test]

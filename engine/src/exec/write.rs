@@ -12,19 +12,17 @@ use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{filter_record_batch, is_null};
 use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
     ReplaceChildrenOptions, SendableRecordBatchStream,
@@ -37,7 +35,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::storage_error;
 use super::flush::{EncodedFile, column, encode_flush, encode_runs};
-use super::schema::{col, summary_schema};
+use super::schema::col;
+use super::summary::{summary_properties, summary_stream};
 use crate::keys::scope_stats;
 use crate::output::{FileKind, OutputSpec, StagedFile, TaskSummary, output_schema};
 use crate::record::base64;
@@ -79,16 +78,11 @@ pub struct WriteExec {
 impl WriteExec {
     /// Writes `input` (see [`super::schema::ingested_schema`]).
     pub fn new(spec: WriteSpec, input: Arc<dyn ExecutionPlan>) -> Self {
-        let props = PlanProperties::new(
-            EquivalenceProperties::new(summary_schema()),
-            input.properties().output_partitioning().clone(),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        );
+        let props = summary_properties(input.properties().output_partitioning().clone());
         Self {
             spec,
             input,
-            props: Arc::new(props),
+            props,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -166,7 +160,7 @@ impl ExecutionPlan for WriteExec {
         // counted under (the ingest below is given the same one).
         let writer_scope = self.spec.staging.clone();
         tracing::info!(partition = global, attempt = %writer.summary.attempt, staging = %writer_scope, "write task started");
-        let stream = futures::stream::once(async move {
+        Ok(summary_stream(async move {
             while let Some(batch) = input.next().await {
                 writer.push(batch?).await?;
             }
@@ -181,18 +175,8 @@ impl ExecutionPlan for WriteExec {
             summary.inputs.dedup();
             writer_metrics.baseline.record_output(1);
             tracing::info!(partition = summary.partition, attempt = %summary.attempt, records = summary.records, files = summary.files.len(), "write task finished");
-            let json = serde_json::to_string(&summary)
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            RecordBatch::try_new(
-                summary_schema(),
-                vec![Arc::new(StringArray::from(vec![json]))],
-            )
-            .map_err(DataFusionError::from)
-        });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            summary_schema(),
-            stream,
-        )))
+            Ok(summary)
+        }))
     }
 }
 
