@@ -60,7 +60,8 @@ pub(crate) async fn run(settings: &RunSettings, registry: &Registry) -> Result<E
                 };
                 println!("  writes {} ({now})", dest.display(&path));
             }
-            let status = match store.latest_of(&name, *date).await {
+            let latest = store.latest_of(&name, *date).await;
+            let status = match &latest {
                 Ok(Some(r)) => format!(
                     "{} by run {} at {}",
                     r.state,
@@ -70,9 +71,7 @@ pub(crate) async fn run(settings: &RunSettings, registry: &Registry) -> Result<E
                 Ok(None) => "never run".to_owned(),
                 Err(e) => format!("cannot tell: {e}"),
             };
-            let runs = ctx
-                .reprocess
-                .runs(store.latest_of(&name, *date).await.ok().flatten().as_ref());
+            let runs = ctx.reprocess.runs(latest.ok().flatten().as_ref());
             println!(
                 "  status: {status}; --reprocess {} {}",
                 ctx.reprocess.as_str(),

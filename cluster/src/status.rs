@@ -116,7 +116,7 @@ pub(crate) fn run(args: &StatusArgs, view: View) -> Result<ExitCode, Error> {
 /// `weir retract`: each day under its lease; exit 1 when one could not be
 /// retracted.
 pub(crate) fn retract(args: &RetractArgs) -> Result<ExitCode, Error> {
-    use weir_engine::status::{Lease, day_key, host_name};
+    use weir_engine::status::{Lease, host_name};
     let settings = RunSettings::resolve_merge(&args.run)?;
     if args.reason.trim().is_empty() {
         return Err(Error::usage("--reason", "say why the day is taken back"));
@@ -136,22 +136,15 @@ pub(crate) fn retract(args: &RetractArgs) -> Result<ExitCode, Error> {
         for collection in &settings.collections {
             let name = collection.to_string();
             for date in &settings.dates {
-                let lease = match Lease::take(
-                    &dest,
-                    &format!("{}/{date}", day_key(&name)),
-                    &format!("{name} {date}"),
-                    &run_id,
-                    settings.lease_ttl,
-                )
-                .await
-                {
-                    Ok(lease) => lease,
-                    Err(e) => {
-                        println!("{name} {date}: not retracted: {e}");
-                        failed = true;
-                        continue;
-                    }
-                };
+                let lease =
+                    match Lease::take(&dest, &name, *date, &run_id, settings.lease_ttl).await {
+                        Ok(lease) => lease,
+                        Err(e) => {
+                            println!("{name} {date}: not retracted: {e}");
+                            failed = true;
+                            continue;
+                        }
+                    };
                 match weir_engine::status::retract::retract(
                     &dest,
                     &name,

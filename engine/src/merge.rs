@@ -24,12 +24,11 @@ use crate::exec::{
     InputFile, MergeExec, MergeRule, MergeSource, MergeSpec, file_groups, hive_value,
 };
 use crate::output::{
-    DirOutput, OrcCompression, OutputFormat, StagedFile, discard_staging, publish_all,
-    published_files,
+    DirOutput, OrcCompression, OutputFormat, StagedFile, publish_all, published_files,
 };
 use crate::post::DerivedOutput;
-use crate::report::{DayReport, DayStatus};
-use crate::run::{PlanRunner, STAGING_ROOT, check_one_attempt_each, summaries_of};
+use crate::report::DayReport;
+use crate::run::{PlanRunner, STAGING_ROOT, check_one_attempt_each, end_day, summaries_of};
 use crate::storage::{Location, S3Settings};
 use crate::{Error, Result};
 
@@ -665,19 +664,12 @@ pub async fn run_merge(
         Ok::<_, Error>(())
     }
     .await;
-    if let Ok(dest) = Location::parse(&job.dest, &job.s3)
-        && let Err(e) = discard_staging(&dest, &staging).await
-    {
-        tracing::warn!(error = %e, "could not remove staging files");
-    }
-    match outcome {
-        Ok(()) => report.status = DayStatus::Published,
-        Err(e) => {
-            report.status = DayStatus::Failed;
-            report.fault = Some(e.fault());
-            report.error = Some(e.to_string());
-        }
-    }
-    report.seconds = started.elapsed().as_secs_f64();
+    end_day(
+        &mut report,
+        outcome,
+        (&job.dest, &job.s3, &staging),
+        started,
+    )
+    .await;
     report
 }

@@ -328,9 +328,27 @@ pub async fn run_day_with(
                 other => other,
             });
     }
-    let dest = Location::parse(&job.dest, &job.s3);
-    if let Ok(dest) = &dest
-        && let Err(e) = discard_staging(dest, &job.staging()).await
+    end_day(
+        &mut report,
+        outcome,
+        (&job.dest, &job.s3, &job.staging()),
+        started,
+    )
+    .await;
+    report.records_per_sec = report.records_in as f64 / report.seconds.max(1e-9);
+    report
+}
+
+/// A day's (or a merge's) end, whatever happened: its staging removed,
+/// its status, fault and error, its wall time.
+pub(crate) async fn end_day(
+    report: &mut DayReport,
+    outcome: Result<()>,
+    (dest, s3, staging): (&str, &S3Settings, &str),
+    started: Instant,
+) {
+    if let Ok(dest) = Location::parse(dest, s3)
+        && let Err(e) = discard_staging(&dest, staging).await
     {
         tracing::warn!(error = %e, "could not remove staging files");
     }
@@ -343,8 +361,6 @@ pub async fn run_day_with(
         }
     }
     report.seconds = started.elapsed().as_secs_f64();
-    report.records_per_sec = report.records_in as f64 / report.seconds.max(1e-9);
-    report
 }
 
 async fn run_day_inner(

@@ -30,14 +30,7 @@ impl DayGuard {
         kind: RunKind,
     ) -> weir_engine::Result<Self> {
         let dest = Location::parse(&ctx.dest, &ctx.s3)?;
-        let lease = Lease::take(
-            &dest,
-            &format!("{}/{export_date}", day_key(collection)),
-            &format!("{collection} {export_date}"),
-            &ctx.run_id,
-            ctx.lease_ttl,
-        )
-        .await?;
+        let lease = Lease::take(&dest, collection, export_date, &ctx.run_id, ctx.lease_ttl).await?;
         let mut run = DayRun::started(collection, export_date, &ctx.run_id, kind);
         if let Some(dead) = &lease.took_over {
             tracing::warn!(collection, %export_date, dead_run = %dead.run_id, host = %dead.host, "took over the day from a run whose lease expired; removing its staging");

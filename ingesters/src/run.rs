@@ -27,20 +27,17 @@ pub async fn run_all(
 ) -> RunReport {
     let started = Instant::now();
     let mut results: Vec<(Vec<OutputRef>, DayReport)> = if ctx.update {
-        let mut results = Vec::new();
-        for collection in collections {
-            let ingester = registry.ingester(collection);
-            for (i, date) in dates.iter().enumerate() {
-                if let Some(done) = already_done(ctx, collection, *date).await {
-                    results.push((Vec::new(), done));
-                    continue;
-                }
-                let ctx = later_dates(ctx, i);
-                let (job, day) = run_ingester_day(ingester.as_ref(), &ctx, *date).await;
-                results.push((output_refs(&job, &day), day));
-            }
-        }
-        results
+        in_date_order(
+            ctx,
+            registry,
+            collections,
+            dates,
+            async |ingester, ctx, date| {
+                let (job, day) = run_ingester_day(ingester, ctx, date).await;
+                (output_refs(&job, &day), day)
+            },
+        )
+        .await
     } else {
         let work: Vec<(CollectionName, NaiveDate)> = collections
             .iter()
@@ -75,6 +72,31 @@ pub async fn run_all_merges(
     dates: &[NaiveDate],
 ) -> RunReport {
     let started = Instant::now();
+    let results = in_date_order(
+        ctx,
+        registry,
+        collections,
+        dates,
+        async |ingester, ctx, date| {
+            let day = run_ingester_merge(ingester, ctx, date).await;
+            (merge_refs(&day), day)
+        },
+    )
+    .await;
+    cleanup_run(&ctx.dest, &ctx.s3, &ctx.run_id).await;
+    report_of(ctx, results, started)
+}
+
+/// Each collection's days one after another, in date order (each may
+/// read what the day before published), skipping what `--reprocess`
+/// leaves alone.
+async fn in_date_order(
+    ctx: &RunContext,
+    registry: &Registry,
+    collections: &[CollectionName],
+    dates: &[NaiveDate],
+    day: impl AsyncFn(&dyn crate::Ingester, &RunContext, NaiveDate) -> (Vec<OutputRef>, DayReport),
+) -> Vec<(Vec<OutputRef>, DayReport)> {
     let mut results = Vec::new();
     for collection in collections {
         let ingester = registry.ingester(collection);
@@ -83,13 +105,10 @@ pub async fn run_all_merges(
                 results.push((Vec::new(), done));
                 continue;
             }
-            let ctx = later_dates(ctx, i);
-            let day = run_ingester_merge(ingester.as_ref(), &ctx, *date).await;
-            results.push((merge_refs(&day), day));
+            results.push(day(ingester.as_ref(), &later_dates(ctx, i), *date).await);
         }
     }
-    cleanup_run(&ctx.dest, &ctx.s3, &ctx.run_id).await;
-    report_of(ctx, results, started)
+    results
 }
 
 /// The report of a day `--reprocess` leaves alone, from its status; `None`

@@ -161,6 +161,18 @@ impl Setup {
         }
     }
 
+    /// moto with the scenario in its bucket `corporate` and an empty
+    /// `published`; and a config file reaching it.
+    pub(crate) async fn on_moto(&self) -> (weir_tests::Moto, PathBuf) {
+        use crate::s3::{client, config_file, upload_tree};
+        let moto = weir_tests::Moto::start();
+        moto.create_bucket("corporate");
+        moto.create_bucket("published");
+        upload_tree(&client(&moto, "corporate"), &self.source).await;
+        let config = config_file(self.dir.path(), &moto, "");
+        (moto, config)
+    }
+
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -616,12 +628,16 @@ fn the_old_jobs_export_is_accepted_as_the_previous_one() {
         &["--update", "--since", DAYS[0], "--date", DAYS[0]],
     ));
     let rows = exported_ids(&work, &s.path("first"), DAYS[0]);
+    // The old export's columns of a row (with another val, if given).
+    let old_row = |r: &serde_json::Value, val: Option<&str>| {
+        let val = val.map_or_else(|| r["val"].clone(), serde_json::Value::from);
+        serde_json::json!({"id": r["id"], "id_part": r["id_part"], "db_type": r["db_type"], "val": val})
+    };
     let previous = work.join("previous.jsonl.gz");
     {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         for r in &rows {
-            let r = serde_json::json!({"id": r["id"], "id_part": r["id_part"], "db_type": r["db_type"], "val": r["val"]});
-            writeln!(gz, "{r}").unwrap();
+            writeln!(gz, "{}", old_row(r, None)).unwrap();
         }
         std::fs::write(&previous, gz.finish().unwrap()).unwrap();
     }
@@ -636,15 +652,9 @@ fn the_old_jobs_export_is_accepted_as_the_previous_one() {
     assert!(stale.len() >= 5);
     let mut stdin_rows = String::new();
     for r in &rows {
-        let val = if stale.iter().any(|id| r["id"] == id.as_str()) {
-            serde_json::json!("{\"stale\":true}")
-        } else {
-            r["val"].clone()
-        };
-        stdin_rows.push_str(&format!(
-            "{}\n",
-            serde_json::json!({"id": r["id"], "id_part": r["id_part"], "db_type": r["db_type"], "val": val})
-        ));
+        let stale = stale.iter().any(|id| r["id"] == id.as_str());
+        let row = old_row(r, stale.then_some("{\"stale\":true}"));
+        stdin_rows.push_str(&format!("{row}\n"));
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/merge_rows.py");
     let mut child =
@@ -700,26 +710,19 @@ fn the_old_jobs_export_is_accepted_as_the_previous_one() {
         "first",
         &["--update", "--start-date", DAYS[1], "--end-date", DAYS[3]],
     ));
-    let ours: Vec<(String, String, String)> = exported_ids(&work, &s.path("first"), DAYS[3])
-        .iter()
-        .map(|r| {
-            (
-                r["id"].to_string(),
-                r["db_type"].to_string(),
-                r["val"].to_string(),
-            )
-        })
-        .collect();
-    let from_old: Vec<(String, String, String)> = exported_ids(&work, &s.path("dest"), DAYS[3])
-        .iter()
-        .map(|r| {
-            (
-                r["id"].to_string(),
-                r["db_type"].to_string(),
-                r["val"].to_string(),
-            )
-        })
-        .collect();
+    let rows_of = |dest: &str| -> Vec<(String, String, String)> {
+        exported_ids(&work, &s.path(dest), DAYS[3])
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].to_string(),
+                    r["db_type"].to_string(),
+                    r["val"].to_string(),
+                )
+            })
+            .collect()
+    };
+    let (ours, from_old) = (rows_of("first"), rows_of("dest"));
     assert_eq!(from_old, ours);
 }
 
@@ -815,7 +818,7 @@ fn the_cluster_merges_as_the_local_run_also_when_an_executor_dies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_s3_the_previous_export_is_found_and_the_export_matches_the_local_one() {
-    use crate::s3::{client, config_file, download, upload_tree, weir_at};
+    use crate::s3::{client, download, weir_at};
     let s = Setup::new();
     weir_ok(&s.args(
         "run",
@@ -832,11 +835,7 @@ async fn on_s3_the_previous_export_is_found_and_the_export_matches_the_local_one
     ));
     let local = export_bytes(&export_dir(&s.path("local"), DAYS[1]));
 
-    let moto = weir_tests::Moto::start();
-    moto.create_bucket("corporate");
-    moto.create_bucket("published");
-    upload_tree(&client(&moto, "corporate"), &s.source).await;
-    let config = config_file(s.dir.path(), &moto, "");
+    let (moto, config) = s.on_moto().await;
     let report = s.path("s3-report.json");
     let run = |extra: &[&str]| {
         let mut args = vec![

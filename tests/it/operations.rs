@@ -130,13 +130,9 @@ fn two_runs_of_one_day_on_disk_one_publishes_and_the_other_fails_fast_naming_it(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_runs_of_one_day_on_s3_one_publishes_and_the_other_fails_fast() {
-    use crate::s3::{client, config_file, download, upload_tree};
+    use crate::s3::{client, download};
     let s = Setup::new();
-    let moto = weir_tests::Moto::start();
-    moto.create_bucket("corporate");
-    moto.create_bucket("published");
-    upload_tree(&client(&moto, "corporate"), &s.source).await;
-    let config = config_file(s.dir.path(), &moto, "");
+    let (moto, config) = s.on_moto().await;
     let args = |report: &str| -> Vec<String> {
         [
             "run",
@@ -360,14 +356,14 @@ async fn of_runs_taking_a_day_at_the_same_moment_exactly_one_gets_it() {
             Location::parse(root, &S3Settings::default()).unwrap()
         };
         for round in 0..3 {
-            let key = format!("c.c/2023-08-0{round}");
+            let day = chrono::NaiveDate::from_ymd_opt(2023, 8, 1 + round).unwrap();
             let takes = (0..8).map(|i| {
-                let (dest, key) = (dest.clone(), key.clone());
+                let dest = dest.clone();
                 tokio::spawn(async move {
                     Lease::take(
                         &dest,
-                        &key,
-                        "c:c day",
+                        "c:c",
+                        day,
                         &format!("run-{i}"),
                         Duration::from_secs(30),
                     )
@@ -390,6 +386,23 @@ async fn of_runs_taking_a_day_at_the_same_moment_exactly_one_gets_it() {
                 lease.release().await;
             }
         }
+    }
+}
+
+/// Waits (60 s at most) until the newest lease of a day has expired.
+fn wait_until_expired(lease: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let newest = walk_files(lease).into_iter().max().expect("a lease");
+        let holder: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&newest).unwrap()).unwrap();
+        let expires: chrono::DateTime<chrono::Utc> =
+            holder["expires_at"].as_str().unwrap().parse().unwrap();
+        if chrono::Utc::now() > expires {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the lease never expired");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -457,7 +470,7 @@ fn a_run_killed_in_the_middle_of_its_commit_leaves_the_next_run_the_day_as_it_wa
             .unwrap()
             .contains(&dead)
     );
-    std::thread::sleep(Duration::from_millis(3500));
+    wait_until_expired(&lease_dir(&dest, DAYS[0]));
 
     // Then it takes the day over and rolls the dead commit back; failing
     // before its own commit, it leaves the day exactly as it was.
@@ -621,6 +634,17 @@ fn catch_up_runs_only_the_days_not_done_and_a_dry_run_writes_nothing() {
     );
 }
 
+/// `weir` with moto's credentials in its environment, which must succeed.
+fn with_aws_credentials(args: &[String]) {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = crate::s3::weir_at(None, &refs);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The old job's status table in (moto's) DynamoDB: one item per day of a
 /// 3-day backfill, in the old shape, agreeing with the embedded status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -658,13 +682,7 @@ async fn the_old_status_table_gets_one_item_per_day_in_its_shape() {
             DAYS[2],
         ],
     );
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = crate::s3::weir_at(None, &refs);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    with_aws_credentials(&args);
     let report = report_of(&args);
     let mut items = table.scan().await.unwrap();
     items.sort_by_key(|i| i["Date"]["S"].as_str().unwrap().to_owned());
@@ -703,13 +721,7 @@ async fn the_old_status_table_gets_one_item_per_day_in_its_shape() {
             DAYS[0],
         ],
     );
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = crate::s3::weir_at(None, &refs);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    with_aws_credentials(&args);
     let rerun = report_of(&args).run_id;
     let items = table.scan().await.unwrap();
     assert_eq!(items.len(), 4);
@@ -818,14 +830,10 @@ fn a_retracted_day_is_de_referenced_kept_until_vacuum_and_caught_up_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_s3_a_retracted_day_is_moved_aside_and_vacuumed() {
-    use crate::s3::{client, config_file, upload_tree, weir_at};
+    use crate::s3::{client, weir_at};
     use futures::TryStreamExt;
     let s = Setup::new();
-    let moto = weir_tests::Moto::start();
-    moto.create_bucket("corporate");
-    moto.create_bucket("published");
-    upload_tree(&client(&moto, "corporate"), &s.source).await;
-    let config = config_file(s.dir.path(), &moto, "");
+    let (moto, config) = s.on_moto().await;
     let config = config.to_str().unwrap();
     let ok = |args: &[&str]| {
         let out = weir_at(None, args);

@@ -130,6 +130,25 @@ fn run(cmd: &mut Command) {
     }
 }
 
+/// Runs `cmd`: its exit status, wall seconds and peak RSS (KiB), sampled
+/// every 20 ms.
+fn run_measured(cmd: &mut Command) -> (std::process::ExitStatus, f64, u64) {
+    let started = Instant::now();
+    let mut child = cmd.spawn().unwrap_or_else(|e| die(&e.to_string()));
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = peak_rss_kib(child.id()) {
+            peak = peak.max(kib);
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => die(&e.to_string()),
+        }
+    };
+    (status, started.elapsed().as_secs_f64(), peak)
+}
+
 /// Peak resident set (VmHWM) of a running process, in KiB.
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -255,20 +274,7 @@ fn main() {
             if let Some(f) = &args.format {
                 cmd.args(["--format", f]);
             }
-            let started = Instant::now();
-            let mut child = cmd.spawn().unwrap_or_else(|e| die(&e.to_string()));
-            let mut peak = 0;
-            let status = loop {
-                if let Some(kib) = peak_rss_kib(child.id()) {
-                    peak = peak.max(kib);
-                }
-                match child.try_wait() {
-                    Ok(Some(status)) => break status,
-                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                    Err(e) => die(&e.to_string()),
-                }
-            };
-            let secs = started.elapsed().as_secs_f64();
+            let (status, secs, peak) = run_measured(&mut cmd);
             if !status.success() {
                 die(&format!(
                     "weir run failed ({status}); see {}",
@@ -460,20 +466,7 @@ fn merge_bench(args: &Args, weir: &Path) {
         if let Some(p) = args.partitions {
             cmd.args(["--partitions", &p.to_string()]);
         }
-        let started = Instant::now();
-        let mut child = cmd.spawn().unwrap_or_else(|e| die(&e.to_string()));
-        let mut peak = 0;
-        let status = loop {
-            if let Some(kib) = peak_rss_kib(child.id()) {
-                peak = peak.max(kib);
-            }
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => die(&e.to_string()),
-            }
-        };
-        let secs = started.elapsed().as_secs_f64();
+        let (status, secs, peak) = run_measured(&mut cmd);
         if !status.success() {
             die(&format!(
                 "weir merge failed ({status}); see {}",

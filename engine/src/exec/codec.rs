@@ -177,6 +177,21 @@ mod tests {
     use datafusion_proto::physical_plan::AsExecutionPlan;
     use datafusion_proto::protobuf::PhysicalPlanNode;
 
+    /// A plan as the client sends it and an executor decodes it.
+    fn round_trip(
+        plan: Arc<dyn ExecutionPlan>,
+        ctx: &datafusion::execution::TaskContext,
+        codec: &WeirPhysicalCodec,
+    ) -> Arc<dyn ExecutionPlan> {
+        let node = PhysicalPlanNode::try_from_physical_plan(plan, codec).unwrap();
+        let mut bytes = Vec::new();
+        node.try_encode(&mut bytes).unwrap();
+        PhysicalPlanNode::try_decode(&bytes)
+            .unwrap()
+            .try_into_physical_plan(ctx, codec)
+            .unwrap()
+    }
+
     #[test]
     fn a_day_plan_round_trips_through_the_plan_codec() {
         let groups = crate::exec::file_groups(&[
@@ -231,14 +246,8 @@ mod tests {
         ));
         // The whole plan, as the client sends it and an executor gets it.
         let codec = WeirPhysicalCodec::default();
-        let node = PhysicalPlanNode::try_from_physical_plan(Arc::clone(&plan), &codec).unwrap();
-        let mut bytes = Vec::new();
-        node.try_encode(&mut bytes).unwrap();
         let ctx = datafusion::prelude::SessionContext::new().task_ctx();
-        let rebuilt = PhysicalPlanNode::try_decode(&bytes)
-            .unwrap()
-            .try_into_physical_plan(&ctx, &codec)
-            .unwrap();
+        let rebuilt = round_trip(Arc::clone(&plan), &ctx, &codec);
         let w = rebuilt.downcast_ref::<WriteExec>().unwrap();
         assert_eq!(w.spec(), &write);
         let i = rebuilt.children()[0].downcast_ref::<IngestExec>().unwrap();
@@ -274,13 +283,7 @@ mod tests {
         }]])
         .unwrap();
         let plan: Arc<dyn ExecutionPlan> = Arc::new(CompactExec::new(compact.clone(), runs));
-        let node = PhysicalPlanNode::try_from_physical_plan(plan, &codec).unwrap();
-        let mut bytes = Vec::new();
-        node.try_encode(&mut bytes).unwrap();
-        let rebuilt = PhysicalPlanNode::try_decode(&bytes)
-            .unwrap()
-            .try_into_physical_plan(&ctx, &codec)
-            .unwrap();
+        let rebuilt = round_trip(plan, &ctx, &codec);
         assert_eq!(
             rebuilt.downcast_ref::<CompactExec>().unwrap().spec(),
             &compact
@@ -312,13 +315,7 @@ mod tests {
         }]])
         .unwrap();
         let plan: Arc<dyn ExecutionPlan> = Arc::new(MergeExec::new(merge.clone(), files));
-        let node = PhysicalPlanNode::try_from_physical_plan(plan, &codec).unwrap();
-        let mut bytes = Vec::new();
-        node.try_encode(&mut bytes).unwrap();
-        let rebuilt = PhysicalPlanNode::try_decode(&bytes)
-            .unwrap()
-            .try_into_physical_plan(&ctx, &codec)
-            .unwrap();
+        let rebuilt = round_trip(plan, &ctx, &codec);
         assert_eq!(rebuilt.downcast_ref::<MergeExec>().unwrap().spec(), &merge);
 
         // A derived output: Weir's files read back, a DataFusion filter,
@@ -360,13 +357,7 @@ mod tests {
         );
         let plan: Arc<dyn ExecutionPlan> =
             Arc::new(TableWriteExec::try_new(table.clone(), filter).unwrap());
-        let node = PhysicalPlanNode::try_from_physical_plan(plan, &codec).unwrap();
-        let mut bytes = Vec::new();
-        node.try_encode(&mut bytes).unwrap();
-        let rebuilt = PhysicalPlanNode::try_decode(&bytes)
-            .unwrap()
-            .try_into_physical_plan(&ctx, &codec)
-            .unwrap();
+        let rebuilt = round_trip(plan, &ctx, &codec);
         assert_eq!(
             rebuilt.downcast_ref::<TableWriteExec>().unwrap().spec(),
             &table

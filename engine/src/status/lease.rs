@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -117,17 +117,26 @@ async fn read_holder(dest: &Location, path: &ObjectPath) -> Result<Option<Holder
 }
 
 impl Lease {
-    /// Takes `day` (`db.collection/date`, its key under [`LEASE_ROOT`]) for
-    /// `run_id` for `ttl`, renewing it every third of that. Fails with
-    /// [`DayHeld`] (as [`Error::DayCheck`]) while another run holds it.
+    /// Takes `collection`'s `export_date` for `run_id` for `ttl`, renewing
+    /// it every third of that. Fails with [`DayHeld`] (as
+    /// [`Error::DayCheck`]) while another run holds it.
     pub async fn take(
         dest: &Location,
-        key: &str,
-        day: &str,
+        collection: &str,
+        export_date: NaiveDate,
         run_id: &str,
         ttl: Duration,
     ) -> Result<Self> {
-        let dir = dest.child(&format!("{LEASE_ROOT}/{key}"));
+        let dir = dest.child(&format!(
+            "{LEASE_ROOT}/{}/{export_date}",
+            super::day_key(collection)
+        ));
+        let refused = |detail: String, fault: crate::Fault| Error::DayCheck {
+            collection: collection.to_owned(),
+            export_date: export_date.to_string(),
+            detail,
+            fault,
+        };
         // Two rounds: a create lost to a run that took the day at the same
         // moment is read back as that run's lease.
         for _ in 0..3 {
@@ -138,16 +147,14 @@ impl Lease {
                     let holder = read_holder(dest, path).await?;
                     match holder {
                         Some(h) if h.holds() && h.run_id != run_id => {
-                            return Err(Error::DayCheck {
-                                collection: day.split(' ').next().unwrap_or(day).to_owned(),
-                                export_date: day.split(' ').nth(1).unwrap_or_default().to_owned(),
-                                detail: DayHeld {
-                                    day: day.to_owned(),
+                            return Err(refused(
+                                DayHeld {
+                                    day: format!("{collection} {export_date}"),
                                     holder: h,
                                 }
                                 .to_string(),
-                                fault: crate::Fault::Configuration,
-                            });
+                                crate::Fault::Configuration,
+                            ));
                         }
                         other => (n + 1, other),
                     }
@@ -194,12 +201,10 @@ impl Lease {
                 Err(e) => return Err(Error::storage("create", dest.display(&path), &e)),
             }
         }
-        Err(Error::DayCheck {
-            collection: day.to_owned(),
-            export_date: String::new(),
-            detail: "the day's lease kept changing hands; nothing done".to_owned(),
-            fault: crate::Fault::Environment,
-        })
+        Err(refused(
+            "the day's lease kept changing hands; nothing done".to_owned(),
+            crate::Fault::Environment,
+        ))
     }
 
     fn renew_every(&mut self, ttl: Duration) {
