@@ -94,6 +94,14 @@ pub(crate) fn check(access: Access, location: &str) -> Result<()> {
     }
 }
 
+/// A writer's destination, once this process may write its staging there
+/// (the writers' first step on an executor).
+pub(super) fn staging_dest(dest: &str, s3: &S3Settings, staging: &str) -> Result<Location> {
+    let location = Location::parse(dest, s3).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    check(Access::Write, &location.display(&location.child(staging)))?;
+    Ok(location)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,12 +117,7 @@ impl ExecutionPlan for CompactExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let (global, runs) = group_of(&self.input, partition)?;
-        let dest = Location::parse(&self.spec.dest, &self.spec.s3)
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        super::allow::check(
-            super::allow::Access::Write,
-            &dest.display(&dest.child(&self.spec.staging)),
-        )?;
+        let dest = super::allow::staging_dest(&self.spec.dest, &self.spec.s3, &self.spec.staging)?;
         let attempt = crate::random::attempt_token();
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let reservation = MemoryConsumer::new(format!("CompactExec[{partition}]"))

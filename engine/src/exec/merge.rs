@@ -227,12 +227,7 @@ impl ExecutionPlan for MergeExec {
     ) -> Result<SendableRecordBatchStream> {
         let (global, files) = group_of(&self.input, partition)?;
         let spec = Arc::new(self.spec.clone());
-        let dest = Location::parse(&spec.dest, &spec.s3)
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        super::allow::check(
-            super::allow::Access::Write,
-            &dest.display(&dest.child(&spec.staging)),
-        )?;
+        let dest = super::allow::staging_dest(&spec.dest, &spec.s3, &spec.staging)?;
         // Each id_part's files, in a fixed order (source, then path).
         let mut parts: BTreeMap<String, Vec<(usize, InputFile)>> = BTreeMap::new();
         for file in files {

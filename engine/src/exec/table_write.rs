@@ -125,12 +125,7 @@ impl ExecutionPlan for TableWriteExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let mut input = self.input.execute(partition, Arc::clone(&context))?;
-        let dest = Location::parse(&self.spec.dest, &self.spec.s3)
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        super::allow::check(
-            super::allow::Access::Write,
-            &dest.display(&dest.child(&self.spec.staging)),
-        )?;
+        let dest = super::allow::staging_dest(&self.spec.dest, &self.spec.s3, &self.spec.staging)?;
         let reservation = MemoryConsumer::new(format!("TableWriteExec[{partition}]"))
             .register(context.memory_pool());
         let metric =

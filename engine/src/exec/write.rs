@@ -131,14 +131,9 @@ impl ExecutionPlan for WriteExec {
             flushes: counter("flushes"),
         };
         let scan_side = Arc::clone(&self.input);
-        let dest = Location::parse(&self.spec.dest, &self.spec.s3)
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         // A token per attempt: a retried or duplicated task never writes over
         // another attempt's files, and only the committed list is published.
-        super::allow::check(
-            super::allow::Access::Write,
-            &dest.display(&dest.child(&self.spec.staging)),
-        )?;
+        let dest = super::allow::staging_dest(&self.spec.dest, &self.spec.s3, &self.spec.staging)?;
         let attempt = crate::random::attempt_token();
         // On a cluster a task runs a cut-down plan: name files and summaries
         // by the partition's number in the whole plan, not in the task's.
