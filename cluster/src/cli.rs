@@ -283,6 +283,9 @@ pub enum ConformanceCommand {
     Records(VectorArgs),
     /// Run decryption vectors (`crypto-vectors.jsonl[.gz]`).
     Crypto(VectorArgs),
+    /// Run `from_json` vectors (`from-json-vectors.jsonl[.gz]`): Spark 3.5's
+    /// own answers for a schema and a JSON text.
+    FromJson(VectorArgs),
 }
 
 /// Arguments of the conformance commands.

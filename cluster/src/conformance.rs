@@ -1,9 +1,9 @@
-//! `weir conformance records|crypto <file>`.
+//! `weir conformance records|crypto|from-json <file>`.
 
 use std::process::ExitCode;
 
 use weir_ingesters::Registry;
-use weir_testkit::conformance::{Report, crypto, records};
+use weir_testkit::conformance::{Report, crypto, from_json, records};
 
 use crate::cli::{ConformanceCommand, VectorArgs};
 use crate::error::Error;
@@ -15,6 +15,7 @@ pub(crate) fn run(command: ConformanceCommand, registry: &Registry) -> Result<Ex
             args,
         ),
         ConformanceCommand::Crypto(args) => (crypto::run_file(&args.file)?, args),
+        ConformanceCommand::FromJson(args) => (from_json::run_file(&args.file)?, args),
     };
     print_report(&report, &args);
     Ok(if report.all_passed() {

@@ -4,12 +4,14 @@
 //! - [`record`]: the per-record pipeline (decrypt, transform, validate, sanitise);
 //! - [`keys`]: the data key service's client and cache;
 //! - [`exec`]: Weir's DataFusion operators and their Ballista codec;
+//! - [`from_json`]: Spark's `from_json`, as a DataFusion function;
 //! - [`output`], [`run`], [`post`]: formats, a day's run and its commit.
 //!
 //! It knows no collection by name: that is the ingesters' (`weir-ingesters`).
 
 pub mod error;
 pub mod exec;
+pub mod from_json;
 pub mod json;
 pub mod keys;
 pub mod layout;

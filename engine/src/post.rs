@@ -112,12 +112,14 @@ pub struct StagedDay<'a> {
 }
 
 impl StagedDay<'_> {
-    /// A session to plan SQL in, where [`DAY_ROWS`] is the day's staged rows.
-    /// Plans made here run where the day ran: in-process, or on the cluster
+    /// A session to plan SQL in, where [`DAY_ROWS`] is the day's staged rows
+    /// and Weir's functions ([`crate::from_json`]) are registered. Plans made
+    /// here run where the day ran: in-process, or on the cluster
     /// ([`StagedDay::stage`] ships them with Weir's codec).
     pub fn session(&self) -> DfResult<SessionContext> {
         let config = SessionConfig::new().with_target_partitions(self.job.partitions.max(1));
         let ctx = SessionContext::new_with_config(config);
+        ctx.register_udf(crate::from_json::from_json_udf());
         ctx.register_table(DAY_ROWS, Arc::new(self.rows_table()))?;
         Ok(ctx)
     }

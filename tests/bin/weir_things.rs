@@ -1,5 +1,6 @@
 //! A team's own `weir`: Weir's built-in collections plus `team:things`,
-//! whose ingester derives a second output from the day's rows with SQL —
+//! whose ingester derives two more outputs from the day's rows with SQL (a
+//! count per `db_type`, and typed fields read from `val` with `from_json`) —
 //! the whole binary a team writes (see the README, "Adding a collection").
 //! `WEIR_THINGS_FAIL=1` makes its step fail, as a broken query would.
 
@@ -11,7 +12,8 @@ use weir_engine::post::{DAY_ROWS, DerivedOutput, DerivedSpec, StagedDay, StepFai
 use weir_engine::record::CollectionName;
 use weir_ingesters::{Ingester, OUTPUT_ROOT, Registry, RunContext};
 
-/// `team:things`: ORC rows, and a count per `db_type` beside them.
+/// `team:things`: ORC rows, a count per `db_type` beside them, and each
+/// person's typed fields.
 #[derive(Debug)]
 struct Things {
     collection: CollectionName,
@@ -61,9 +63,35 @@ impl Ingester for Things {
                 },
             )
             .await?;
-        Ok(vec![counts])
+        let step = |e| StepFailed::new("people", e);
+        let frame = session
+            .sql(&format!(
+                "SELECT id, val, doc['nino'] AS nino, CAST(doc['dateOfBirth'] AS VARCHAR) AS born \
+                 FROM (SELECT id, val, from_json(val, '{PERSON}') AS doc FROM {DAY_ROWS})"
+            ))
+            .await
+            .map_err(step)?;
+        let people = day
+            .stage(
+                frame,
+                DerivedSpec {
+                    name: "people".to_owned(),
+                    dir: format!(
+                        "{OUTPUT_ROOT}/derived/team/things/people/export_date={}",
+                        day.job.export_date
+                    ),
+                    format: OutputFormat::Jsonl,
+                    partition_by: Vec::new(),
+                    sort_by: vec!["id".to_owned()],
+                },
+            )
+            .await?;
+        Ok(vec![counts, people])
     }
 }
+
+/// The typed fields of a generated person (a Spark DDL schema).
+const PERSON: &str = "nino STRING, name STRUCT<first: STRING, last: STRING>, dateOfBirth DATE";
 
 fn main() -> ExitCode {
     let things = Things {

@@ -1,7 +1,8 @@
 //! A team's own collection (issue 13): `tests/bin/weir_things.rs` is a
 //! whole `weir` binary that registers `team:things`, whose post-processing
 //! step derives a count per `db_type` from the day's staged ORC rows with
-//! SQL. Both outputs publish together, in-process and on a cluster; when
+//! SQL, and typed fields with `from_json` (issue 15). All outputs publish
+//! together, in-process and on a cluster; when
 //! the step fails nothing is published, every earlier output stays as it
 //! was, and the error names the collection, the day and the step.
 
@@ -114,6 +115,29 @@ fn counts(dest: &Path) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// The typed people published for the day: every row's `nino` and `born`
+/// (from `from_json(val, ...)` in SQL) are what a JSON parser that is not
+/// Weir's reads in its `val`.
+fn check_people(dest: &Path, rows: u64) {
+    let dir = dest.join(format!(
+        "corporate_data_ingestion/derived/team/things/people/export_date={DATE}"
+    ));
+    assert!(dir.join("_SUCCESS").is_file(), "{}", dir.display());
+    let mut seen = 0;
+    for line in weir_tests::walk_gz(&dir)
+        .iter()
+        .flat_map(|f| weir_tests::gz_lines(f))
+    {
+        let row: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        let val: serde_json::Value = serde_json::from_str(row["val"].as_str().unwrap()).unwrap();
+        assert_eq!(row["nino"], val["nino"], "{row}");
+        assert!(val["nino"].is_string(), "{val}");
+        assert_eq!(row["born"], val["dateOfBirth"], "{row}");
+        seen += 1;
+    }
+    assert_eq!(seen, rows);
+}
+
 fn check_published(dest: &Path, report: &Path) -> RunReport {
     let report: RunReport = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
     let day = &report.days[0];
@@ -126,6 +150,7 @@ fn check_published(dest: &Path, report: &Path) -> RunReport {
     );
     assert_eq!(counts.get("DELETE").copied().unwrap_or(0), day.deletes);
     assert!(day.derived.contains_key("counts"), "{:?}", day.derived);
+    check_people(dest, day.records_out);
     assert!(
         report.outputs.iter().any(|o| o.format == "counts"),
         "{:?}",

@@ -142,8 +142,13 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
         }
     }
 
-    // Functions are not ours: whatever the wrapped codec does with them.
+    // Weir's functions travel by name (they keep no state: `from_json`'s
+    // schema is an argument); an executor's registry does not have them, so
+    // the codec supplies them. Others: whatever the wrapped codec does.
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        if name == crate::from_json::FROM_JSON {
+            return Ok(Arc::new(crate::from_json::from_json_udf()));
+        }
         self.inner.try_decode_udf(name, buf)
     }
 
@@ -366,5 +371,41 @@ mod tests {
             .downcast_ref::<OutputScanExec>()
             .unwrap();
         assert_eq!(scan.spec(), &read);
+    }
+
+    #[tokio::test]
+    async fn from_json_reaches_an_executor_that_never_registered_it() {
+        let client = datafusion::prelude::SessionContext::new();
+        client.register_udf(crate::from_json::from_json_udf());
+        let plan = client
+            .sql(
+                r#"SELECT from_json(a, 'x INT, d DATE')['x'] AS x FROM
+                   (VALUES ('{"x": 7, "d": "2023-06-01"}'), ('{"x": "no"}'), (NULL)) t(a)"#,
+            )
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        // An executor's context: no `from_json` in its registry.
+        let executor = datafusion::prelude::SessionContext::new().task_ctx();
+        use datafusion::execution::FunctionRegistry as _;
+        assert!(executor.udf(crate::from_json::FROM_JSON).is_err());
+        let rebuilt = round_trip(plan, &executor, &WeirPhysicalCodec::default());
+        let batches = datafusion::physical_plan::collect(rebuilt, executor)
+            .await
+            .unwrap();
+        let x: Vec<Option<i32>> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<datafusion::arrow::array::Int32Array>()
+                    .unwrap()
+                    .iter()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(x, [Some(7), None, None]);
     }
 }

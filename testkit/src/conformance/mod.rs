@@ -1,9 +1,10 @@
 //! Runners for conformance vectors in the format of `shared/conformance/`: the
 //! old job's own answers for single records ([`records`]) and for decryption
-//! ([`crypto`]). Users run them through `weir conformance` on records they
+//! ([`crypto`]), and Spark's own for `from_json` ([`from_json`]). Users run them through `weir conformance` on records they
 //! captured; the test suite runs them on the shipped vectors.
 
 pub mod crypto;
+pub mod from_json;
 pub mod records;
 
 use std::fmt;
