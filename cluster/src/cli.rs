@@ -393,6 +393,11 @@ pub struct RunArgs {
     /// then run in date order.
     #[arg(long, env = "WEIR_UPDATE")]
     pub update: bool,
+    /// Build the collections' tables in each day's commit (businessAudit's
+    /// four, calculationParts' typed tables of the export under --update),
+    /// with weir.toml's [[tables]] over the defaults.
+    #[arg(long, env = "WEIR_TABLES")]
+    pub tables: bool,
     /// Where the snapshot merge starts.
     #[command(flatten)]
     pub merge: MergeArgs,

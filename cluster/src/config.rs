@@ -41,6 +41,8 @@ pub struct FileConfig {
     allow_empty: Option<bool>,
     lease_ttl_secs: Option<u64>,
     status: Option<StatusFileConfig>,
+    build_tables: Option<bool>,
+    tables: Option<Vec<crate::table_config::TableFileConfig>>,
     dks: Option<DksConfig>,
     cache: Option<CacheConfig>,
     s3: Option<S3Settings>,
@@ -104,6 +106,8 @@ pub struct RunSettings {
     pub cluster: Option<String>,
     /// Merge each day into its collection's export (`--update`).
     pub update: bool,
+    /// Tables to build (`--tables`, `build_tables`, `[[tables]]`).
+    pub tables: weir_ingesters::TableSettings,
     /// How long a run holds a day without renewing its lease.
     pub lease_ttl: std::time::Duration,
     /// Which days of the range run.
@@ -186,6 +190,7 @@ impl RunSettings {
             max_line_bytes: weir_engine::exec::DEFAULT_MAX_LINE_BYTES,
             cluster: None,
             update: false,
+            tables: weir_ingesters::TableSettings::default(),
             merge: weir_engine::merge::MergeStart::default(),
             lease_ttl: std::time::Duration::from_secs(DEFAULT_LEASE_TTL_SECS),
             reprocess: weir_engine::status::Reprocess::All,
@@ -346,6 +351,16 @@ impl RunSettings {
         }
         settings.cluster = args.cluster.clone().or(file.cluster);
         settings.update = args.update;
+        let config_dir = args
+            .config
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."));
+        settings.tables = crate::table_config::resolve(
+            args.tables || file.build_tables.unwrap_or(false),
+            file.tables.as_deref().unwrap_or_default(),
+            config_dir,
+        )?;
         settings.reprocess = args.reprocess.unwrap_or_default();
         settings.dry_run = args.dry_run;
         settings.metrics_file = args.metrics_file.clone();

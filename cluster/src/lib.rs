@@ -22,6 +22,7 @@ mod run;
 mod scheduler;
 mod status;
 mod summary;
+mod table_config;
 mod up;
 
 use std::process::ExitCode;

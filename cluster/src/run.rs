@@ -136,6 +136,7 @@ pub(crate) fn context(
         on_missing_input: settings.on_missing_input,
         allow_empty: settings.allow_empty,
         update: settings.update,
+        tables: settings.tables.clone(),
         merge: settings.merge.clone(),
         lease_ttl: settings.lease_ttl,
         reprocess: settings.reprocess,

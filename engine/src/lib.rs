@@ -5,7 +5,8 @@
 //! - [`keys`]: the data key service's client and cache;
 //! - [`exec`]: Weir's DataFusion operators and their Ballista codec;
 //! - [`from_json`]: Spark's `from_json`, as a DataFusion function;
-//! - [`output`], [`run`], [`post`]: formats, a day's run and its commit.
+//! - [`output`], [`run`], [`post`]: formats, a day's run and its commit;
+//! - [`tables`]: tables built from the rows in the day's commit.
 //!
 //! It knows no collection by name: that is the ingesters' (`weir-ingesters`).
 
@@ -25,5 +26,6 @@ pub mod report;
 pub mod run;
 pub mod status;
 pub mod storage;
+pub mod tables;
 
 pub use error::{Error, Fault, Result};

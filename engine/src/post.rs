@@ -113,15 +113,49 @@ pub struct StagedDay<'a> {
 
 impl StagedDay<'_> {
     /// A session to plan SQL in, where [`DAY_ROWS`] is the day's staged rows
-    /// and Weir's functions ([`crate::from_json`]) are registered. Plans made
+    /// and Weir's functions (`from_json`, `keyed_hash`) are registered. Plans made
     /// here run where the day ran: in-process, or on the cluster
     /// ([`StagedDay::stage`] ships them with Weir's codec).
     pub fn session(&self) -> DfResult<SessionContext> {
-        let config = SessionConfig::new().with_target_partitions(self.job.partitions.max(1));
+        // No round-robin repartitioning: it would add a shuffle that Ballista
+        // runs with a task per non-empty partition only, so a writer behind
+        // it could return fewer task results than it has partitions (a day
+        // of 2 files planned for 3 partitions did).
+        let config = SessionConfig::new()
+            .with_target_partitions(self.job.partitions.max(1))
+            .with_round_robin_repartition(false);
         let ctx = SessionContext::new_with_config(config);
         ctx.register_udf(crate::from_json::from_json_udf());
+        ctx.register_udf(crate::tables::keyed_hash::keyed_hash_udf());
         ctx.register_table(DAY_ROWS, Arc::new(self.rows_table()))?;
         Ok(ctx)
+    }
+
+    /// A staged derived output (the merge's export) as a table of `schema`
+    /// whose `partition_columns` are directories.
+    pub fn staged_table(
+        &self,
+        output: &DerivedOutput,
+        format: OutputFormat,
+        schema: SchemaRef,
+        partition_columns: Vec<String>,
+    ) -> OutputTable {
+        OutputTable::new(
+            &self.job.dest,
+            format,
+            schema,
+            partition_columns,
+            output
+                .files
+                .iter()
+                .map(|f| InputFile {
+                    path: f.staged.clone(),
+                    size: f.bytes,
+                })
+                .collect(),
+            self.job.partitions,
+            self.job.s3.clone(),
+        )
     }
 
     /// The day's staged rows as a table.

@@ -66,6 +66,8 @@ pub struct RunContext {
     /// The old job's DynamoDB status table, when the estate's pipelines
     /// poll it (written beside the embedded status).
     pub dynamodb: Option<weir_engine::status::DynamoStatus>,
+    /// Which tables to build (`--tables`) and the run's own definitions.
+    pub tables: crate::tables::TableSettings,
     /// Where plans run (it also carries the key service's settings, which
     /// travel in the session config).
     pub runner: Arc<dyn PlanRunner>,
@@ -190,6 +192,22 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
         Arc::new(move |date| base_layout(&collection, date, format, rules.clone(), compression))
     }
 
+    /// Hook: the collection's tables (built with `--tables`, in this order,
+    /// inside the day's commit). The base run has none.
+    fn tables(&self) -> Vec<weir_engine::tables::TableDef> {
+        Vec::new()
+    }
+
+    /// Where the collection's tables go, one directory each (relative to the
+    /// destination).
+    fn tables_root(&self) -> String {
+        format!(
+            "{OUTPUT_ROOT}/tables/{}/{}",
+            self.collection().db(),
+            self.collection().collection()
+        )
+    }
+
     /// Hook: post-processing inside the commit. Runs once the day's rows and
     /// quarantine are staged and before anything is published; `day` gives
     /// a DataFusion session where the staged rows are the table `day_rows`,
@@ -259,6 +277,9 @@ impl PostProcess for Hook<'_> {
                 .map_err(|e| StepFailed::new("merge", e))?;
             outputs.push(export);
         }
+        let tables =
+            crate::tables::stage_day_tables(self.ingester, self.ctx, day, &outputs).await?;
+        outputs.extend(tables);
         Ok(outputs)
     }
 

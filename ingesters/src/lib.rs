@@ -14,6 +14,7 @@ mod guard;
 mod ingester;
 mod registry;
 mod run;
+mod tables;
 
 pub use business_audit::BusinessAuditIngester;
 pub use calculation_parts::CalculationPartsIngester;
@@ -23,3 +24,4 @@ pub use ingester::{
 };
 pub use registry::Registry;
 pub use run::{run_all, run_all_merges};
+pub use tables::TableSettings;

@@ -17,4 +17,5 @@ mod python_oracle;
 mod run;
 mod s3;
 mod sample;
+mod tables;
 mod whole_day;

@@ -68,6 +68,7 @@ pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         on_missing_input: Default::default(),
         allow_empty: false,
         update: false,
+        tables: Default::default(),
         merge: Default::default(),
         lease_ttl: std::time::Duration::from_secs(60),
         reprocess: Default::default(),

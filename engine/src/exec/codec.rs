@@ -149,6 +149,9 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
         if name == crate::from_json::FROM_JSON {
             return Ok(Arc::new(crate::from_json::from_json_udf()));
         }
+        if name == crate::tables::keyed_hash::KEYED_HASH {
+            return Ok(Arc::new(crate::tables::keyed_hash::keyed_hash_udf()));
+        }
         self.inner.try_decode_udf(name, buf)
     }
 

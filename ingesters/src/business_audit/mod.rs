@@ -1,6 +1,8 @@
 //! `data:businessAudit`: the `val` text per day, as the old job wrote, read
 //! from the `ucfs_audit` consumer's prefix, each document reshaped around
-//! its `context` (spec §3). The audit tables will be its post-processing.
+//! its `context` (spec §3); with `--tables`, its four tables ([`tables`]).
+
+pub mod tables;
 
 use weir_engine::output::OutputFormat;
 use weir_engine::record::{CollectionName, RecordRules};
@@ -51,6 +53,10 @@ impl Ingester for BusinessAuditIngester {
     fn default_format(&self) -> OutputFormat {
         OutputFormat::Text
     }
+
+    fn tables(&self) -> Vec<weir_engine::tables::TableDef> {
+        tables::default_tables()
+    }
 }
 
 #[cfg(test)]
@@ -63,5 +69,15 @@ mod tests {
         assert!(ingester.rules().audit_transform && !ingester.rules().id_part);
         assert_eq!(ingester.default_format(), OutputFormat::Text);
         assert_eq!(ingester.consumer(), "ucfs_audit");
+        let names: Vec<String> = ingester.tables().into_iter().map(|t| t.name).collect();
+        assert_eq!(
+            names,
+            [
+                "auditlog_raw",
+                "auditlog",
+                "auditlog_secured",
+                "auditlog_redacted"
+            ]
+        );
     }
 }

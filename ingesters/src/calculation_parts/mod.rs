@@ -2,7 +2,9 @@
 //! the old job wrote; each record's `id_part` comes from `message._id.id`
 //! (records without it are corrupt). Its full export (`--update`,
 //! `weir merge`) keeps one row per id with the old job's outcome: a DELETE
-//! beats any INSERT.
+//! beats any INSERT; with `--tables`, typed tables of it ([`tables`]).
+
+pub mod tables;
 
 use weir_engine::exec::MergeRule;
 use weir_engine::output::OutputFormat;
@@ -57,6 +59,10 @@ impl Ingester for CalculationPartsIngester {
     fn merge_rule(&self) -> MergeRule {
         MergeRule::DeleteWins
     }
+
+    fn tables(&self) -> Vec<weir_engine::tables::TableDef> {
+        tables::default_tables()
+    }
 }
 
 #[cfg(test)]
@@ -74,5 +80,8 @@ mod tests {
             ingester.exports_dir(),
             "corporate_data_ingestion/exports/calculator/calculationParts"
         );
+        for table in ingester.tables() {
+            table.validate().unwrap();
+        }
     }
 }

@@ -1,0 +1,218 @@
+//! Tables built from a collection's rows in the day's commit: the old job's
+//! typed projection of `val` (`from_json(val, <schema file>)`, `val.*`) and
+//! its SQL-built tables (businessAudit's raw, typed, secured and redacted
+//! tables). A [`TableDef`] says where a table's rows come from, how they are
+//! made, how it is laid out and what a run replaces; [`stage_tables`] stages
+//! each one with the generic writer, so they publish with the day, or not at
+//! all.
+//!
+//! SQL runs in the day's session, where the source is the table `day_rows`
+//! (the day's staged rows) or `export_rows` (the export the run's merge
+//! staged), `{export_date}` is replaced by the day (`2024-01-16`), Weir's
+//! functions (`from_json`, [`keyed_hash`](keyed_hash::KEYED_HASH)) are
+//! registered, and each table built so far is a view under its own name.
+
+pub mod keyed_hash;
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use datafusion::dataframe::DataFrame;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::functions::core::expr_fn::get_field;
+use datafusion::logical_expr::{col, lit};
+use datafusion::prelude::SessionContext;
+
+use crate::exec::schema::col as columns;
+use crate::from_json::{StructType, from_json_udf, parse_schema};
+use crate::output::OutputFormat;
+use crate::post::{DerivedOutput, DerivedSpec, StagedDay, StepFailed};
+
+/// The table of the day's staged rows.
+pub const DAY_ROWS: &str = crate::post::DAY_ROWS;
+
+/// The table of the export staged by the run's merge.
+pub const EXPORT_ROWS: &str = "export_rows";
+
+/// Where a table's rows come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableSource {
+    /// The day's rows (`day_rows`).
+    #[default]
+    Day,
+    /// The collection's full export from the merge (`export_rows`): built
+    /// when the run merges (`--update`).
+    Export,
+}
+
+/// What a run replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Replace {
+    /// The day's partition, `<day_column>=<export date>`.
+    #[default]
+    Day,
+    /// The whole table (the old job's typed tables, rebuilt from the export).
+    Table,
+}
+
+/// How a table's rows are made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableQuery {
+    /// `from_json(val, schema)` with its fields as columns (Spark's `val.*`);
+    /// the text as given (a Spark DDL or JSON schema).
+    Schema(String),
+    /// DataFusion SQL.
+    Sql(String),
+}
+
+/// One table of a collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDef {
+    /// Its name: the directory under the collection's tables, and the view
+    /// later tables' SQL can read.
+    pub name: String,
+    /// Where its rows come from.
+    pub source: TableSource,
+    /// How its rows are made.
+    pub query: TableQuery,
+    /// Hive partition columns (directories), inside the day's partition.
+    pub partition_by: Vec<String>,
+    /// Columns each file is sorted by.
+    pub sort_by: Vec<String>,
+    /// What a run replaces.
+    pub replace: Replace,
+    /// The day partition's column when [`Replace::Day`].
+    pub day_column: String,
+    /// Parquet or ORC (ORC cannot hold nested columns yet).
+    pub format: OutputFormat,
+}
+
+/// A definition Weir cannot build, with whose it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDefError {
+    /// The table.
+    pub table: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+impl fmt::Display for TableDefError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "table `{}`: {}", self.table, self.detail)
+    }
+}
+
+impl std::error::Error for TableDefError {}
+
+impl TableDef {
+    /// A table of the day's rows, its day's partition replaced, in Parquet.
+    pub fn new(name: impl Into<String>, query: TableQuery) -> Self {
+        TableDef {
+            name: name.into(),
+            source: TableSource::Day,
+            query,
+            partition_by: Vec::new(),
+            sort_by: Vec::new(),
+            replace: Replace::Day,
+            day_column: "date_str".to_owned(),
+            format: OutputFormat::Parquet,
+        }
+    }
+
+    /// Checks what can be checked before a run: the name, the format and a
+    /// schema's text.
+    pub fn validate(&self) -> Result<(), TableDefError> {
+        let fail = |detail: String| {
+            Err(TableDefError {
+                table: self.name.clone(),
+                detail,
+            })
+        };
+        let valid_name = !self.name.is_empty()
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid_name {
+            return fail("a table name is lower-case letters, digits and `_`".to_owned());
+        }
+        if !matches!(self.format, OutputFormat::Parquet | OutputFormat::Orc) {
+            return fail(format!(
+                "tables are Parquet or ORC, not {}",
+                self.format.as_str()
+            ));
+        }
+        if let TableQuery::Schema(text) = &self.query
+            && let Err(e) = parse_schema(text)
+        {
+            return fail(e.to_string());
+        }
+        Ok(())
+    }
+
+    /// The table's rows, planned in `ctx` over its source.
+    pub async fn frame(&self, ctx: &SessionContext, export_date: NaiveDate) -> DfResult<DataFrame> {
+        let source = match self.source {
+            TableSource::Day => DAY_ROWS,
+            TableSource::Export => EXPORT_ROWS,
+        };
+        match &self.query {
+            TableQuery::Sql(sql) => {
+                ctx.sql(&sql.replace("{export_date}", &export_date.to_string()))
+                    .await
+            }
+            TableQuery::Schema(text) => {
+                let schema: StructType =
+                    parse_schema(text).map_err(|e| DataFusionError::Plan(e.to_string()))?;
+                let parsed = from_json_udf().call(vec![col(columns::VAL), lit(text.as_str())]);
+                let fields = schema
+                    .fields()
+                    .iter()
+                    .map(|f| get_field(parsed.clone(), f.name.as_str()).alias(&f.name))
+                    .collect::<Vec<_>>();
+                ctx.table(source).await?.select(fields)
+            }
+        }
+    }
+
+    /// Where it goes under `tables_root` and what the run replaces.
+    pub fn spec(&self, tables_root: &str, export_date: NaiveDate) -> DerivedSpec {
+        let table_dir = format!("{tables_root}/{}", self.name);
+        DerivedSpec {
+            name: format!("table:{}", self.name),
+            dir: match self.replace {
+                Replace::Day => format!("{table_dir}/{}={export_date}", self.day_column),
+                Replace::Table => table_dir,
+            },
+            format: self.format,
+            partition_by: self.partition_by.clone(),
+            sort_by: self.sort_by.clone(),
+        }
+    }
+}
+
+/// Stages `tables` of one source in order, each visible to the next as a view.
+/// `ctx` is the day's session with the source registered. A table that fails
+/// fails the day's commit, naming the table.
+pub async fn stage_tables(
+    day: &StagedDay<'_>,
+    ctx: &SessionContext,
+    tables: &[TableDef],
+    tables_root: &str,
+) -> Result<Vec<DerivedOutput>, StepFailed> {
+    let export_date = day.job.export_date;
+    let mut outputs = Vec::with_capacity(tables.len());
+    for table in tables {
+        let step = |e: DataFusionError| StepFailed::new(format!("table {}", table.name), e);
+        let frame = table.frame(ctx, export_date).await.map_err(step)?;
+        ctx.register_table(table.name.as_str(), frame.clone().into_view())
+            .map_err(step)?;
+        outputs.push(
+            day.stage(frame, table.spec(tables_root, export_date))
+                .await?,
+        );
+    }
+    Ok(outputs)
+}

@@ -1,0 +1,91 @@
+//! Which tables a run builds (`--tables`), and building them inside the
+//! day's commit: the ingester's defaults ([`Ingester::tables`]) with the
+//! run's own definitions (`weir.toml` `[[tables]]`) replacing or adding by
+//! name.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use weir_engine::exec::export_schema;
+use weir_engine::exec::schema::col;
+use weir_engine::merge::EXPORT;
+use weir_engine::post::{DerivedOutput, StagedDay, StepFailed};
+use weir_engine::tables::{EXPORT_ROWS, TableDef, TableSource, stage_tables};
+
+use crate::ingester::{Ingester, RunContext};
+
+/// A run's tables.
+#[derive(Debug, Clone, Default)]
+pub struct TableSettings {
+    /// Build tables at all (`--tables`).
+    pub enabled: bool,
+    /// The run's own definitions, per `db:collection`: one replaces the
+    /// ingester's table of the same name or adds a table; `None` drops it.
+    pub configured: BTreeMap<String, Vec<(String, Option<TableDef>)>>,
+}
+
+impl TableSettings {
+    /// The tables of `ingester` this run builds, in build order.
+    pub fn for_ingester(&self, ingester: &dyn Ingester) -> Vec<TableDef> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        let mut tables = ingester.tables();
+        let collection = ingester.collection().to_string();
+        for (name, def) in self.configured.get(&collection).into_iter().flatten() {
+            let at = tables.iter().position(|t| &t.name == name);
+            match (at, def) {
+                (Some(i), Some(def)) => tables[i] = def.clone(),
+                (Some(i), None) => {
+                    tables.remove(i);
+                }
+                (None, Some(def)) => tables.push(def.clone()),
+                (None, None) => {}
+            }
+        }
+        tables
+    }
+}
+
+/// Stages the day's tables: those of the day's rows, then (when the run
+/// merged) those of the export. Export tables wait for a run that merges.
+pub(crate) async fn stage_day_tables(
+    ingester: &dyn Ingester,
+    ctx: &RunContext,
+    day: &StagedDay<'_>,
+    derived: &[DerivedOutput],
+) -> Result<Vec<DerivedOutput>, StepFailed> {
+    let tables = ctx.tables.for_ingester(ingester);
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let session = day.session().map_err(|e| StepFailed::new("tables", e))?;
+    let export = derived.iter().find(|d| d.name == EXPORT);
+    if let Some(export) = export {
+        let job = ingester.merge_job(ctx, day.job.export_date);
+        let mut fields: Vec<Field> = export_schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let mut partition_columns = Vec::new();
+        if job.id_part_dirs {
+            fields.push(Field::new(col::ID_PART, DataType::Utf8, true));
+            partition_columns.push(col::ID_PART.to_owned());
+        }
+        let table = day.staged_table(
+            export,
+            job.format,
+            std::sync::Arc::new(Schema::new(fields)),
+            partition_columns,
+        );
+        session
+            .register_table(EXPORT_ROWS, std::sync::Arc::new(table))
+            .map_err(|e| StepFailed::new("tables", e))?;
+    }
+    let buildable: Vec<TableDef> = tables
+        .into_iter()
+        .filter(|t| t.source == TableSource::Day || export.is_some())
+        .collect();
+    stage_tables(day, &session, &buildable, &ingester.tables_root()).await
+}
