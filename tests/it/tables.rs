@@ -320,6 +320,47 @@ fn business_audit_tables_publish_with_the_day_and_read_back_with_pyarrow() {
         before,
         "a failed table changed published files"
     );
+
+    // The table's columns are recorded; a day whose rows break them fails
+    // before publishing, naming the columns.
+    let recorded = dest.join(
+        "corporate_data_ingestion/tables/data/businessAudit/_weir_schema/auditlog_secured/schema.json",
+    );
+    let columns: Value = serde_json::from_slice(&std::fs::read(&recorded).unwrap()).unwrap();
+    assert_eq!(columns[0]["name"], "audit_id", "{columns}");
+    std::fs::write(
+        dir.path().join("changed.sql"),
+        "SELECT audit_id, 1 AS audit_event FROM auditlog",
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[[tables]]\ncollection = \"{AUDIT}\"\nname = \"auditlog_secured\"\nsql_file = \"changed.sql\"\n"
+        ),
+    )
+    .unwrap();
+    let out = run(
+        AUDIT,
+        &source,
+        &dest,
+        &url,
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("table auditlog_secured")
+            && stdout.contains("`audit_event` is Int64 where the table has Utf8")
+            && stdout.contains("`channel` (Utf8) is missing"),
+        "{stdout}"
+    );
+    assert_eq!(
+        snapshot(&dest),
+        before,
+        "a broken schema changed published files"
+    );
 }
 
 #[test]

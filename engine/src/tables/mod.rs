@@ -11,8 +11,13 @@
 //! staged), `{export_date}` is replaced by the day (`2024-01-16`), Weir's
 //! functions (`from_json`, [`keyed_hash`](keyed_hash::KEYED_HASH)) are
 //! registered, and each table built so far is a view under its own name.
+//! A table's columns are recorded when first published and enforced after
+//! ([`SCHEMA_DIR`]).
 
+mod enforce;
 pub mod keyed_hash;
+
+pub use enforce::SCHEMA_DIR;
 
 use std::fmt;
 
@@ -203,16 +208,23 @@ pub async fn stage_tables(
     tables_root: &str,
 ) -> Result<Vec<DerivedOutput>, StepFailed> {
     let export_date = day.job.export_date;
+    let dest = crate::storage::Location::parse(&day.job.dest, &day.job.s3)
+        .map_err(|e| StepFailed::new("tables", e))?;
     let mut outputs = Vec::with_capacity(tables.len());
     for table in tables {
         let step = |e: DataFusionError| StepFailed::new(format!("table {}", table.name), e);
         let frame = table.frame(ctx, export_date).await.map_err(step)?;
+        let columns = enforce::columns_of(frame.schema().as_arrow());
+        let schema = enforce::enforce(&dest, &day.job.staging(), table, tables_root, &columns)
+            .await
+            .map_err(|e| StepFailed::new(format!("table {}", table.name), e))?;
         ctx.register_table(table.name.as_str(), frame.clone().into_view())
             .map_err(step)?;
         outputs.push(
             day.stage(frame, table.spec(tables_root, export_date))
                 .await?,
         );
+        outputs.extend(schema);
     }
     Ok(outputs)
 }

@@ -1,0 +1,146 @@
+//! A table's schema, enforced: its columns (names and types) are recorded
+//! beside the collection's tables in `_weir_schema/<table>/schema.json` (a
+//! directory readers skip, as they skip every `_` name, and outside the
+//! table's own directory, which a whole-table rebuild replaces), published
+//! with the day that set them. A day whose
+//! rows do not have the recorded columns fails before anything is
+//! published, naming them; a table rebuilt whole ([`Replace::Table`]) may
+//! change its columns, and records the new ones.
+
+use object_store::{ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use datafusion::arrow::datatypes::Schema;
+
+use super::{Replace, TableDef};
+use crate::output::{FileKind, StagedFile};
+use crate::post::DerivedOutput;
+use crate::storage::Location;
+
+/// The directory of a table's recorded schema.
+pub const SCHEMA_DIR: &str = "_weir_schema";
+const SCHEMA_FILE: &str = "schema.json";
+
+/// One recorded column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Column {
+    name: String,
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+/// The columns of rows of `schema`.
+pub(crate) fn columns_of(schema: &Schema) -> Vec<Column> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| Column {
+            name: f.name().clone(),
+            ty: f.data_type().to_string(),
+        })
+        .collect()
+}
+
+/// What differs between the recorded columns and the day's, column by column.
+fn differences(recorded: &[Column], day: &[Column]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in recorded {
+        match day.iter().find(|d| d.name == r.name) {
+            None => out.push(format!("`{}` ({}) is missing", r.name, r.ty)),
+            Some(d) if d.ty != r.ty => out.push(format!(
+                "`{}` is {} where the table has {}",
+                r.name, d.ty, r.ty
+            )),
+            Some(_) => {}
+        }
+    }
+    for d in day {
+        if !recorded.iter().any(|r| r.name == d.name) {
+            out.push(format!("`{}` ({}) is new", d.name, d.ty));
+        }
+    }
+    if out.is_empty() && recorded != day {
+        out.push("the columns are in another order".to_owned());
+    }
+    out
+}
+
+/// Checks the day's columns against the table's recorded ones; the schema
+/// output to publish with the day when there is something to record.
+pub(crate) async fn enforce(
+    dest: &Location,
+    staging: &str,
+    table: &TableDef,
+    tables_root: &str,
+    columns: &[Column],
+) -> Result<Option<DerivedOutput>, String> {
+    let dir = format!("{tables_root}/{SCHEMA_DIR}/{}", table.name);
+    let path = dest.child(&format!("{dir}/{SCHEMA_FILE}"));
+    let recorded: Option<Vec<Column>> =
+        match dest.store.get(&path).await {
+            Ok(got) => {
+                let bytes = got.bytes().await.map_err(|e| e.to_string())?;
+                Some(serde_json::from_slice(&bytes).map_err(|e| {
+                    format!("{} is not a recorded schema: {e}", dest.display(&path))
+                })?)
+            }
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => return Err(crate::redact::secrets(&e.to_string())),
+        };
+    match recorded {
+        Some(recorded) if recorded == columns => return Ok(None),
+        Some(recorded) if table.replace == Replace::Day => {
+            return Err(format!(
+                "the day's rows do not fit the table's columns: {}; nothing published \
+                 (a table rebuilt whole, replace = \"table\", may change them)",
+                differences(&recorded, columns).join("; ")
+            ));
+        }
+        _ => {}
+    }
+    let bytes = serde_json::to_vec_pretty(columns).map_err(|e| e.to_string())?;
+    let staged = dest.child(&format!("{staging}/tables/{}/{SCHEMA_FILE}", table.name));
+    let size = bytes.len() as u64;
+    dest.store
+        .put(&staged, PutPayload::from(bytes))
+        .await
+        .map_err(|e| crate::redact::secrets(&e.to_string()))?;
+    Ok(Some(DerivedOutput {
+        name: format!("table:{}:schema", table.name),
+        dir,
+        files: vec![StagedFile {
+            kind: FileKind::Data,
+            staged: staged.to_string(),
+            target: SCHEMA_FILE.to_owned(),
+            rows: 0,
+            bytes: size,
+        }],
+        merge: None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, ty: &str) -> Column {
+        Column {
+            name: name.into(),
+            ty: ty.into(),
+        }
+    }
+
+    #[test]
+    fn differences_name_the_columns() {
+        let recorded = [col("a", "Int32"), col("b", "Utf8")];
+        let day = [col("a", "Utf8"), col("c", "Int64")];
+        assert_eq!(
+            differences(&recorded, &day),
+            [
+                "`a` is Utf8 where the table has Int32",
+                "`b` (Utf8) is missing",
+                "`c` (Int64) is new"
+            ]
+        );
+    }
+}
