@@ -100,6 +100,21 @@ impl DerivedOutput {
     }
 }
 
+/// A DataFusion session for Weir's SQL: Weir's functions (`from_json`,
+/// `keyed_hash`) registered, and without the two rules that push struct
+/// field access towards the scan (`extract_leaf_expressions`,
+/// `push_down_leaf_projections`): they push `x['a']` through the projection
+/// that computes `x`, so `from_json(val, …) AS x` then `x['a'], x['b']` would
+/// parse every document once per field instead of once.
+pub fn weir_session(config: SessionConfig) -> SessionContext {
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_udf(crate::from_json::from_json_udf());
+    ctx.register_udf(crate::tables::keyed_hash::keyed_hash_udf());
+    ctx.remove_optimizer_rule("extract_leaf_expressions");
+    ctx.remove_optimizer_rule("push_down_leaf_projections");
+    ctx
+}
+
 /// A day whose rows are staged and not yet published.
 #[derive(Debug)]
 pub struct StagedDay<'a> {
@@ -124,9 +139,7 @@ impl StagedDay<'_> {
         let config = SessionConfig::new()
             .with_target_partitions(self.job.partitions.max(1))
             .with_round_robin_repartition(false);
-        let ctx = SessionContext::new_with_config(config);
-        ctx.register_udf(crate::from_json::from_json_udf());
-        ctx.register_udf(crate::tables::keyed_hash::keyed_hash_udf());
+        let ctx = weir_session(config);
         ctx.register_table(DAY_ROWS, Arc::new(self.rows_table()))?;
         Ok(ctx)
     }

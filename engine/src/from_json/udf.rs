@@ -17,7 +17,10 @@ use super::{FROM_JSON, StructType, from_json_column, parse_schema};
 /// The `from_json` function.
 pub fn from_json_udf() -> ScalarUDF {
     ScalarUDF::new_from_impl(FromJson {
-        signature: Signature::string(2, Volatility::Stable),
+        // No coercion: a coerced schema literal (`CAST('…' AS Utf8View)` when
+        // the text column is a view) would no longer be a literal when the
+        // result type is decided. The arguments are checked there instead.
+        signature: Signature::any(2, Volatility::Stable),
     })
 }
 
@@ -53,6 +56,17 @@ impl ScalarUDFImpl for FromJson {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        if let Some(text) = args.arg_fields.first()
+            && !matches!(
+                text.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+            )
+        {
+            return plan_err!(
+                "{FROM_JSON}'s first argument must be a string, not {}",
+                text.data_type()
+            );
+        }
         let schema = schema_arg(args.scalar_arguments.get(1).copied().flatten())?;
         Ok(Arc::new(Field::new(
             FROM_JSON,

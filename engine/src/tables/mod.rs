@@ -171,13 +171,17 @@ impl TableDef {
             TableQuery::Schema(text) => {
                 let schema: StructType =
                     parse_schema(text).map_err(|e| DataFusionError::Plan(e.to_string()))?;
+                const PARSED: &str = "__weir_parsed";
                 let parsed = from_json_udf().call(vec![col(columns::VAL), lit(text.as_str())]);
                 let fields = schema
                     .fields()
                     .iter()
-                    .map(|f| get_field(parsed.clone(), f.name.as_str()).alias(&f.name))
+                    .map(|f| get_field(col(PARSED), f.name.as_str()).alias(&f.name))
                     .collect::<Vec<_>>();
-                ctx.table(source).await?.select(fields)
+                ctx.table(source)
+                    .await?
+                    .select(vec![parsed.alias(PARSED)])?
+                    .select(fields)
             }
         }
     }
@@ -227,4 +231,29 @@ pub async fn stage_tables(
         outputs.extend(schema);
     }
     Ok(outputs)
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_typed_table_parses_each_val_once() {
+        let ctx = crate::post::weir_session(Default::default());
+        ctx.sql(r#"CREATE TABLE day_rows (val VARCHAR) AS VALUES ('{"a": 1, "b": "x"}')"#)
+            .await
+            .unwrap();
+        let table = TableDef::new("t", TableQuery::Schema("a INT, b STRING".into()));
+        let frame = table
+            .frame(&ctx, NaiveDate::from_ymd_opt(2024, 1, 1).unwrap())
+            .await
+            .unwrap();
+        let plan = frame.clone().create_physical_plan().await.unwrap();
+        let text = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(true)
+            .to_string();
+        assert_eq!(text.matches("from_json(").count(), 1, "{text}");
+        let batches = frame.collect().await.unwrap();
+        assert_eq!(batches[0].num_columns(), 2);
+    }
 }

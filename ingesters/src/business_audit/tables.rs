@@ -24,3 +24,34 @@ pub fn default_tables() -> Vec<TableDef> {
     .map(|(name, sql)| TableDef::new(name, TableQuery::Sql(sql.to_owned())))
     .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use weir_engine::post::weir_session;
+
+    /// The typed table's SQL reads twelve fields of one `from_json`: each
+    /// document must be parsed once, not once per field.
+    #[tokio::test]
+    async fn the_typed_table_parses_each_document_once() {
+        let ctx = weir_session(Default::default());
+        ctx.sql(r#"CREATE TABLE day_rows (val VARCHAR) AS VALUES ('{"AUDIT_ID": "a1", "DETAILS": {"name": {"first": "Ann"}}}')"#)
+            .await
+            .unwrap();
+        let tables = default_tables();
+        let date = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+        let typed = &tables[1];
+        let frame = typed.frame(&ctx, date).await.unwrap();
+        let plan = frame.clone().create_physical_plan().await.unwrap();
+        let text = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(true)
+            .to_string();
+        assert_eq!(text.matches("from_json(").count(), 1, "{text}");
+        let batches = frame.collect().await.unwrap();
+        let row = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert!(row.contains("a1") && row.contains("Ann"), "{row}");
+    }
+}
