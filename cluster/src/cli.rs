@@ -43,6 +43,9 @@ pub enum Command {
     Retract(Box<RetractArgs>),
     /// Delete retracted output older than a bound.
     Vacuum(VacuumArgs),
+    /// Each collection's tables as published (`weir tables`), or the
+    /// statements registering them in Hive, Glue or Athena (`weir tables ddl`).
+    Tables(Box<TablesArgs>),
     /// The local, DKS-compatible data key service.
     #[cfg(feature = "dev-tools")]
     #[command(subcommand)]
@@ -439,6 +442,30 @@ pub struct StatusArgs {
     /// Print JSON (one array of runs) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `weir tables`.
+#[derive(Debug, clap::Args)]
+pub struct TablesArgs {
+    /// What to print: the tables, or their DDL.
+    #[arg(value_enum, default_value = "list")]
+    pub view: TablesView,
+    /// Collections and destination (and `--config` for its `[[tables]]`),
+    /// as for `weir run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Print JSON (one array of tables) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `weir tables` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TablesView {
+    /// Each table: layout, rows, files, partitions, last change.
+    List,
+    /// `CREATE EXTERNAL TABLE … LOCATION` and its partitions.
+    Ddl,
 }
 
 /// Options of `weir retract`.

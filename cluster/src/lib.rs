@@ -23,6 +23,7 @@ mod scheduler;
 mod status;
 mod summary;
 mod table_config;
+mod tables;
 mod up;
 
 use std::process::ExitCode;
@@ -65,6 +66,7 @@ pub fn run_with(cli: cli::Cli, registry: Registry) -> Result<ExitCode, Error> {
         cli::Command::History(args) => status::run(&args, status::View::History),
         cli::Command::Retract(args) => status::retract(&args),
         cli::Command::Vacuum(args) => status::vacuum(&args),
+        cli::Command::Tables(args) => tables::run(&args, &registry),
         cli::Command::Scheduler(args) => scheduler::run(&args),
         cli::Command::Executor(args) => executor::run(&args),
         cli::Command::Cluster(cli::ClusterCommand::Up(args)) => up::run(&args),

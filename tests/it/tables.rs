@@ -485,3 +485,99 @@ fn calculation_parts_typed_tables_are_the_export_read_with_from_json() {
         assert_eq!(t["parts"].as_array().unwrap().len(), parts.len());
     }
 }
+
+#[test]
+fn weir_tables_lists_them_and_spark_registers_them_with_their_ddl() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, _dks, url) = day(dir.path(), &[AUDIT]);
+    let dest = dir.path().join("out");
+    let dest_arg = dest.to_str().unwrap();
+    let listed = |args: &[&str]| {
+        let mut all = vec!["tables"];
+        all.extend_from_slice(args);
+        all.extend([
+            "--collection",
+            AUDIT,
+            "--collection",
+            PARTS,
+            "--dest",
+            dest_arg,
+        ]);
+        let out = weir(&all, &[]);
+        succeeded(&out);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Before any run: defined, never published.
+    let before: Value = serde_json::from_str(&listed(&["--json"])).unwrap();
+    assert_eq!(before.as_array().unwrap().len(), 6, "{before}");
+    assert!(
+        before
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["last_change"].is_null())
+    );
+
+    succeeded(&run(AUDIT, &source, &dest, &url, &[], &[]));
+    let after: Value = serde_json::from_str(&listed(&["--json"])).unwrap();
+    let audit: Vec<&Value> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["collection"] == AUDIT)
+        .collect();
+    let raw_rows = read(&table_dir(&dest, AUDIT, "auditlog_raw"), "parquet").len() as u64;
+    for t in &audit {
+        assert_eq!(t["partitions"], serde_json::json!([DATE]), "{t}");
+        assert_eq!(t["rows"], raw_rows, "{t}");
+        assert!(
+            t["last_change"].is_string() && t["columns"].is_array(),
+            "{t}"
+        );
+    }
+    assert!(listed(&[]).contains("auditlog_redacted"));
+
+    // Spark, with a Hive metastore of its own, registers the tables from the
+    // DDL and reads the same rows.
+    let ddl = listed(&["ddl"]);
+    assert!(
+        ddl.contains("CREATE EXTERNAL TABLE IF NOT EXISTS `auditlog`"),
+        "{ddl}"
+    );
+    let work = dir.path().join("spark");
+    std::fs::create_dir_all(&work).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut spark = Command::new(root.join("scripts/py-readers"))
+        .arg(root.join("tests/data/spark_ddl.py"))
+        .arg(&work)
+        .arg("SELECT count(*), count(DISTINCT audit_id) FROM auditlog")
+        .arg("SELECT date_str, count(*) FROM auditlog_redacted GROUP BY date_str")
+        .current_dir(&work)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    spark
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(ddl.as_bytes())
+        .unwrap();
+    let out = spark.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        answers["SELECT count(*), count(DISTINCT audit_id) FROM auditlog"],
+        serde_json::json!([[raw_rows, raw_rows]])
+    );
+    assert_eq!(
+        answers["SELECT date_str, count(*) FROM auditlog_redacted GROUP BY date_str"],
+        serde_json::json!([[DATE, raw_rows]])
+    );
+}

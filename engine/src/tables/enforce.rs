@@ -10,7 +10,7 @@
 use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{DataType, Schema};
 
 use super::{Replace, TableDef};
 use crate::output::{FileKind, StagedFile};
@@ -23,10 +23,14 @@ const SCHEMA_FILE: &str = "schema.json";
 
 /// One recorded column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Column {
-    name: String,
+pub struct Column {
+    /// Its name.
+    pub name: String,
+    /// Its Arrow type, as Arrow prints it (what is compared).
     #[serde(rename = "type")]
-    ty: String,
+    pub ty: String,
+    /// Its Hive / Athena type, for `CREATE EXTERNAL TABLE`.
+    pub hive: String,
 }
 
 /// The columns of rows of `schema`.
@@ -37,8 +41,69 @@ pub(crate) fn columns_of(schema: &Schema) -> Vec<Column> {
         .map(|f| Column {
             name: f.name().clone(),
             ty: f.data_type().to_string(),
+            hive: hive_type(f.data_type()),
         })
         .collect()
+}
+
+/// The Hive type of an Arrow type (what Spark and Athena read Parquet as).
+pub fn hive_type(ty: &DataType) -> String {
+    match ty {
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Int8 => "TINYINT".into(),
+        DataType::Int16 => "SMALLINT".into(),
+        DataType::Int32 => "INT".into(),
+        DataType::Int64 => "BIGINT".into(),
+        DataType::Float32 => "FLOAT".into(),
+        DataType::Float64 => "DOUBLE".into(),
+        DataType::Decimal128(p, s) => format!("DECIMAL({p},{s})"),
+        DataType::Date32 => "DATE".into(),
+        DataType::Timestamp(..) => "TIMESTAMP".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "BINARY".into(),
+        DataType::List(f) | DataType::LargeList(f) => {
+            format!("ARRAY<{}>", hive_type(f.data_type()))
+        }
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => format!(
+                "MAP<{},{}>",
+                hive_type(kv[0].data_type()),
+                hive_type(kv[1].data_type())
+            ),
+            _ => "STRING".into(),
+        },
+        DataType::Struct(fields) => format!(
+            "STRUCT<{}>",
+            fields
+                .iter()
+                .map(|f| format!(
+                    "`{}`:{}",
+                    f.name().replace('`', "``"),
+                    hive_type(f.data_type())
+                ))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        _ => "STRING".into(),
+    }
+}
+
+/// A table's recorded columns, if it has been published.
+pub async fn recorded_columns(
+    dest: &Location,
+    tables_root: &str,
+    table: &str,
+) -> Result<Option<Vec<Column>>, String> {
+    let path = dest.child(&format!("{tables_root}/{SCHEMA_DIR}/{table}/{SCHEMA_FILE}"));
+    match dest.store.get(&path).await {
+        Ok(got) => {
+            let bytes = got.bytes().await.map_err(|e| e.to_string())?;
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| format!("{} is not a recorded schema: {e}", dest.display(&path)))
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(crate::redact::secrets(&e.to_string())),
+    }
 }
 
 /// What differs between the recorded columns and the day's, column by column.
@@ -75,18 +140,7 @@ pub(crate) async fn enforce(
     columns: &[Column],
 ) -> Result<Option<DerivedOutput>, String> {
     let dir = format!("{tables_root}/{SCHEMA_DIR}/{}", table.name);
-    let path = dest.child(&format!("{dir}/{SCHEMA_FILE}"));
-    let recorded: Option<Vec<Column>> =
-        match dest.store.get(&path).await {
-            Ok(got) => {
-                let bytes = got.bytes().await.map_err(|e| e.to_string())?;
-                Some(serde_json::from_slice(&bytes).map_err(|e| {
-                    format!("{} is not a recorded schema: {e}", dest.display(&path))
-                })?)
-            }
-            Err(object_store::Error::NotFound { .. }) => None,
-            Err(e) => return Err(crate::redact::secrets(&e.to_string())),
-        };
+    let recorded = recorded_columns(dest, tables_root, &table.name).await?;
     match recorded {
         Some(recorded) if recorded == columns => return Ok(None),
         Some(recorded) if table.replace == Replace::Day => {
@@ -127,7 +181,21 @@ mod tests {
         Column {
             name: name.into(),
             ty: ty.into(),
+            hive: String::new(),
         }
+    }
+
+    #[test]
+    fn hive_types_of_nested_columns() {
+        use datafusion::arrow::datatypes::{Field, Fields};
+        let ty = DataType::Struct(Fields::from(vec![
+            Field::new("a", DataType::Decimal128(12, 2), true),
+            Field::new_list("b", Field::new_list_field(DataType::Utf8, true), true),
+        ]));
+        assert_eq!(
+            hive_type(&ty),
+            "STRUCT<`a`:DECIMAL(12,2),`b`:ARRAY<STRING>>"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@
 mod enforce;
 pub mod keyed_hash;
 
-pub use enforce::SCHEMA_DIR;
+pub use enforce::{Column, SCHEMA_DIR, hive_type, recorded_columns};
 
 use std::fmt;
 
