@@ -1,7 +1,9 @@
 //! Benchmark fixtures: realistic K2HB lines, made deterministically from a
-//! seed, and the merge benchmark's inputs ([`merge`]).
+//! seed, the merge benchmark's inputs ([`merge`]) and the typed tables'
+//! measured work ([`tables`]).
 
 pub mod merge;
+pub mod tables;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

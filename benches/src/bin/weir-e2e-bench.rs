@@ -11,6 +11,10 @@
 //! slots each, on 127.0.0.1) with the same plan; RSS is then the client's and
 //! the largest executor's.
 //!
+//! `--modes tables` builds calculationParts' typed tables (`from_json` of
+//! every `val`, Parquet) from an `--export-rows` export in one measured
+//! process; with `--spark`, Spark's `from_json` over the same files
+//! (`benches/spark/from_json_tables.py`) is printed beside it.
 //! `--modes merge` benchmarks the snapshot merge alone (`weir merge`): a
 //! previous export of `--export-rows` (1,000,000) times each scale plus a
 //! daily of `--records` rows, written directly in Weir's layout; rows/s and
@@ -94,7 +98,7 @@ fn parse_args() -> Args {
             "--spark" => args.spark = true,
             "-h" | "--help" => {
                 println!(
-                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text] [--modes local,cluster,merge] [--executors 2] [--slots 2] [--export-rows 1000000] [--spark]"
+                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text] [--modes local,cluster,merge,tables] [--executors 2] [--slots 2] [--export-rows 1000000] [--spark]"
                 );
                 std::process::exit(0);
             }
@@ -159,9 +163,31 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 fn main() {
+    // The measured child of `--modes tables`.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--tables-child") {
+        let [_, _, export, out, partitions] = &argv[..] else {
+            die("--tables-child EXPORT_DIR OUT_DIR PARTITIONS");
+        };
+        let written = weir_benches::tables::build_tables(
+            Path::new(export),
+            Path::new(out),
+            partitions.parse().unwrap_or(2),
+        )
+        .unwrap_or_else(|e| die(&e));
+        println!("{}", serde_json::json!(written));
+        return;
+    }
     let mut args = parse_args();
     let weir = weir_bin();
     std::fs::create_dir_all(&args.work).unwrap_or_else(|e| die(&e.to_string()));
+    if args.modes.iter().any(|m| m == "tables") {
+        tables_bench(&args);
+        args.modes.retain(|m| m != "tables");
+        if args.modes.is_empty() {
+            return;
+        }
+    }
     if args.modes.iter().any(|m| m == "merge") {
         merge_bench(&args, &weir);
         args.modes.retain(|m| m != "merge");
@@ -495,6 +521,87 @@ fn merge_bench(args: &Args, weir: &Path) {
         );
         if args.spark {
             spark_baseline(&dest, &args.work);
+        }
+    }
+}
+
+/// `--modes tables`: calculationParts' typed tables built from an export of
+/// `--export-rows` rows (the merge benchmark's, written once), in one
+/// measured process; `--spark` builds them with Spark's `from_json` too.
+fn tables_bench(args: &Args) {
+    println!(
+        "{:>8} {:>12} {:>9} {:>12} {:>13}",
+        "mode", "export rows", "seconds", "rows/s", "peak RSS MB"
+    );
+    for scale in &args.scales {
+        let export_rows = args.export_rows * scale;
+        let dest = args.work.join(format!("tables-{export_rows}"));
+        let export_dir = dest.join(format!(
+            "corporate_data_ingestion/exports/calculator/calculationParts/{}",
+            weir_benches::merge::EXPORT_DATE
+        ));
+        if !export_dir.join("_SUCCESS").exists() {
+            eprintln!(
+                "writing a {export_rows}-row export under {} ...",
+                dest.display()
+            );
+            weir_benches::merge::write_merge_inputs(&dest, export_rows as usize, 0)
+                .unwrap_or_else(|e| die(&e.to_string()));
+        }
+        let out = args.work.join(format!("tables-out-{export_rows}"));
+        let _ = std::fs::remove_dir_all(&out);
+        let partitions = args.partitions.unwrap_or(2).to_string();
+        let mut cmd = Command::new(std::env::current_exe().unwrap_or_else(|e| die(&e.to_string())));
+        cmd.arg("--tables-child")
+            .arg(&export_dir)
+            .arg(&out)
+            .arg(&partitions)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let (status, secs, peak) = run_measured(&mut cmd);
+        if !status.success() {
+            die(&format!("building the tables failed ({status})"));
+        }
+        println!(
+            "{:>8} {:>12} {:>9.2} {:>12.0} {:>13.0}",
+            "weir",
+            export_rows,
+            secs,
+            export_rows as f64 / secs,
+            peak as f64 / 1024.0
+        );
+        if args.spark {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let schemas = root.join("ingesters/src/calculation_parts/tables");
+            let output = Command::new(root.join("scripts/py-readers"))
+                .arg(root.join("benches/spark/from_json_tables.py"))
+                .arg(&export_dir)
+                .arg(args.work.join(format!("spark-tables-out-{export_rows}")))
+                .arg(schemas.join("src_calculator_parts.json"))
+                .arg(schemas.join("src_calculator_amounts.ddl"))
+                .output()
+                .unwrap_or_else(|e| die(&e.to_string()));
+            let text = String::from_utf8_lossy(&output.stdout);
+            let Some(json) = text
+                .lines()
+                .rev()
+                .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            else {
+                die(&format!(
+                    "the Spark baseline failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            };
+            // Spark's rows are both tables' rows: per export row, halve.
+            let secs = json["seconds"].as_f64().unwrap_or(0.0);
+            println!(
+                "{:>8} {:>12} {:>9.2} {:>12.0} {:>13}",
+                "spark",
+                export_rows,
+                secs,
+                export_rows as f64 / secs,
+                "-"
+            );
         }
     }
 }
