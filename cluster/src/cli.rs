@@ -401,6 +401,10 @@ pub struct RunArgs {
     /// with weir.toml's [[tables]] over the defaults.
     #[arg(long, env = "WEIR_TABLES")]
     pub tables: bool,
+    /// How the default tables are stored: parquet or orc (Hive directories)
+    /// or delta (Delta Lake tables).
+    #[arg(long, env = "WEIR_TABLE_FORMAT", value_parser = parse_table_format)]
+    pub table_format: Option<weir_engine::tables::TableFormat>,
     /// Where the snapshot merge starts.
     #[command(flatten)]
     pub merge: MergeArgs,
@@ -524,4 +528,14 @@ fn parse_missing(text: &str) -> Result<weir_engine::run::MissingInput, String> {
 
 fn parse_format(text: &str) -> Result<weir_engine::output::OutputFormat, String> {
     text.parse()
+}
+
+fn parse_table_format(text: &str) -> Result<weir_engine::tables::TableFormat, String> {
+    use weir_engine::tables::TableFormat;
+    match text {
+        "parquet" => Ok(TableFormat::Parquet),
+        "orc" => Ok(TableFormat::Orc),
+        "delta" => Ok(TableFormat::Delta),
+        other => Err(format!("{other:?}: parquet, orc or delta")),
+    }
 }

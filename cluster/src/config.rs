@@ -42,6 +42,7 @@ pub struct FileConfig {
     lease_ttl_secs: Option<u64>,
     status: Option<StatusFileConfig>,
     build_tables: Option<bool>,
+    table_format: Option<weir_engine::tables::TableFormat>,
     tables: Option<Vec<crate::table_config::TableFileConfig>>,
     dks: Option<DksConfig>,
     cache: Option<CacheConfig>,
@@ -358,6 +359,7 @@ impl RunSettings {
             .unwrap_or(Path::new("."));
         settings.tables = crate::table_config::resolve(
             args.tables || file.build_tables.unwrap_or(false),
+            args.table_format.or(file.table_format),
             file.tables.as_deref().unwrap_or_default(),
             config_dir,
         )?;

@@ -14,15 +14,14 @@
 //! sort_by = ["audit_id"]
 //! replace = "day"                            # or "table"
 //! source = "day"                             # or "export"
-//! format = "parquet"                         # or "orc"
+//! format = "parquet"                         # or "orc", "delta"
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use weir_engine::output::OutputFormat;
 use weir_engine::record::CollectionName;
-use weir_engine::tables::{Replace, TableDef, TableQuery, TableSource};
+use weir_engine::tables::{Replace, TableDef, TableFormat, TableQuery, TableSource};
 use weir_ingesters::TableSettings;
 
 use crate::error::Error;
@@ -44,7 +43,7 @@ pub struct TableFileConfig {
     #[serde(default)]
     replace: Replace,
     day_column: Option<String>,
-    format: Option<OutputFormat>,
+    format: Option<TableFormat>,
     #[serde(default = "yes")]
     enabled: bool,
 }
@@ -56,11 +55,13 @@ fn yes() -> bool {
 /// The run's tables: built when `enabled`, with `entries` over the defaults.
 pub(crate) fn resolve(
     enabled: bool,
+    format: Option<TableFormat>,
     entries: &[TableFileConfig],
     config_dir: &Path,
 ) -> Result<TableSettings, Error> {
     let mut settings = TableSettings {
         enabled,
+        format,
         ..TableSettings::default()
     };
     for entry in entries {

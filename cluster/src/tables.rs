@@ -10,7 +10,8 @@ use futures::TryStreamExt;
 use serde::Serialize;
 use weir_engine::output::OutputFormat;
 use weir_engine::storage::Location;
-use weir_engine::tables::{Column, Replace, TableDef, recorded_columns};
+use weir_engine::tables::delta::{LOG_DIR, snapshot};
+use weir_engine::tables::{Column, Replace, TableDef, TableFormat, recorded_columns};
 use weir_ingesters::{Registry, TableSettings};
 
 use crate::cli::{TablesArgs, TablesView};
@@ -32,8 +33,11 @@ struct TableInfo {
     partitions: Vec<String>,
     rows: u64,
     files: usize,
-    /// When its newest published directory was written (UTC, RFC 3339).
+    /// When its newest published directory (or Delta commit) was written
+    /// (UTC, RFC 3339).
     last_change: Option<String>,
+    /// A Delta table's latest version.
+    version: Option<u64>,
     /// Its recorded columns (none until first published).
     columns: Option<Vec<Column>>,
 }
@@ -53,7 +57,7 @@ pub(crate) fn run(args: &TablesArgs, registry: &Registry) -> Result<ExitCode, Er
     let dest = Location::parse(&settings.dest, &settings.s3).map_err(Error::Engine)?;
     let tables = TableSettings {
         enabled: true,
-        configured: settings.tables.configured.clone(),
+        ..settings.tables.clone()
     };
     let infos = crate::runtime()?.block_on(async {
         let mut infos = Vec::new();
@@ -108,8 +112,34 @@ async fn inspect(
         rows: 0,
         files: 0,
         last_change: None,
+        version: None,
         columns: recorded_columns(dest, root, &def.name).await?,
     };
+    // A table with a log is a Delta table, whatever this run would make.
+    let has_log = listed
+        .iter()
+        .any(|m| m.location.as_ref().contains(&format!("/{LOG_DIR}/")));
+    if has_log || def.format == TableFormat::Delta {
+        info.format = TableFormat::Delta.as_str();
+        let snap = snapshot(dest, &table_dir).await?;
+        info.version = snap.version;
+        info.files = snap.files.len();
+        info.rows = snap.files.values().filter_map(|f| f.num_records).sum();
+        let mut days = std::collections::BTreeSet::new();
+        for f in snap.files.values() {
+            if let Some(Some(v)) = f.partition_values.get(&def.day_column) {
+                days.insert(v.clone());
+            }
+        }
+        info.partitions = days.into_iter().collect();
+        info.last_change = listed
+            .iter()
+            .filter(|m| m.location.as_ref().contains(&format!("/{LOG_DIR}/")))
+            .map(|m| m.last_modified)
+            .max()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        return Ok(info);
+    }
     let mut newest = None;
     for meta in listed {
         let rel = meta.location.as_ref()[prefix.as_ref().len()..].trim_start_matches('/');
@@ -147,14 +177,16 @@ async fn inspect(
 
 fn print_list(infos: &[TableInfo]) {
     println!(
-        "{:<28} {:<22} {:>8} {:>10} {:>6} {:>10}  last change",
-        "collection", "table", "layout", "rows", "files", "partitions"
+        "{:<28} {:<22} {:>8} {:>8} {:>8} {:>10} {:>6} {:>10}  last change",
+        "collection", "table", "format", "version", "layout", "rows", "files", "partitions"
     );
     for t in infos {
         println!(
-            "{:<28} {:<22} {:>8} {:>10} {:>6} {:>10}  {}",
+            "{:<28} {:<22} {:>8} {:>8} {:>8} {:>10} {:>6} {:>10}  {}",
             t.collection,
             t.name,
+            t.format,
+            t.version.map_or("-".to_owned(), |v| v.to_string()),
             t.replace,
             t.rows,
             t.files,
@@ -176,6 +208,23 @@ fn ddl(infos: &[TableInfo]) -> String {
             continue;
         };
         let quote = |s: &str| format!("`{}`", s.replace('`', "``"));
+        if t.format == TableFormat::Delta.as_str() {
+            // The log holds the schema and the partitions.
+            out.push_str(&format!(
+                "-- {} {} (Delta Lake, version {})\n\
+                 -- Athena / Glue:\n\
+                 CREATE EXTERNAL TABLE IF NOT EXISTS {} LOCATION '{}' TBLPROPERTIES ('table_type' = 'DELTA');\n\
+                 -- Spark with delta-spark: CREATE TABLE IF NOT EXISTS {} USING DELTA LOCATION '{}';\n\n",
+                t.collection,
+                t.name,
+                t.version.map_or("none".to_owned(), |v| v.to_string()),
+                quote(&t.name),
+                t.location.replace('\'', "''"),
+                quote(&t.name),
+                t.location.replace('\'', "''"),
+            ));
+            continue;
+        }
         let cols: Vec<String> = columns
             .iter()
             .map(|c| format!("  {} {}", quote(&c.name), c.hive))

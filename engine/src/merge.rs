@@ -593,6 +593,7 @@ pub async fn stage_merge(
         dir: job.export_dir(job.export_date),
         files: staged,
         merge: Some(report.clone()),
+        delta: None,
     };
     Ok((output, report))
 }

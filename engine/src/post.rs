@@ -91,6 +91,8 @@ pub struct DerivedOutput {
     pub files: Vec<StagedFile>,
     /// What the snapshot merge did, when this is its export.
     pub merge: Option<crate::merge::MergeReport>,
+    /// A Delta table's commit: published by its log, not by replacing `dir`.
+    pub delta: Option<Box<crate::tables::delta::DeltaPlan>>,
 }
 
 impl DerivedOutput {
@@ -239,6 +241,7 @@ impl StagedDay<'_> {
                 .flat_map(|s: TaskSummary| s.files)
                 .collect(),
             merge: None,
+            delta: None,
         })
     }
 }

@@ -533,6 +533,9 @@ async fn run_day_inner(
         None => Vec::new(),
     };
     check_distinct_dirs(job, &derived).map_err(check_failed(Fault::Configuration))?;
+    // Delta tables publish through their logs, the rest by directory.
+    let (delta, derived): (Vec<DerivedOutput>, Vec<DerivedOutput>) =
+        derived.into_iter().partition(|d| d.delta.is_some());
     // The quarantine, the data and every derived output are one commit.
     let quarantine = files(FileKind::Quarantine);
     let data: Vec<&StagedFile> = data.iter().collect();
@@ -556,9 +559,19 @@ async fn run_day_inner(
             .await
             .map_err(check_failed(Fault::Environment))?;
     }
-    let mut published = publish_all(&dest, &job.staging(), &outputs, &job.run_id)
-        .await?
-        .into_iter();
+    // The Delta commits first: each is atomic by itself, and one the rest of
+    // the day cannot follow is taken back by a commit that undoes it.
+    let delta_done = commit_delta_tables(&dest, &delta)
+        .await
+        .map_err(check_failed(Fault::Environment))?;
+    let published = match publish_all(&dest, &job.staging(), &outputs, &job.run_id).await {
+        Ok(published) => published,
+        Err(e) => {
+            undo_delta_tables(&dest, &delta, &delta_done).await;
+            return Err(e);
+        }
+    };
+    let mut published = published.into_iter();
     report.quarantine = published.next();
     report.output = published.next();
     report.merge = derived.iter().find_map(|d| d.merge.clone());
@@ -567,7 +580,57 @@ async fn run_day_inner(
         .zip(published)
         .map(|(d, dir)| (d.name.clone(), dir))
         .collect();
+    for (d, done) in delta.iter().zip(&delta_done) {
+        let table = dest.child(&d.dir);
+        report.derived.insert(
+            d.name.clone(),
+            crate::output::PublishedDir {
+                path: dest.display(&table),
+                files: d.files.len(),
+                rows: d.files.iter().map(|f| f.rows).sum(),
+                bytes: d.files.iter().map(|f| f.bytes).sum(),
+                version: Some(done.version),
+            },
+        );
+    }
     Ok(())
+}
+
+/// Commits each Delta table's day; on a failure, takes back the ones made.
+async fn commit_delta_tables(
+    dest: &Location,
+    delta: &[DerivedOutput],
+) -> std::result::Result<Vec<crate::tables::delta::DeltaCommitted>, String> {
+    let mut done = Vec::with_capacity(delta.len());
+    for d in delta {
+        let Some(plan) = &d.delta else { continue };
+        let files: Vec<&StagedFile> = d.files.iter().collect();
+        match crate::tables::delta::publish(dest, plan, &files).await {
+            Ok(c) => done.push(c),
+            Err(detail) => {
+                undo_delta_tables(dest, delta, &done).await;
+                return Err(format!(
+                    "committing Delta table {}: {detail}; nothing published",
+                    d.name
+                ));
+            }
+        }
+    }
+    Ok(done)
+}
+
+async fn undo_delta_tables(
+    dest: &Location,
+    delta: &[DerivedOutput],
+    done: &[crate::tables::delta::DeltaCommitted],
+) {
+    for (d, committed) in delta.iter().zip(done) {
+        if let Some(plan) = &d.delta
+            && let Err(e) = crate::tables::delta::undo(dest, plan, committed).await
+        {
+            tracing::error!(table = %d.name, error = %e, "could not undo a Delta commit");
+        }
+    }
 }
 
 /// Derived outputs each replace their own directory, never the day's data

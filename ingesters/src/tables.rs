@@ -10,7 +10,7 @@ use weir_engine::exec::export_schema;
 use weir_engine::exec::schema::col;
 use weir_engine::merge::EXPORT;
 use weir_engine::post::{DerivedOutput, StagedDay, StepFailed};
-use weir_engine::tables::{EXPORT_ROWS, TableDef, TableSource, stage_tables};
+use weir_engine::tables::{EXPORT_ROWS, TableDef, TableFormat, TableSource, stage_tables};
 
 use crate::ingester::{Ingester, RunContext};
 
@@ -22,6 +22,9 @@ pub struct TableSettings {
     /// The run's own definitions, per `db:collection`: one replaces the
     /// ingester's table of the same name or adds a table; `None` drops it.
     pub configured: BTreeMap<String, Vec<(String, Option<TableDef>)>>,
+    /// How the ingesters' default tables are stored, when the run says
+    /// (`--table-format`); a configured table says for itself.
+    pub format: Option<TableFormat>,
 }
 
 impl TableSettings {
@@ -31,6 +34,11 @@ impl TableSettings {
             return Vec::new();
         }
         let mut tables = ingester.tables();
+        if let Some(format) = self.format {
+            for t in &mut tables {
+                t.format = format;
+            }
+        }
         let collection = ingester.collection().to_string();
         for (name, def) in self.configured.get(&collection).into_iter().flatten() {
             let at = tables.iter().position(|t| &t.name == name);

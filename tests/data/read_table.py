@@ -27,11 +27,12 @@ def plain(value):
     return value
 
 
-table_dir, fmt = sys.argv[1], sys.argv[2]
-table = ds.dataset(
-    table_dir,
-    format=fmt,
-    partitioning=ds.HivePartitioning.discover(infer_dictionary=False),
-    ignore_prefixes=["_", "."],
-).to_table()
-print(json.dumps([plain(row) for row in table.to_pylist()]))
+if __name__ == "__main__":
+    table_dir, fmt = sys.argv[1], sys.argv[2]
+    table = ds.dataset(
+        table_dir,
+        format=fmt,
+        partitioning=ds.HivePartitioning.discover(infer_dictionary=False),
+        ignore_prefixes=["_", "."],
+    ).to_table()
+    print(json.dumps([plain(row) for row in table.to_pylist()]))

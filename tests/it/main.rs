@@ -3,6 +3,7 @@
 mod cli;
 mod cluster;
 mod conformance;
+mod delta;
 mod dks;
 mod generate;
 mod hardening;

@@ -12,12 +12,12 @@ use serde_json::Value;
 use weir_engine::tables::keyed_hash::{REDACTION_KEY_ENV, keyed_hash};
 use weir_tests::{TestCluster, walk_files, weir_bin};
 
-const AUDIT: &str = "data:businessAudit";
+pub(crate) const AUDIT: &str = "data:businessAudit";
 const PARTS: &str = "calculator:calculationParts";
-const DATE: &str = "2024-05-02";
-const KEY: &str = "a test redaction key, 32 bytes!!";
+pub(crate) const DATE: &str = "2024-05-02";
+pub(crate) const KEY: &str = "a test redaction key, 32 bytes!!";
 
-fn weir(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn weir(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(weir_bin())
         .args(args)
         .envs(env.iter().copied())
@@ -26,7 +26,7 @@ fn weir(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Generates the day of `collections`; a key service over its master key.
-fn day(dir: &Path, collections: &[&str]) -> (PathBuf, weir_tests::Process, String) {
+pub(crate) fn day(dir: &Path, collections: &[&str]) -> (PathBuf, weir_tests::Process, String) {
     let source = dir.join("source");
     let master = dir.join("master.key");
     let mut args = vec!["generate", "--date", DATE, "--records", "1500"];
@@ -51,7 +51,7 @@ fn day(dir: &Path, collections: &[&str]) -> (PathBuf, weir_tests::Process, Strin
     (source, dks, url)
 }
 
-fn run(
+pub(crate) fn run(
     collection: &str,
     source: &Path,
     dest: &Path,
@@ -81,7 +81,7 @@ fn run(
     weir(&args, env)
 }
 
-fn succeeded(out: &Output) {
+pub(crate) fn succeeded(out: &Output) {
     assert!(
         out.status.success(),
         "{}\n{}",
@@ -91,7 +91,7 @@ fn succeeded(out: &Output) {
 }
 
 /// A table's rows as pyarrow reads them.
-fn read(dir: &Path, format: &str) -> Vec<Value> {
+pub(crate) fn read(dir: &Path, format: &str) -> Vec<Value> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = Command::new(root.join("scripts/py-readers"))
         .arg(root.join("tests/data/read_table.py"))
@@ -107,7 +107,7 @@ fn read(dir: &Path, format: &str) -> Vec<Value> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn table_dir(dest: &Path, collection: &str, table: &str) -> PathBuf {
+pub(crate) fn table_dir(dest: &Path, collection: &str, table: &str) -> PathBuf {
     let (db, coll) = collection.split_once(':').unwrap();
     dest.join(format!(
         "corporate_data_ingestion/tables/{db}/{coll}/{table}"
@@ -115,7 +115,7 @@ fn table_dir(dest: &Path, collection: &str, table: &str) -> PathBuf {
 }
 
 /// Rows keyed by a column, for comparing tables read in any order.
-fn by(rows: &[Value], key: &str) -> BTreeMap<String, Value> {
+pub(crate) fn by(rows: &[Value], key: &str) -> BTreeMap<String, Value> {
     rows.iter()
         .map(|r| (r[key].as_str().unwrap().to_owned(), r.clone()))
         .collect()
@@ -132,8 +132,20 @@ fn utc(text: &str) -> String {
         .to_string()
 }
 
-/// The four audit tables, checked against the raw documents.
+/// The four audit tables (Hive directories), checked against the raw
+/// documents.
 fn check_audit_tables(dest: &Path) -> BTreeMap<&'static str, Vec<Value>> {
+    check_audit_tables_read(dest, |table| {
+        read(&table_dir(dest, AUDIT, table), "parquet")
+    })
+}
+
+/// The four audit tables as `read_table` reads them, checked against the
+/// raw documents.
+pub(crate) fn check_audit_tables_read(
+    dest: &Path,
+    read_table: impl Fn(&str) -> Vec<Value>,
+) -> BTreeMap<&'static str, Vec<Value>> {
     let tables: BTreeMap<&str, Vec<Value>> = [
         "auditlog_raw",
         "auditlog",
@@ -141,7 +153,7 @@ fn check_audit_tables(dest: &Path) -> BTreeMap<&'static str, Vec<Value>> {
         "auditlog_redacted",
     ]
     .into_iter()
-    .map(|t| (t, read(&table_dir(dest, AUDIT, t), "parquet")))
+    .map(|t| (t, read_table(t)))
     .collect();
     // Raw: the day's published text, one row per line.
     let daily = dest.join(format!(
@@ -239,7 +251,7 @@ fn check_audit_tables(dest: &Path) -> BTreeMap<&'static str, Vec<Value>> {
 }
 
 /// Every published file (not staging nor Weir's own records) with its bytes.
-fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
     walk_files(root)
         .into_iter()
         .filter(|p| !p.strip_prefix(root).unwrap().starts_with("_weir"))
@@ -418,6 +430,28 @@ fn on_a_cluster_the_tables_are_the_ones_built_in_process_and_keyed_hashes_stay_k
             assert_eq!(row["citizen"], keyed_hash(KEY.as_bytes(), citizen));
         }
     }
+    // The same tables as Delta tables, written on the executors and
+    // committed by the client: the same rows, read by delta-rs.
+    let remote_delta = dir.path().join("remote-delta");
+    let mut delta_args = args.clone();
+    delta_args.extend(["--table-format", "delta"]);
+    let out = run(AUDIT, &source, &remote_delta, &url, &delta_args, &env);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        cluster.logs()
+    );
+    let as_delta = crate::delta::check_delta_tables(&remote_delta);
+    for (table, rows) in &in_process {
+        let key = if *table == "auditlog_raw" {
+            "val"
+        } else {
+            "audit_id"
+        };
+        assert_eq!(by(rows, key), by(&as_delta[table], key), "{table}");
+    }
+
     // The key is in no log and no published file.
     assert!(!cluster.logs().contains(KEY));
     for (path, bytes) in snapshot(&remote) {

@@ -35,6 +35,9 @@ pub struct PublishedDir {
     pub rows: u64,
     /// Their bytes.
     pub bytes: u64,
+    /// For a Delta table, the version the day made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -128,6 +131,7 @@ pub async fn publish_all(
             files: out.files.len(),
             rows: out.files.iter().map(|f| f.rows).sum(),
             bytes: out.files.iter().map(|f| f.bytes).sum(),
+            version: None,
         });
     }
     if dest.is_local() {

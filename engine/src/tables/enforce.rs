@@ -170,6 +170,7 @@ pub(crate) async fn enforce(
             bytes: size,
         }],
         merge: None,
+        delta: None,
     }))
 }
 

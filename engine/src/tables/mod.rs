@@ -14,6 +14,7 @@
 //! A table's columns are recorded when first published and enforced after
 //! ([`SCHEMA_DIR`]).
 
+pub mod delta;
 mod enforce;
 pub mod keyed_hash;
 
@@ -62,6 +63,39 @@ pub enum Replace {
     Table,
 }
 
+/// How a table is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableFormat {
+    /// Parquet files in Hive directories.
+    #[default]
+    Parquet,
+    /// ORC files in Hive directories (flat columns only).
+    Orc,
+    /// A Delta Lake table: Parquet files and a transaction log
+    /// ([`delta`]): versions, rollback, safe concurrent writers.
+    Delta,
+}
+
+impl TableFormat {
+    /// The files' format.
+    pub fn files(self) -> OutputFormat {
+        match self {
+            TableFormat::Orc => OutputFormat::Orc,
+            TableFormat::Parquet | TableFormat::Delta => OutputFormat::Parquet,
+        }
+    }
+
+    /// Its name in config and listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableFormat::Parquet => "parquet",
+            TableFormat::Orc => "orc",
+            TableFormat::Delta => "delta",
+        }
+    }
+}
+
 /// How a table's rows are made.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TableQuery {
@@ -90,8 +124,8 @@ pub struct TableDef {
     pub replace: Replace,
     /// The day partition's column when [`Replace::Day`].
     pub day_column: String,
-    /// Parquet or ORC (ORC cannot hold nested columns yet).
-    pub format: OutputFormat,
+    /// How it is stored (ORC cannot hold nested columns yet).
+    pub format: TableFormat,
 }
 
 /// A definition Weir cannot build, with whose it is.
@@ -122,7 +156,7 @@ impl TableDef {
             sort_by: Vec::new(),
             replace: Replace::Day,
             day_column: "date_str".to_owned(),
-            format: OutputFormat::Parquet,
+            format: TableFormat::Parquet,
         }
     }
 
@@ -142,12 +176,6 @@ impl TableDef {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid_name {
             return fail("a table name is lower-case letters, digits and `_`".to_owned());
-        }
-        if !matches!(self.format, OutputFormat::Parquet | OutputFormat::Orc) {
-            return fail(format!(
-                "tables are Parquet or ORC, not {}",
-                self.format.as_str()
-            ));
         }
         if let TableQuery::Schema(text) = &self.query
             && let Err(e) = parse_schema(text)
@@ -186,16 +214,19 @@ impl TableDef {
         }
     }
 
-    /// Where it goes under `tables_root` and what the run replaces.
+    /// Where it goes under `tables_root` and what the run replaces (a Delta
+    /// table is one directory; its log says which files are live).
     pub fn spec(&self, tables_root: &str, export_date: NaiveDate) -> DerivedSpec {
         let table_dir = format!("{tables_root}/{}", self.name);
         DerivedSpec {
             name: format!("table:{}", self.name),
-            dir: match self.replace {
-                Replace::Day => format!("{table_dir}/{}={export_date}", self.day_column),
-                Replace::Table => table_dir,
+            dir: match (self.replace, self.format) {
+                (Replace::Day, TableFormat::Parquet | TableFormat::Orc) => {
+                    format!("{table_dir}/{}={export_date}", self.day_column)
+                }
+                _ => table_dir,
             },
-            format: self.format,
+            format: self.format.files(),
             partition_by: self.partition_by.clone(),
             sort_by: self.sort_by.clone(),
         }
@@ -224,10 +255,29 @@ pub async fn stage_tables(
             .map_err(|e| StepFailed::new(format!("table {}", table.name), e))?;
         ctx.register_table(table.name.as_str(), frame.clone().into_view())
             .map_err(step)?;
-        outputs.push(
-            day.stage(frame, table.spec(tables_root, export_date))
-                .await?,
-        );
+        let data_schema = frame.schema().as_arrow().clone();
+        let spec = table.spec(tables_root, export_date);
+        let mut output = day.stage(frame, spec.clone()).await?;
+        if table.format == TableFormat::Delta {
+            let day_partition = (table.replace == Replace::Day)
+                .then(|| (table.day_column.clone(), export_date.to_string()));
+            let mut partition_columns: Vec<String> =
+                day_partition.iter().map(|(c, _)| c.clone()).collect();
+            partition_columns.extend(table.partition_by.iter().cloned());
+            output.delta = Some(Box::new(delta::DeltaPlan {
+                table_dir: spec.dir,
+                app_id: format!(
+                    "weir:{}:{}:{export_date}:{}",
+                    day.job.run_id, day.job.ingest.collection, table.name
+                ),
+                replace: table.replace,
+                day: day_partition,
+                schema: std::sync::Arc::new(data_schema),
+                partition_columns,
+                run_id: day.job.run_id.clone(),
+            }));
+        }
+        outputs.push(output);
         outputs.extend(schema);
     }
     Ok(outputs)

@@ -1,0 +1,247 @@
+//! Tables as Delta Lake tables (issue 15, `--table-format delta`): Weir's
+//! committer writes the log, delta-rs (the `deltalake` package from PyPI)
+//! and pyarrow over the files the log lists read it back. A rerun makes a
+//! new version with the same rows; a day that fails after its Delta commits
+//! takes them back; on S3 two runs racing on one table both land, in
+//! consecutive versions, on a log that stays readable.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::tables::{
+    AUDIT, DATE, by, check_audit_tables_read, day, run, succeeded, table_dir, weir,
+};
+
+/// A Delta table as delta-rs reads it.
+fn read_delta(uri: &str, options: Option<&Value>) -> Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cmd = Command::new(root.join("scripts/py-readers"));
+    cmd.arg(root.join("tests/data/read_delta.py")).arg(uri);
+    if let Some(options) = options {
+        cmd.arg(options.to_string());
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn local(dest: &Path, table: &str) -> Value {
+    read_delta(table_dir(dest, AUDIT, table).to_str().unwrap(), None)
+}
+
+/// The four audit tables as delta-rs reads them, checked against the raw
+/// documents.
+pub(crate) fn check_delta_tables(dest: &Path) -> BTreeMap<&'static str, Vec<Value>> {
+    check_audit_tables_read(dest, |table| {
+        let t = local(dest, table);
+        // pyarrow reads the same rows from the files the log lists.
+        assert_eq!(
+            t["listed_rows"].as_u64().unwrap() as usize,
+            t["rows"].as_array().unwrap().len(),
+            "{table}"
+        );
+        t["rows"].as_array().unwrap().clone()
+    })
+}
+
+fn key(table: &str) -> &'static str {
+    if table == "auditlog_raw" {
+        "val"
+    } else {
+        "audit_id"
+    }
+}
+
+#[test]
+fn delta_tables_version_each_day_and_a_failed_day_takes_its_commits_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, _dks, url) = day(dir.path(), &[AUDIT]);
+    let dest = dir.path().join("out");
+    let delta = ["--table-format", "delta"];
+    succeeded(&run(AUDIT, &source, &dest, &url, &delta, &[]));
+    let first = check_delta_tables(&dest);
+    assert_eq!(local(&dest, "auditlog")["version"], 0);
+
+    // A rerun replaces the day's partition: a new version, the same rows.
+    succeeded(&run(AUDIT, &source, &dest, &url, &delta, &[]));
+    let again = check_delta_tables(&dest);
+    for (table, rows) in &first {
+        assert_eq!(
+            by(rows, key(table)),
+            by(&again[table], key(table)),
+            "{table}"
+        );
+    }
+    let t = local(&dest, "auditlog");
+    assert_eq!(t["version"], 1);
+    assert_eq!(t["history"], serde_json::json!(["WRITE", "WRITE"]));
+    let listed: Value = serde_json::from_slice(
+        &weir(
+            &[
+                "tables",
+                "--json",
+                "--collection",
+                AUDIT,
+                "--dest",
+                dest.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["format"] == "delta"
+                && t["version"] == 1
+                && t["partitions"] == serde_json::json!([DATE])),
+        "{listed}"
+    );
+
+    // The day fails after its Delta commits (the daily's swap): the tables
+    // get a version that takes the commit back, with the same rows as before.
+    let out = run(
+        AUDIT,
+        &source,
+        &dest,
+        &url,
+        &delta,
+        &[("WEIR_FAULT_AT", "swap:json/daily")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let after = check_delta_tables(&dest);
+    for (table, rows) in &first {
+        assert_eq!(
+            by(rows, key(table)),
+            by(&after[table], key(table)),
+            "{table}"
+        );
+    }
+    let t = local(&dest, "auditlog");
+    assert_eq!(t["version"], 3);
+    assert_eq!(
+        t["history"],
+        serde_json::json!(["WRITE", "WRITE", "WRITE", "RESTORE"])
+    );
+}
+
+#[test]
+fn on_s3_two_runs_racing_on_a_delta_table_both_land() {
+    use crate::s3::{client, config_file, upload_tree, weir_at};
+    let dir = tempfile::tempdir().unwrap();
+    // Two days of businessAudit.
+    let source = dir.path().join("source");
+    let master = dir.path().join("master.key");
+    let out = weir(
+        &[
+            "generate",
+            "--collection",
+            AUDIT,
+            "--start-date",
+            "2024-05-02",
+            "--end-date",
+            "2024-05-03",
+            "--records",
+            "800",
+            "--dest",
+            source.to_str().unwrap(),
+            "--master-key-file",
+            master.to_str().unwrap(),
+        ],
+        &[],
+    );
+    succeeded(&out);
+    let (_dks, url) = weir_tests::spawn_dks(&master, None, &[]);
+    let moto = weir_tests::Moto::start();
+    moto.create_bucket("corporate");
+    moto.create_bucket("published");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(upload_tree(&client(&moto, "corporate"), &source));
+    let config = config_file(
+        dir.path(),
+        &moto,
+        "table_format = \"delta\"\nbuild_tables = true",
+    );
+    let runs: Vec<_> = ["2024-05-02", "2024-05-03"]
+        .into_iter()
+        .map(|date| {
+            let (config, url, endpoint) = (config.clone(), url.clone(), moto.endpoint.clone());
+            std::thread::spawn(move || {
+                weir_at(
+                    Some(&endpoint),
+                    &[
+                        "run",
+                        "--config",
+                        config.to_str().unwrap(),
+                        "--collection",
+                        AUDIT,
+                        "--date",
+                        date,
+                        "--source",
+                        "s3://corporate",
+                        "--dest",
+                        "s3://published/weir",
+                        "--dks-url",
+                        &url,
+                    ],
+                )
+            })
+        })
+        .collect();
+    for run in runs {
+        succeeded(&run.join().unwrap());
+    }
+    let options = serde_json::json!({
+        "AWS_ENDPOINT_URL": moto.endpoint,
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "AKIAWEIRTESTKEYID0001",
+        "AWS_SECRET_ACCESS_KEY": "weir-test-secret-Zq8v3LmN0pR7sT2u",
+        "AWS_REGION": "us-east-1",
+        "AWS_S3_ALLOW_UNSAFE_RENAME": "true",
+    });
+    for table in [
+        "auditlog_raw",
+        "auditlog",
+        "auditlog_secured",
+        "auditlog_redacted",
+    ] {
+        let t = read_delta(
+            &format!(
+                "s3://published/weir/corporate_data_ingestion/tables/data/businessAudit/{table}"
+            ),
+            Some(&options),
+        );
+        // One version per day, in whichever order the runs won.
+        assert_eq!(t["version"], 1, "{table}");
+        assert_eq!(
+            t["history"],
+            serde_json::json!(["WRITE", "WRITE"]),
+            "{table}"
+        );
+        let mut days: Vec<&str> = t["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["date_str"].as_str().unwrap())
+            .collect();
+        days.dedup();
+        days.sort();
+        days.dedup();
+        assert_eq!(days, ["2024-05-02", "2024-05-03"], "{table}");
+    }
+}
