@@ -155,34 +155,29 @@ impl StagedDay<'_> {
         schema: SchemaRef,
         partition_columns: Vec<String>,
     ) -> OutputTable {
-        OutputTable::new(
-            &self.job.dest,
-            format,
-            schema,
-            partition_columns,
-            output
-                .files
-                .iter()
-                .map(|f| InputFile {
-                    path: f.staged.clone(),
-                    size: f.bytes,
-                })
-                .collect(),
-            self.job.partitions,
-            self.job.s3.clone(),
-        )
+        self.table_of(&output.files, format, schema, partition_columns)
     }
 
     /// The day's staged rows as a table.
     pub fn rows_table(&self) -> OutputTable {
         let output = &self.job.output;
         let (schema, partition_columns) = day_schema(output.format, output.id_part_dirs);
+        self.table_of(self.data, output.format, schema, partition_columns)
+    }
+
+    fn table_of(
+        &self,
+        files: &[StagedFile],
+        format: OutputFormat,
+        schema: SchemaRef,
+        partition_columns: Vec<String>,
+    ) -> OutputTable {
         OutputTable::new(
             &self.job.dest,
-            output.format,
+            format,
             schema,
             partition_columns,
-            self.data
+            files
                 .iter()
                 .map(|f| InputFile {
                     path: f.staged.clone(),

@@ -7,29 +7,19 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
 use crate::tables::{
-    AUDIT, DATE, by, check_audit_tables_read, day, run, succeeded, table_dir, weir,
+    AUDIT, DATE, by, check_audit_tables_read, day, key, run, succeeded, table_dir, weir,
 };
 
 /// A Delta table as delta-rs reads it.
 fn read_delta(uri: &str, options: Option<&Value>) -> Value {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut cmd = Command::new(root.join("scripts/py-readers"));
-    cmd.arg(root.join("tests/data/read_delta.py")).arg(uri);
-    if let Some(options) = options {
-        cmd.arg(options.to_string());
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let options = options.map(ToString::to_string);
+    let mut args: Vec<&std::ffi::OsStr> = vec![uri.as_ref()];
+    args.extend(options.as_deref().map(std::ffi::OsStr::new));
+    serde_json::from_slice(&weir_tests::py_reader("read_delta.py", &args)).unwrap()
 }
 
 fn local(dest: &Path, table: &str) -> Value {
@@ -49,14 +39,6 @@ pub(crate) fn check_delta_tables(dest: &Path) -> BTreeMap<&'static str, Vec<Valu
         );
         t["rows"].as_array().unwrap().clone()
     })
-}
-
-fn key(table: &str) -> &'static str {
-    if table == "auditlog_raw" {
-        "val"
-    } else {
-        "audit_id"
-    }
 }
 
 #[test]

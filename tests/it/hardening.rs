@@ -83,20 +83,8 @@ fn keys_service(dir: &Path, source: &Path) -> (weir_tests::Process, String) {
 
 /// pyarrow's view of a day: (id, id_part) per row.
 fn hive_ids(day: &Path, format: &str) -> Vec<(String, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = std::process::Command::new(root.join("scripts/py-readers"))
-        .arg(root.join("tests/data/read_hive_ids.py"))
-        .arg(day)
-        .arg(format)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: Vec<(String, String)> = serde_json::from_slice(&out.stdout).unwrap();
-    rows
+    let out = weir_tests::py_reader("read_hive_ids.py", &[day.as_os_str(), format.as_ref()]);
+    serde_json::from_slice(&out).unwrap()
 }
 
 /// Regression: the staged path of an `id_part=%238` file was percent-encoded

@@ -92,19 +92,8 @@ pub(crate) fn succeeded(out: &Output) {
 
 /// A table's rows as pyarrow reads them.
 pub(crate) fn read(dir: &Path, format: &str) -> Vec<Value> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new(root.join("scripts/py-readers"))
-        .arg(root.join("tests/data/read_table.py"))
-        .arg(dir)
-        .arg(format)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = weir_tests::py_reader("read_table.py", &[dir.as_os_str(), format.as_ref()]);
+    serde_json::from_slice(&out).unwrap()
 }
 
 pub(crate) fn table_dir(dest: &Path, collection: &str, table: &str) -> PathBuf {
@@ -112,6 +101,29 @@ pub(crate) fn table_dir(dest: &Path, collection: &str, table: &str) -> PathBuf {
     dest.join(format!(
         "corporate_data_ingestion/tables/{db}/{coll}/{table}"
     ))
+}
+
+/// A `weir.toml` in `dir` defining the businessAudit table `name` by `sql`.
+pub(crate) fn configured_table(dir: &Path, name: &str, sql: &str) -> PathBuf {
+    std::fs::write(dir.join(format!("{name}.sql")), sql).unwrap();
+    let config = dir.join("weir.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[tables]]\ncollection = \"{AUDIT}\"\nname = \"{name}\"\nsql_file = \"{name}.sql\"\n"
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// The column that tells an audit table's rows apart.
+pub(crate) fn key(table: &str) -> &'static str {
+    if table == "auditlog_raw" {
+        "val"
+    } else {
+        "audit_id"
+    }
 }
 
 /// Rows keyed by a column, for comparing tables read in any order.
@@ -290,37 +302,27 @@ fn business_audit_tables_publish_with_the_day_and_read_back_with_pyarrow() {
     succeeded(&run(AUDIT, &source, &dest, &url, &[], &[]));
     let again = check_audit_tables(&dest);
     for (table, rows) in &first {
-        let key = if *table == "auditlog_raw" {
-            "val"
-        } else {
-            "audit_id"
-        };
-        assert_eq!(by(rows, key), by(&again[table], key), "{table}");
+        assert_eq!(
+            by(rows, key(table)),
+            by(&again[table], key(table)),
+            "{table}"
+        );
     }
 
     // A table whose SQL fails: the day fails naming it, nothing changes.
-    let config = dir.path().join("weir.toml");
-    std::fs::write(
-        dir.path().join("broken.sql"),
-        "SELECT no_such_column FROM auditlog",
-    )
-    .unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "[[tables]]\ncollection = \"{AUDIT}\"\nname = \"broken\"\nsql_file = \"broken.sql\"\n"
-        ),
-    )
-    .unwrap();
     let before = snapshot(&dest);
-    let out = run(
-        AUDIT,
-        &source,
-        &dest,
-        &url,
-        &["--config", config.to_str().unwrap()],
-        &[],
-    );
+    let with_table = |name: &str, sql: &str| {
+        let config = configured_table(dir.path(), name, sql);
+        run(
+            AUDIT,
+            &source,
+            &dest,
+            &url,
+            &["--config", config.to_str().unwrap()],
+            &[],
+        )
+    };
+    let out = with_table("broken", "SELECT no_such_column FROM auditlog");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
@@ -340,25 +342,9 @@ fn business_audit_tables_publish_with_the_day_and_read_back_with_pyarrow() {
     );
     let columns: Value = serde_json::from_slice(&std::fs::read(&recorded).unwrap()).unwrap();
     assert_eq!(columns[0]["name"], "audit_id", "{columns}");
-    std::fs::write(
-        dir.path().join("changed.sql"),
+    let out = with_table(
+        "auditlog_secured",
         "SELECT audit_id, 1 AS audit_event FROM auditlog",
-    )
-    .unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "[[tables]]\ncollection = \"{AUDIT}\"\nname = \"auditlog_secured\"\nsql_file = \"changed.sql\"\n"
-        ),
-    )
-    .unwrap();
-    let out = run(
-        AUDIT,
-        &source,
-        &dest,
-        &url,
-        &["--config", config.to_str().unwrap()],
-        &[],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
@@ -412,12 +398,11 @@ fn on_a_cluster_the_tables_are_the_ones_built_in_process_and_keyed_hashes_stay_k
     let on_cluster = check_audit_tables(&remote);
     let in_process = check_audit_tables(&local);
     for (table, rows) in &in_process {
-        let key = if *table == "auditlog_raw" {
-            "val"
-        } else {
-            "audit_id"
-        };
-        assert_eq!(by(rows, key), by(&on_cluster[table], key), "{table}");
+        assert_eq!(
+            by(rows, key(table)),
+            by(&on_cluster[table], key(table)),
+            "{table}"
+        );
     }
     let typed = by(&in_process["auditlog"], "audit_id");
     for dest in [&local, &remote] {
@@ -444,12 +429,11 @@ fn on_a_cluster_the_tables_are_the_ones_built_in_process_and_keyed_hashes_stay_k
     );
     let as_delta = crate::delta::check_delta_tables(&remote_delta);
     for (table, rows) in &in_process {
-        let key = if *table == "auditlog_raw" {
-            "val"
-        } else {
-            "audit_id"
-        };
-        assert_eq!(by(rows, key), by(&as_delta[table], key), "{table}");
+        assert_eq!(
+            by(rows, key(table)),
+            by(&as_delta[table], key(table)),
+            "{table}"
+        );
     }
 
     // The key is in no log and no published file.

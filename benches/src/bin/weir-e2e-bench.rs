@@ -581,18 +581,7 @@ fn tables_bench(args: &Args) {
                 .arg(schemas.join("src_calculator_amounts.ddl"))
                 .output()
                 .unwrap_or_else(|e| die(&e.to_string()));
-            let text = String::from_utf8_lossy(&output.stdout);
-            let Some(json) = text
-                .lines()
-                .rev()
-                .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            else {
-                die(&format!(
-                    "the Spark baseline failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                ));
-            };
-            // Spark's rows are both tables' rows: per export row, halve.
+            let json = spark_answer(&output);
             let secs = json["seconds"].as_f64().unwrap_or(0.0);
             println!(
                 "{:>8} {:>12} {:>9.2} {:>12.0} {:>13}",
@@ -623,19 +612,23 @@ fn spark_baseline(dest: &Path, work: &Path) {
         .arg(&out)
         .output()
         .unwrap_or_else(|e| die(&e.to_string()));
-    let text = String::from_utf8_lossy(&output.stdout);
-    let Some(json) = text
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-    else {
-        die(&format!(
-            "the Spark baseline failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    };
+    let json = spark_answer(&output);
     println!(
         "{:>8} {:>12} {:>10} {:>10} {:>9} {:>12} {:>13}",
         "spark", "", "", "", json["seconds"], json["rows_per_s"], "-"
     );
+}
+
+/// The JSON line a Spark baseline script prints last.
+fn spark_answer(output: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .unwrap_or_else(|| {
+            die(&format!(
+                "the Spark baseline failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        })
 }
