@@ -594,6 +594,7 @@ pub async fn stage_merge(
         files: staged,
         merge: Some(report.clone()),
         delta: None,
+        all_null_rows: None,
     };
     Ok((output, report))
 }

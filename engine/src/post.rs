@@ -93,6 +93,9 @@ pub struct DerivedOutput {
     pub merge: Option<crate::merge::MergeReport>,
     /// A Delta table's commit: published by its log, not by replacing `dir`.
     pub delta: Option<Box<crate::tables::delta::DeltaPlan>>,
+    /// For a typed table, rows whose every column is NULL (a `val` that is
+    /// not a JSON object, or none of whose fields fit their types).
+    pub all_null_rows: Option<u64>,
 }
 
 impl DerivedOutput {
@@ -237,6 +240,7 @@ impl StagedDay<'_> {
                 .collect(),
             merge: None,
             delta: None,
+            all_null_rows: None,
         })
     }
 }

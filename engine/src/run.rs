@@ -578,7 +578,16 @@ async fn run_day_inner(
     report.derived = derived
         .iter()
         .zip(published)
-        .map(|(d, dir)| (d.name.clone(), dir))
+        .map(|(d, dir)| {
+            let all_null_rows = d.all_null_rows;
+            (
+                d.name.clone(),
+                crate::output::PublishedDir {
+                    all_null_rows,
+                    ..dir
+                },
+            )
+        })
         .collect();
     for (d, done) in delta.iter().zip(&delta_done) {
         let table = dest.child(&d.dir);
@@ -590,6 +599,7 @@ async fn run_day_inner(
                 rows: d.files.iter().map(|f| f.rows).sum(),
                 bytes: d.files.iter().map(|f| f.bytes).sum(),
                 version: Some(done.version),
+                all_null_rows: d.all_null_rows,
             },
         );
     }

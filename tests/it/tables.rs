@@ -457,14 +457,36 @@ fn calculation_parts_typed_tables_are_the_export_read_with_from_json() {
     let dir = tempfile::tempdir().unwrap();
     let (source, _dks, url) = day(dir.path(), &[PARTS]);
     let dest = dir.path().join("out");
+    // A typed table of the run's own whose one field no document has: every
+    // row is all NULL, and the report counts them.
+    std::fs::write(dir.path().join("nothing.ddl"), "nothing_here STRING").unwrap();
+    let config = dir.path().join("weir.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[tables]]\ncollection = \"{PARTS}\"\nname = \"nothing\"\nsource = \"export\"\nreplace = \"table\"\nschema_file = \"nothing.ddl\"\n"
+        ),
+    )
+    .unwrap();
+    let report = dir.path().join("report.json");
     succeeded(&run(
         PARTS,
         &source,
         &dest,
         &url,
-        &["--update", "--since", DATE],
+        &[
+            "--update",
+            "--since",
+            DATE,
+            "--config",
+            config.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
         &[],
     ));
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let derived = &report["days"][0]["derived"];
     let export_dir = dest.join(format!(
         "corporate_data_ingestion/exports/calculator/calculationParts/{DATE}"
     ));
@@ -475,6 +497,15 @@ fn calculation_parts_typed_tables_are_the_export_read_with_from_json() {
         "parquet",
     );
     assert!(!export.is_empty());
+    assert_eq!(
+        derived["table:src_calculator_parts"]["all_null_rows"], 0,
+        "{derived}"
+    );
+    assert_eq!(
+        derived["table:nothing"]["all_null_rows"],
+        export.len(),
+        "{derived}"
+    );
     assert_eq!(parts.len(), export.len());
     assert_eq!(amounts.len(), export.len());
     let typed: BTreeMap<String, Value> = parts

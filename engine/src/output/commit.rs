@@ -38,6 +38,9 @@ pub struct PublishedDir {
     /// For a Delta table, the version the day made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
+    /// For a typed table, rows whose every column is NULL (malformed `val`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_null_rows: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -132,6 +135,7 @@ pub async fn publish_all(
             rows: out.files.iter().map(|f| f.rows).sum(),
             bytes: out.files.iter().map(|f| f.bytes).sum(),
             version: None,
+            all_null_rows: None,
         });
     }
     if dest.is_local() {

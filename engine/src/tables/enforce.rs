@@ -171,6 +171,7 @@ pub(crate) async fn enforce(
         }],
         merge: None,
         delta: None,
+        all_null_rows: None,
     }))
 }
 

@@ -233,6 +233,56 @@ impl TableDef {
     }
 }
 
+/// Rows of a staged table whose every column is NULL, counted where the day
+/// runs (on the executors in cluster mode) from the files just written.
+async fn all_null_rows(
+    day: &StagedDay<'_>,
+    output: &DerivedOutput,
+    format: OutputFormat,
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> DfResult<u64> {
+    use datafusion::functions_aggregate::expr_fn::count;
+    use datafusion::logical_expr::{Expr, and};
+    const STAGED: &str = "__weir_staged";
+    let table = day.staged_table(
+        output,
+        format,
+        std::sync::Arc::new(schema.clone()),
+        Vec::new(),
+    );
+    let ctx = crate::post::weir_session(
+        datafusion::prelude::SessionConfig::new()
+            .with_target_partitions(day.job.partitions.max(1))
+            .with_round_robin_repartition(false),
+    );
+    ctx.register_table(STAGED, std::sync::Arc::new(table))?;
+    let Some(all_null) = schema
+        .fields()
+        .iter()
+        .map(|f| Expr::Column(datafusion::common::Column::from_name(f.name())).is_null())
+        .reduce(and)
+    else {
+        return Ok(0);
+    };
+    let plan = ctx
+        .table(STAGED)
+        .await?
+        .filter(all_null)?
+        .aggregate(vec![], vec![count(lit(1)).alias("n")])?
+        .create_physical_plan()
+        .await?;
+    let batches = day.runner.collect(plan).await?;
+    Ok(batches
+        .iter()
+        .filter_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::Int64Array>()
+                .map(|c| c.iter().flatten().sum::<i64>())
+        })
+        .sum::<i64>() as u64)
+}
+
 /// Stages `tables` of one source in order, each visible to the next as a view.
 /// `ctx` is the day's session with the source registered. A table that fails
 /// fails the day's commit, naming the table.
@@ -258,6 +308,13 @@ pub async fn stage_tables(
         let data_schema = frame.schema().as_arrow().clone();
         let spec = table.spec(tables_root, export_date);
         let mut output = day.stage(frame, spec.clone()).await?;
+        if matches!(table.query, TableQuery::Schema(_)) && table.partition_by.is_empty() {
+            output.all_null_rows = Some(
+                all_null_rows(day, &output, table.format.files(), &data_schema)
+                    .await
+                    .map_err(step)?,
+            );
+        }
         if table.format == TableFormat::Delta {
             let day_partition = (table.replace == Replace::Day)
                 .then(|| (table.day_column.clone(), export_date.to_string()));
