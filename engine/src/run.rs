@@ -561,6 +561,13 @@ async fn run_day_inner(
     }
     // The Delta commits first: each is atomic by itself, and one the rest of
     // the day cannot follow is taken back by a commit that undoes it.
+    if !delta.is_empty() {
+        let plans: Vec<&crate::tables::delta::DeltaPlan> =
+            delta.iter().filter_map(|d| d.delta.as_deref()).collect();
+        crate::tables::delta::write_journal(&dest, &job.staging(), &plans)
+            .await
+            .map_err(check_failed(Fault::Environment))?;
+    }
     let delta_done = commit_delta_tables(&dest, &delta)
         .await
         .map_err(check_failed(Fault::Environment))?;
@@ -571,6 +578,12 @@ async fn run_day_inner(
             return Err(e);
         }
     };
+    if !delta.is_empty()
+        && let Err(e) = crate::tables::delta::mark_done(&dest, &job.staging()).await
+    {
+        // The day is published; only a takeover's recovery would read this.
+        tracing::warn!(error = %e, "could not mark the day's Delta commits done");
+    }
     let mut published = published.into_iter();
     report.quarantine = published.next();
     report.output = published.next();

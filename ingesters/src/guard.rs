@@ -47,6 +47,19 @@ impl DayGuard {
             if recovered != Recovery::Nothing {
                 tracing::warn!(collection, %export_date, dead_run = %dead.run_id, ?recovered, "the dead run's commit was rolled back");
             }
+            // And its Delta commits, if the rest of its day never published.
+            let undone = weir_engine::tables::delta::recover(&dest, &staging)
+                .await
+                .map_err(|detail| weir_engine::Error::Config {
+                    field: "tables".to_owned(),
+                    detail: format!(
+                        "{collection} {export_date}: taking back the Delta commits of dead run {}: {detail}",
+                        dead.run_id
+                    ),
+                })?;
+            if undone > 0 {
+                tracing::warn!(collection, %export_date, dead_run = %dead.run_id, undone, "the dead run's Delta commits were taken back");
+            }
             if let Err(e) = discard_staging(&dest, &staging).await {
                 tracing::warn!(error = %e, "could not remove the dead run's staging");
             }

@@ -227,3 +227,84 @@ fn on_s3_two_runs_racing_on_a_delta_table_both_land() {
         assert_eq!(days, ["2024-05-02", "2024-05-03"], "{table}");
     }
 }
+
+#[test]
+fn a_run_killed_after_its_delta_commits_has_them_taken_back_by_the_next() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let (source, _dks, url) = day(dir.path(), &[AUDIT]);
+    let dest = dir.path().join("out");
+    let config = dir.path().join("short-lease.toml");
+    std::fs::write(&config, "lease_ttl_secs = 3\ntable_format = \"delta\"\n").unwrap();
+    let config_arg = ["--config", config.to_str().unwrap()];
+    succeeded(&run(AUDIT, &source, &dest, &url, &config_arg, &[]));
+    let first = check_delta_tables(&dest);
+
+    // Killed after its Delta commits, in the middle of the rest of its
+    // commit (the daily's swap).
+    let mut args: Vec<String> = [
+        "run",
+        "--collection",
+        AUDIT,
+        "--date",
+        DATE,
+        "--tables",
+        "--max-corrupt-ratio",
+        "0.1",
+        "--source",
+        source.to_str().unwrap(),
+        "--dest",
+        dest.to_str().unwrap(),
+        "--dks-url",
+        &url,
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    args.extend(config_arg.iter().map(|a| a.to_string()));
+    let mut child = std::process::Command::new(weir_tests::weir_bin())
+        .args(&args)
+        .env("WEIR_TEST_PAUSE_AT", "swap:json/daily")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let daily = dest.join(format!(
+        "corporate_data_ingestion/json/daily/{DATE}/data/businessAudit"
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while daily.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the commit never reached its swap"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        local(&dest, "auditlog")["version"],
+        1,
+        "the dead run committed"
+    );
+
+    // Once its lease has expired, the next run takes the day over, takes the
+    // dead run's commits back, and publishes its own.
+    std::thread::sleep(Duration::from_secs(4));
+    succeeded(&run(AUDIT, &source, &dest, &url, &config_arg, &[]));
+    let t = local(&dest, "auditlog");
+    assert_eq!(
+        t["history"],
+        serde_json::json!(["WRITE", "WRITE", "RESTORE", "WRITE"]),
+        "{t}"
+    );
+    let after = check_delta_tables(&dest);
+    for (table, rows) in &first {
+        assert_eq!(
+            by(rows, key(table)),
+            by(&after[table], key(table)),
+            "{table}"
+        );
+    }
+}

@@ -17,6 +17,13 @@
 //! The log is read back by `deltalake` (delta-rs) and Spark in the tests.
 //! Weir reads JSON commits only: a table whose log another writer has
 //! checkpointed is refused, naming the checkpoint.
+//!
+//! A day's Delta commits come before the rest of its commit. If the rest
+//! fails, the run takes them back with a version that undoes each (a
+//! `RESTORE`, with its own `txn` so it is made once); if the run dies in
+//! between, the journal it wrote first (`<staging>/publish/delta.json`,
+//! without `delta-done` beside it) lets whoever takes the day over do the
+//! same ([`recover`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -364,20 +371,180 @@ pub async fn undo(
     plan: &DeltaPlan,
     committed: &DeltaCommitted,
 ) -> Result<u64, String> {
+    undo_actions(
+        dest,
+        &plan.table_dir,
+        &plan.app_id,
+        &plan.run_id,
+        &committed.added,
+        &committed.removed,
+    )
+    .await
+}
+
+async fn undo_actions(
+    dest: &Location,
+    table_dir: &str,
+    app_id: &str,
+    run_id: &str,
+    added: &[DeltaFile],
+    removed: &[DeltaFile],
+) -> Result<u64, String> {
+    let undo_id = format!("undo:{app_id}");
     for _ in 0..COMMIT_ATTEMPTS {
-        let snap = snapshot(dest, &plan.table_dir).await?;
+        let snap = snapshot(dest, table_dir).await?;
+        if snap.app_ids.contains(&undo_id) {
+            return Ok(snap.version.unwrap_or(0));
+        }
         let version = snap.version.map_or(0, |v| v + 1);
-        let mut actions = vec![commit_info(plan, "RESTORE")];
-        actions.extend(committed.added.iter().map(remove_action));
-        actions.extend(committed.removed.iter().map(add_action));
-        if write_version(dest, &plan.table_dir, version, &actions).await? {
+        let mut actions = vec![json!({"commitInfo": {
+            "timestamp": now_ms(),
+            "operation": "RESTORE",
+            "operationParameters": {"undoes": app_id},
+            "engineInfo": format!("weir/{}", env!("CARGO_PKG_VERSION")),
+            "weirRunId": run_id,
+        }})];
+        actions.extend(added.iter().map(remove_action));
+        actions.extend(removed.iter().map(add_action));
+        actions.push(json!({"txn": {"appId": undo_id, "version": 0, "lastUpdated": now_ms()}}));
+        if write_version(dest, table_dir, version, &actions).await? {
             return Ok(version);
         }
     }
-    Err(format!(
-        "{}: could not undo version {}",
-        plan.table_dir, committed.version
-    ))
+    Err(format!("{table_dir}: could not undo {app_id}"))
+}
+
+/// The journal of a day's Delta commits, under its staging.
+const JOURNAL: &str = "publish/delta.json";
+/// Beside it once the whole day is published.
+const DONE: &str = "publish/delta-done";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct JournalEntry {
+    table_dir: String,
+    app_id: String,
+}
+
+/// Records the commits the day is about to make (before making them).
+pub async fn write_journal(
+    dest: &Location,
+    staging: &str,
+    plans: &[&DeltaPlan],
+) -> Result<(), String> {
+    let entries: Vec<JournalEntry> = plans
+        .iter()
+        .map(|p| JournalEntry {
+            table_dir: p.table_dir.clone(),
+            app_id: p.app_id.clone(),
+        })
+        .collect();
+    let body = serde_json::to_vec(&entries).map_err(err)?;
+    dest.store
+        .put(
+            &dest.child(&format!("{staging}/{JOURNAL}")),
+            PutPayload::from(body),
+        )
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Records that the whole day is published (its commits stand).
+pub async fn mark_done(dest: &Location, staging: &str) -> Result<(), String> {
+    dest.store
+        .put(
+            &dest.child(&format!("{staging}/{DONE}")),
+            PutPayload::from_static(b""),
+        )
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Takes back the Delta commits of a dead run whose staging is `staging`
+/// and whose day did not finish publishing; how many were taken back.
+pub async fn recover(dest: &Location, staging: &str) -> Result<usize, String> {
+    let journal = dest.child(&format!("{staging}/{JOURNAL}"));
+    let bytes = match dest.store.get(&journal).await {
+        Ok(got) => got.bytes().await.map_err(err)?,
+        Err(object_store::Error::NotFound { .. }) => return Ok(0),
+        Err(e) => return Err(err(e)),
+    };
+    let done = dest.child(&format!("{staging}/{DONE}"));
+    if dest.store.head(&done).await.is_ok() {
+        return Ok(0);
+    }
+    let entries: Vec<JournalEntry> = serde_json::from_slice(&bytes).map_err(err)?;
+    let mut undone = 0;
+    for entry in entries {
+        if let Some((added, removed)) = commit_of(dest, &entry.table_dir, &entry.app_id).await? {
+            undo_actions(
+                dest,
+                &entry.table_dir,
+                &entry.app_id,
+                "recovery",
+                &added,
+                &removed,
+            )
+            .await?;
+            undone += 1;
+        }
+    }
+    Ok(undone)
+}
+
+/// The files a transaction added and removed, if it is in the log.
+async fn commit_of(
+    dest: &Location,
+    table_dir: &str,
+    app_id: &str,
+) -> Result<Option<(Vec<DeltaFile>, Vec<DeltaFile>)>, String> {
+    let log = dest.child(&format!("{table_dir}/{LOG_DIR}"));
+    let listed: Vec<object_store::ObjectMeta> = dest
+        .store
+        .list(Some(&log))
+        .try_collect()
+        .await
+        .map_err(err)?;
+    for meta in listed {
+        if !meta.location.as_ref().ends_with(".json") {
+            continue;
+        }
+        let bytes = dest
+            .store
+            .get(&meta.location)
+            .await
+            .map_err(err)?
+            .bytes()
+            .await
+            .map_err(err)?;
+        let actions: Vec<Value> = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect();
+        let ours = actions
+            .iter()
+            .any(|a| a["txn"]["appId"].as_str() == Some(app_id));
+        if !ours {
+            continue;
+        }
+        let mut added = Vec::new();
+        let mut removed = Vec::new();
+        for action in &actions {
+            let mut one = Snapshot::default();
+            if let Some(remove) = action.get("remove") {
+                // A removed file, as its add action would describe it.
+                apply(&mut one, &json!({"add": remove}));
+                removed.extend(one.files.into_values());
+            } else if action.get("add").is_some() {
+                apply(&mut one, action);
+                added.extend(one.files.into_values());
+            }
+        }
+        return Ok(Some((added, removed)));
+    }
+    Ok(None)
 }
 
 /// Creates `<version>.json`; `false` when another writer has it.
