@@ -63,7 +63,7 @@ pub fn write_merge_inputs(
             .map(|_| {
                 let id = id(&mut rng, &prefix);
                 Row {
-                    val: crate::calculation_part(&mut rng, &id),
+                    val: crate::calculation_part(&mut rng, inner(&id)),
                     id,
                     delete: false,
                     last_modified: day_ms - rng.gen_range(0..86_400_000 * 365),
@@ -80,7 +80,7 @@ pub fn write_merge_inputs(
                 id(&mut rng, &prefix)
             };
             let row = Row {
-                val: crate::calculation_part(&mut rng, &id),
+                val: crate::calculation_part(&mut rng, inner(&id)),
                 id,
                 delete: (0.6..0.7).contains(&pick),
                 last_modified: day_ms + rng.gen_range(0..86_400_000),
@@ -124,6 +124,12 @@ pub fn write_merge_inputs(
     Ok(inputs)
 }
 
+/// The document's `_id.id` of a row id `{"id":"…"}`.
+fn inner(id: &str) -> &str {
+    id.trim_start_matches(r#"{"id":""#)
+        .trim_end_matches(r#""}"#)
+}
+
 fn id(rng: &mut StdRng, prefix: &str) -> String {
     let tail = crate::uuid(rng);
     format!(r#"{{"id":"{prefix}{}"}}"#, &tail[2..])
@@ -160,4 +166,19 @@ fn encode(rows: &[Row], export: bool) -> std::io::Result<Vec<u8>> {
         RecordBatch::try_new(Arc::clone(&schema), columns).map_err(std::io::Error::other)?;
     encode_table(schema, &[batch], OutputFormat::Orc, OrcCompression::Zlib)
         .map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_json_with_the_rows_id() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let id = id(&mut rng, "0a");
+        let doc: serde_json::Value =
+            serde_json::from_str(&crate::calculation_part(&mut rng, inner(&id))).unwrap();
+        let row_id: serde_json::Value = serde_json::from_str(&id).unwrap();
+        assert_eq!(doc["_id"]["id"], row_id["id"]);
+    }
 }
