@@ -11,7 +11,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::tables::{
-    AUDIT, DATE, by, check_audit_tables_read, day, key, run, succeeded, table_dir, weir,
+    AUDIT, DATE, assert_same_tables, check_audit_tables_read, day, run, succeeded, table_dir, weir,
 };
 
 /// A Delta table as delta-rs reads it.
@@ -54,13 +54,7 @@ fn delta_tables_version_each_day_and_a_failed_day_takes_its_commits_back() {
     // A rerun replaces the day's partition: a new version, the same rows.
     succeeded(&run(AUDIT, &source, &dest, &url, &delta, &[]));
     let again = check_delta_tables(&dest);
-    for (table, rows) in &first {
-        assert_eq!(
-            by(rows, key(table)),
-            by(&again[table], key(table)),
-            "{table}"
-        );
-    }
+    assert_same_tables(&first, &again);
     let t = local(&dest, "auditlog");
     assert_eq!(t["version"], 1);
     assert_eq!(t["history"], serde_json::json!(["WRITE", "WRITE"]));
@@ -107,13 +101,7 @@ fn delta_tables_version_each_day_and_a_failed_day_takes_its_commits_back() {
         String::from_utf8_lossy(&out.stdout)
     );
     let after = check_delta_tables(&dest);
-    for (table, rows) in &first {
-        assert_eq!(
-            by(rows, key(table)),
-            by(&after[table], key(table)),
-            "{table}"
-        );
-    }
+    assert_same_tables(&first, &after);
     let t = local(&dest, "auditlog");
     assert_eq!(t["version"], 3);
     assert_eq!(
@@ -300,11 +288,5 @@ fn a_run_killed_after_its_delta_commits_has_them_taken_back_by_the_next() {
         "{t}"
     );
     let after = check_delta_tables(&dest);
-    for (table, rows) in &first {
-        assert_eq!(
-            by(rows, key(table)),
-            by(&after[table], key(table)),
-            "{table}"
-        );
-    }
+    assert_same_tables(&first, &after);
 }

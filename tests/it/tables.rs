@@ -126,6 +126,16 @@ pub(crate) fn key(table: &str) -> &'static str {
     }
 }
 
+/// The same rows in each audit table, in whatever order they were read.
+pub(crate) fn assert_same_tables(
+    a: &BTreeMap<&'static str, Vec<Value>>,
+    b: &BTreeMap<&'static str, Vec<Value>>,
+) {
+    for (table, rows) in a {
+        assert_eq!(by(rows, key(table)), by(&b[table], key(table)), "{table}");
+    }
+}
+
 /// Rows keyed by a column, for comparing tables read in any order.
 pub(crate) fn by(rows: &[Value], key: &str) -> BTreeMap<String, Value> {
     rows.iter()
@@ -301,13 +311,7 @@ fn business_audit_tables_publish_with_the_day_and_read_back_with_pyarrow() {
     // A rerun replaces the day's partitions with the same rows.
     succeeded(&run(AUDIT, &source, &dest, &url, &[], &[]));
     let again = check_audit_tables(&dest);
-    for (table, rows) in &first {
-        assert_eq!(
-            by(rows, key(table)),
-            by(&again[table], key(table)),
-            "{table}"
-        );
-    }
+    assert_same_tables(&first, &again);
 
     // A table whose SQL fails: the day fails naming it, nothing changes.
     let before = snapshot(&dest);
@@ -397,13 +401,7 @@ fn on_a_cluster_the_tables_are_the_ones_built_in_process_and_keyed_hashes_stay_k
     );
     let on_cluster = check_audit_tables(&remote);
     let in_process = check_audit_tables(&local);
-    for (table, rows) in &in_process {
-        assert_eq!(
-            by(rows, key(table)),
-            by(&on_cluster[table], key(table)),
-            "{table}"
-        );
-    }
+    assert_same_tables(&in_process, &on_cluster);
     let typed = by(&in_process["auditlog"], "audit_id");
     for dest in [&local, &remote] {
         let hashed = read(&table_dir(dest, AUDIT, "auditlog_hashed"), "parquet");
@@ -428,13 +426,7 @@ fn on_a_cluster_the_tables_are_the_ones_built_in_process_and_keyed_hashes_stay_k
         cluster.logs()
     );
     let as_delta = crate::delta::check_delta_tables(&remote_delta);
-    for (table, rows) in &in_process {
-        assert_eq!(
-            by(rows, key(table)),
-            by(&as_delta[table], key(table)),
-            "{table}"
-        );
-    }
+    assert_same_tables(&in_process, &as_delta);
 
     // The key is in no log and no published file.
     assert!(!cluster.logs().contains(KEY));

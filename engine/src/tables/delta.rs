@@ -108,6 +108,18 @@ fn err(e: impl std::fmt::Display) -> String {
 
 /// The table's state from its JSON commits.
 pub async fn snapshot(dest: &Location, table_dir: &str) -> Result<Snapshot, String> {
+    let mut snap = Snapshot::default();
+    for (version, actions) in read_log(dest, table_dir).await? {
+        for action in &actions {
+            apply(&mut snap, action);
+        }
+        snap.version = Some(version);
+    }
+    Ok(snap)
+}
+
+/// Every commit of the table's log, in order, as its actions.
+async fn read_log(dest: &Location, table_dir: &str) -> Result<Vec<(u64, Vec<Value>)>, String> {
     let log = dest.child(&format!("{table_dir}/{LOG_DIR}"));
     let listed: Vec<object_store::ObjectMeta> = dest
         .store
@@ -132,9 +144,9 @@ pub async fn snapshot(dest: &Location, table_dir: &str) -> Result<Snapshot, Stri
         }
     }
     versions.sort();
-    let mut snap = Snapshot::default();
-    for (expected, (version, path)) in versions.iter().enumerate() {
-        if *version != expected as u64 {
+    let mut commits = Vec::with_capacity(versions.len());
+    for (expected, (version, path)) in versions.into_iter().enumerate() {
+        if version != expected as u64 {
             return Err(format!(
                 "{}: version {expected} is missing",
                 dest.display(&log)
@@ -142,20 +154,22 @@ pub async fn snapshot(dest: &Location, table_dir: &str) -> Result<Snapshot, Stri
         }
         let bytes = dest
             .store
-            .get(path)
+            .get(&path)
             .await
             .map_err(err)?
             .bytes()
             .await
             .map_err(err)?;
+        let mut actions = Vec::new();
         for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let action: Value =
-                serde_json::from_slice(line).map_err(|e| format!("{}: {e}", dest.display(path)))?;
-            apply(&mut snap, &action);
+            actions.push(
+                serde_json::from_slice(line)
+                    .map_err(|e| format!("{}: {e}", dest.display(&path)))?,
+            );
         }
-        snap.version = Some(*version);
+        commits.push((version, actions));
     }
-    Ok(snap)
+    Ok(commits)
 }
 
 fn apply(snap: &mut Snapshot, action: &Value) {
@@ -499,30 +513,7 @@ async fn commit_of(
     table_dir: &str,
     app_id: &str,
 ) -> Result<Option<(Vec<DeltaFile>, Vec<DeltaFile>)>, String> {
-    let log = dest.child(&format!("{table_dir}/{LOG_DIR}"));
-    let listed: Vec<object_store::ObjectMeta> = dest
-        .store
-        .list(Some(&log))
-        .try_collect()
-        .await
-        .map_err(err)?;
-    for meta in listed {
-        if !meta.location.as_ref().ends_with(".json") {
-            continue;
-        }
-        let bytes = dest
-            .store
-            .get(&meta.location)
-            .await
-            .map_err(err)?
-            .bytes()
-            .await
-            .map_err(err)?;
-        let actions: Vec<Value> = bytes
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .filter_map(|l| serde_json::from_slice(l).ok())
-            .collect();
+    for (_, actions) in read_log(dest, table_dir).await? {
         let ours = actions
             .iter()
             .any(|a| a["txn"]["appId"].as_str() == Some(app_id));
