@@ -279,7 +279,9 @@ fn a_run_killed_after_its_delta_commits_has_them_taken_back_by_the_next() {
 
     // Once its lease has expired, the next run takes the day over, takes the
     // dead run's commits back, and publishes its own.
-    std::thread::sleep(Duration::from_secs(4));
+    crate::operations::wait_until_expired(
+        &dest.join(format!("_weir/leases/data.businessAudit/{DATE}")),
+    );
     succeeded(&run(AUDIT, &source, &dest, &url, &config_arg, &[]));
     let t = local(&dest, "auditlog");
     assert_eq!(

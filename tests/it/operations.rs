@@ -390,7 +390,7 @@ async fn of_runs_taking_a_day_at_the_same_moment_exactly_one_gets_it() {
 }
 
 /// Waits (60 s at most) until the newest lease of a day has expired.
-fn wait_until_expired(lease: &Path) {
+pub(crate) fn wait_until_expired(lease: &Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let newest = walk_files(lease).into_iter().max().expect("a lease");
