@@ -39,9 +39,14 @@ pub enum Command {
     /// Every run of the days given.
     History(Box<StatusArgs>),
     /// Take a published day back: its output is moved under
-    /// `_weir/retracted/` (kept until `weir vacuum`), its status RETRACTED.
+    /// `_weir/retracted/` (kept until `weir vacuum`), the version it
+    /// replaced comes back, its Delta commits are undone, its status
+    /// RETRACTED.
     Retract(Box<RetractArgs>),
-    /// Delete retracted output older than a bound.
+    /// Finish what dead runs left (commits cut short, staging), for the
+    /// collections and dates given (all dates with staging by default).
+    Recover(Box<StatusArgs>),
+    /// Delete retracted output and replaced versions older than a bound.
     Vacuum(VacuumArgs),
     /// Each collection's tables as published (`weir tables`), or the
     /// statements registering them in Hive, Glue or Athena (`weir tables ddl`).
@@ -492,7 +497,8 @@ pub struct VacuumArgs {
     /// TOML file (its `[s3]` settings are used).
     #[arg(long, env = "WEIR_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Delete what was retracted longer ago than this: `7d`, `36h`, `0d`.
+    /// Delete what was retracted or replaced longer ago than this: `7d`,
+    /// `36h`, `0d`.
     #[arg(long, default_value = "7d")]
     pub older_than: String,
 }

@@ -17,6 +17,7 @@ mod generate;
 pub mod logging;
 mod metrics;
 mod progress;
+mod recover;
 mod remote;
 mod run;
 mod scheduler;
@@ -65,6 +66,7 @@ pub fn run_with(cli: cli::Cli, registry: Registry) -> Result<ExitCode, Error> {
         cli::Command::Status(args) => status::run(&args, status::View::Latest),
         cli::Command::History(args) => status::run(&args, status::View::History),
         cli::Command::Retract(args) => status::retract(&args),
+        cli::Command::Recover(args) => recover::run(&args),
         cli::Command::Vacuum(args) => status::vacuum(&args),
         cli::Command::Tables(args) => tables::run(&args, &registry),
         cli::Command::Scheduler(args) => scheduler::run(&args),

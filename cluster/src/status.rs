@@ -145,6 +145,19 @@ pub(crate) fn retract(args: &RetractArgs) -> Result<ExitCode, Error> {
                             continue;
                         }
                     };
+                if let Some(dead) = &lease.took_over
+                    && let Err(e) =
+                        weir_ingesters::recover_dead_run(&dest, &name, *date, &dead.run_id, &run_id)
+                            .await
+                {
+                    println!(
+                        "{name} {date}: not retracted: recovering dead run {}: {e}",
+                        dead.run_id
+                    );
+                    failed = true;
+                    lease.release().await;
+                    continue;
+                }
                 match weir_engine::status::retract::retract(
                     &dest,
                     &name,
@@ -159,6 +172,12 @@ pub(crate) fn retract(args: &RetractArgs) -> Result<ExitCode, Error> {
                         println!("{name} {date}: run {}'s output retracted", done.run.run_id);
                         for (from, to) in &done.moved {
                             println!("  {from} -> {to}");
+                        }
+                        for (path, by) in &done.restored {
+                            println!("  {path}: run {by}'s version restored");
+                        }
+                        for (table, version) in &done.undone {
+                            println!("  {table}: the run's commit taken back (version {version})");
                         }
                     }
                     Err(e) => {
@@ -202,6 +221,6 @@ pub(crate) fn vacuum(args: &VacuumArgs) -> Result<ExitCode, Error> {
     let deleted = crate::runtime()?
         .block_on(weir_engine::status::retract::vacuum(&dest, older_than))
         .map_err(Error::Engine)?;
-    println!("vacuum: {deleted} retracted files older than {text} deleted");
+    println!("vacuum: {deleted} retracted or replaced files older than {text} deleted");
     Ok(ExitCode::SUCCESS)
 }

@@ -647,9 +647,18 @@ pub async fn run_merge(
                 .map_err(|detail| job.failed(Fault::Environment, detail))?;
         }
         let files: Vec<&StagedFile> = output.files.iter().collect();
+        let keep = crate::status::versions::keep_prefix(
+            &job.collection,
+            &job.export_date.to_string(),
+            &job.run_id,
+        );
+        let paths = crate::output::CommitPaths {
+            staging: &staging,
+            keep: &keep,
+        };
         let published = publish_all(
             &dest,
-            &staging,
+            paths,
             &[DirOutput {
                 dir: &output.dir,
                 files: &files,

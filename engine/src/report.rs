@@ -19,6 +19,10 @@ pub struct OutputRef {
     pub format: String,
     /// Directory path or URL.
     pub path: String,
+    /// For a Delta table, the version the run committed (a retraction
+    /// takes that commit back instead of moving the table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// How a day ended.

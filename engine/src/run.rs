@@ -571,7 +571,16 @@ async fn run_day_inner(
     let delta_done = commit_delta_tables(&dest, &delta)
         .await
         .map_err(check_failed(Fault::Environment))?;
-    let published = match publish_all(&dest, &job.staging(), &outputs, &job.run_id).await {
+    let keep = crate::status::versions::keep_prefix(
+        &job.ingest.collection.to_string(),
+        &job.export_date.to_string(),
+        &job.run_id,
+    );
+    let paths = crate::output::CommitPaths {
+        staging: &job.staging(),
+        keep: &keep,
+    };
+    let published = match publish_all(&dest, paths, &outputs, &job.run_id).await {
         Ok(published) => published,
         Err(e) => {
             undo_delta_tables(&dest, &delta, &delta_done).await;
@@ -765,6 +774,7 @@ pub fn output_refs(job: &DayJob, report: &DayReport) -> Vec<OutputRef> {
             export_date: report.export_date.clone(),
             format: job.output.format.as_str().to_owned(),
             path: out.path.clone(),
+            version: None,
         });
     }
     if let Some(q) = &report.quarantine {
@@ -773,6 +783,7 @@ pub fn output_refs(job: &DayJob, report: &DayReport) -> Vec<OutputRef> {
             export_date: report.export_date.clone(),
             format: "quarantine".to_owned(),
             path: q.path.clone(),
+            version: None,
         });
     }
     for (name, dir) in &report.derived {
@@ -781,6 +792,7 @@ pub fn output_refs(job: &DayJob, report: &DayReport) -> Vec<OutputRef> {
             export_date: report.export_date.clone(),
             format: name.clone(),
             path: dir.path.clone(),
+            version: dir.version,
         });
     }
     refs

@@ -2,10 +2,10 @@
 //! its status record, from the moment the run takes the day to its end.
 
 use chrono::NaiveDate;
-use weir_engine::output::{Recovery, discard_staging, recover_local};
+use weir_engine::output::{Recovery, discard_staging, recover};
 use weir_engine::report::{DayReport, DayStatus, OutputRef};
 use weir_engine::run::STAGING_ROOT;
-use weir_engine::status::{DayRun, DynamoStatus, Lease, RunKind, StatusStore, day_key};
+use weir_engine::status::{DayRun, DayState, DynamoStatus, Lease, RunKind, StatusStore, day_key};
 use weir_engine::storage::Location;
 
 use crate::RunContext;
@@ -33,44 +33,9 @@ impl DayGuard {
         let lease = Lease::take(&dest, collection, export_date, &ctx.run_id, ctx.lease_ttl).await?;
         let mut run = DayRun::started(collection, export_date, &ctx.run_id, kind);
         if let Some(dead) = &lease.took_over {
-            tracing::warn!(collection, %export_date, dead_run = %dead.run_id, host = %dead.host, "took over the day from a run whose lease expired; removing its staging");
             run.took_over_from = Some(dead.run_id.clone());
-            let staging = format!(
-                "{STAGING_ROOT}/{}/{}/{export_date}",
-                dead.run_id,
-                day_key(collection)
-            );
-            // Its commit may have been cut short: the day as it was first
-            // (a failure here leaves its staging, which holds the previous
-            // output, untouched).
-            let recovered = recover_local(&dest, &staging)?;
-            if recovered != Recovery::Nothing {
-                tracing::warn!(collection, %export_date, dead_run = %dead.run_id, ?recovered, "the dead run's commit was rolled back");
-            }
-            // And its Delta commits, if the rest of its day never published.
-            let undone = weir_engine::tables::delta::recover(&dest, &staging)
-                .await
-                .map_err(|detail| weir_engine::Error::Config {
-                    field: "tables".to_owned(),
-                    detail: format!(
-                        "{collection} {export_date}: taking back the Delta commits of dead run {}: {detail}",
-                        dead.run_id
-                    ),
-                })?;
-            if undone > 0 {
-                tracing::warn!(collection, %export_date, dead_run = %dead.run_id, undone, "the dead run's Delta commits were taken back");
-            }
-            if let Err(e) = discard_staging(&dest, &staging).await {
-                tracing::warn!(error = %e, "could not remove the dead run's staging");
-            }
-            if dest.is_local() {
-                // Its directories, once empty (other days of it may still
-                // wait for their own takeover).
-                let run_dir = format!("{STAGING_ROOT}/{}", dead.run_id);
-                for dir in [format!("{run_dir}/{}", day_key(collection)), run_dir] {
-                    let _ = std::fs::remove_dir(dest.display(&dest.child(&dir)));
-                }
-            }
+            tracing::warn!(collection, %export_date, dead_run = %dead.run_id, host = %dead.host, "took over the day from a run whose lease expired");
+            recover_dead_run(&dest, collection, export_date, &dead.run_id, &ctx.run_id).await?;
         }
         let store = StatusStore::new(dest);
         store.record(&run).await?;
@@ -115,6 +80,81 @@ impl DayGuard {
         }
         self.lease.release().await;
     }
+}
+
+/// What a run that took a day over from a dead one (`dead`, whose lease
+/// run id; its lease
+/// expired) does before anything else: rolls back the dead run's commit if
+/// it was cut short (the day as it was before it), takes back its Delta
+/// commits if the rest of its day never published, removes its staging,
+/// and records its run FAILED. `by` is the run doing it. Used by every run
+/// that takes a day and by `weir recover`.
+pub async fn recover_dead_run(
+    dest: &Location,
+    collection: &str,
+    export_date: NaiveDate,
+    dead: &str,
+    by: &str,
+) -> weir_engine::Result<()> {
+    let key = day_key(collection);
+    // A run's day and a merge's day stage apart.
+    for staging in [
+        format!("{STAGING_ROOT}/{}/{key}/{export_date}", dead),
+        format!("{STAGING_ROOT}/{}/{key}.merge/{export_date}", dead),
+    ] {
+        // Its commit may have been cut short: the day as it was first (a
+        // failure here leaves its staging, which may hold the previous
+        // output, untouched).
+        let recovered = recover(dest, &staging).await?;
+        if recovered != Recovery::Nothing {
+            tracing::warn!(collection, %export_date, dead_run = %dead, ?recovered, "the dead run's commit was rolled back");
+        }
+        // And its Delta commits, if the rest of its day never published.
+        let undone = weir_engine::tables::delta::recover(dest, &staging)
+            .await
+            .map_err(|detail| weir_engine::Error::Config {
+                field: "tables".to_owned(),
+                detail: format!(
+                    "{collection} {export_date}: taking back the Delta commits of dead run {}: {detail}",
+                    dead
+                ),
+            })?;
+        if undone > 0 {
+            tracing::warn!(collection, %export_date, dead_run = %dead, undone, "the dead run's Delta commits were taken back");
+        }
+        if let Err(e) = discard_staging(dest, &staging).await {
+            tracing::warn!(error = %e, "could not remove the dead run's staging");
+        }
+    }
+    if dest.is_local() {
+        // Its directories, once empty (other days of it may still wait
+        // for their own takeover).
+        let run_dir = format!("{STAGING_ROOT}/{}", dead);
+        for dir in [
+            format!("{run_dir}/{key}"),
+            format!("{run_dir}/{key}.merge"),
+            run_dir,
+        ] {
+            let _ = std::fs::remove_dir(dest.display(&dest.child(&dir)));
+        }
+    }
+    // Its status still says IN_PROGRESS: it is not, and never will be.
+    let store = StatusStore::new(dest.clone());
+    let history = store.history(collection, export_date).await?;
+    if let Some(mut run) = history
+        .into_iter()
+        .rev()
+        .find(|r| r.run_id == dead && r.state == DayState::InProgress)
+    {
+        run.state = DayState::Failed;
+        run.ended_at = Some(chrono::Utc::now());
+        run.fault = Some(weir_engine::Fault::Environment);
+        run.error = Some(format!(
+            "the run died holding the day (its lease expired); run {by} recovered the day"
+        ));
+        store.record(&run).await?;
+    }
+    Ok(())
 }
 
 /// The report of a day the run could not take.

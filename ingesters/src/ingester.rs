@@ -334,6 +334,7 @@ pub fn merge_refs(day: &DayReport) -> Vec<OutputRef> {
             export_date: day.export_date.clone(),
             format: name.clone(),
             path: dir.path.clone(),
+            version: dir.version,
         })
         .collect()
 }

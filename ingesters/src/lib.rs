@@ -18,6 +18,7 @@ mod tables;
 
 pub use business_audit::BusinessAuditIngester;
 pub use calculation_parts::CalculationPartsIngester;
+pub use guard::recover_dead_run;
 pub use ingester::{
     BaseIngester, ESCAPES_STRIPPED, Ingester, OUTPUT_ROOT, RunContext, base_layout, base_rules,
     default_consumer, merge_refs, run_ingester_day, run_ingester_merge,

@@ -292,3 +292,44 @@ fn a_run_killed_after_its_delta_commits_has_them_taken_back_by_the_next() {
     let after = check_delta_tables(&dest);
     assert_same_tables(&first, &after);
 }
+
+#[test]
+fn retracting_a_run_takes_its_delta_commits_back_and_keeps_the_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, _dks, url) = day(dir.path(), &[AUDIT]);
+    let dest = dir.path().join("out");
+    let delta = ["--table-format", "delta"];
+    succeeded(&run(AUDIT, &source, &dest, &url, &delta, &[]));
+    let first = check_delta_tables(&dest);
+    succeeded(&run(AUDIT, &source, &dest, &url, &delta, &[]));
+    let out = weir(
+        &[
+            "retract",
+            "--collection",
+            AUDIT,
+            "--date",
+            DATE,
+            "--reason",
+            "bad audit day",
+            "--dest",
+            dest.to_str().unwrap(),
+        ],
+        &[],
+    );
+    succeeded(&out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("the run's commit taken back (version 2)"),
+        "{said}"
+    );
+    // Each table: a new version undoing the second run's commit, which
+    // delta-rs reads with the first run's rows (not moved, not emptied).
+    let after = check_delta_tables(&dest);
+    assert_same_tables(&first, &after);
+    let t = local(&dest, "auditlog");
+    assert_eq!(t["version"], 2);
+    assert_eq!(
+        t["history"],
+        serde_json::json!(["WRITE", "WRITE", "RESTORE"])
+    );
+}

@@ -15,6 +15,7 @@ mod operations;
 mod orc;
 mod properties;
 mod python_oracle;
+mod recovery;
 mod run;
 mod s3;
 mod sample;

@@ -14,12 +14,12 @@ use crate::merge::{DAYS, Setup, daily_dir, report_of, weir_ok};
 
 const CALC: &str = "calculator:calculationParts";
 
-fn lease_dir(dest: &Path, date: &str) -> PathBuf {
+pub(crate) fn lease_dir(dest: &Path, date: &str) -> PathBuf {
     dest.join(format!("_weir/leases/calculator.calculationParts/{date}"))
 }
 
 /// Every file a published day's manifest lists is there.
-fn assert_complete(day: &Path) {
+pub(crate) fn assert_complete(day: &Path) {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(day.join("_manifest.json")).unwrap()).unwrap();
     let files = manifest["files"].as_array().unwrap();
@@ -31,7 +31,7 @@ fn assert_complete(day: &Path) {
     assert!(day.join("_SUCCESS").is_file());
 }
 
-fn status_json(s: &Setup, command: &str, dest: &str, dates: &[&str]) -> Vec<DayRun> {
+pub(crate) fn status_json(s: &Setup, command: &str, dest: &str, dates: &[&str]) -> Vec<DayRun> {
     let mut args = vec![
         command.to_owned(),
         "--collection".to_owned(),
@@ -407,7 +407,7 @@ pub(crate) fn wait_until_expired(lease: &Path) {
 }
 
 /// Every file under `dir` with its bytes.
-fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+pub(crate) fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
     walk_files(dir)
         .into_iter()
         .map(|p| {

@@ -16,8 +16,8 @@ use weir_tests::{Moto, TestCluster, conformance_file, walk_gz, weir_bin};
 
 use crate::run::{expected_rows, manifest_corrupt, published_rows, quarantined};
 
-const KEY_ID: &str = "AKIAWEIRTESTKEYID0001";
-const SECRET: &str = "weir-test-secret-Zq8v3LmN0pR7sT2u";
+pub(crate) const KEY_ID: &str = "AKIAWEIRTESTKEYID0001";
+pub(crate) const SECRET: &str = "weir-test-secret-Zq8v3LmN0pR7sT2u";
 
 pub(crate) fn client(moto: &Moto, bucket: &str) -> Arc<dyn ObjectStore> {
     Arc::new(

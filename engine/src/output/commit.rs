@@ -6,12 +6,17 @@
 //!   the previous directory is renamed away and the new one renamed into place
 //!   (two renames on one filesystem; readers see the old day or the new one).
 //!   Every directory is assembled and synced before any is swapped; a swap
-//!   that fails puts back the directories already swapped.
+//!   that fails puts back the directories already swapped. The previous
+//!   directory is renamed to where the day's replaced versions are kept
+//!   (`keep`), so `weir retract` can bring it back; `weir vacuum` deletes it.
 //! - Object stores (no rename): the listed files are copied to their final
 //!   keys (names are unique per attempt, so nothing published is overwritten),
 //!   then `_manifest.json`, then `_SUCCESS` last; objects of earlier runs that
 //!   the new manifest does not list are deleted afterwards. Readers trust only
-//!   the committed manifest.
+//!   the committed manifest. Before the first marker the previous directory
+//!   is copied under `keep`, and a journal of the markers' previous bytes is
+//!   written under the staging, so a run that finds this one dead can roll a
+//!   commit cut between markers back (`recover`).
 
 use std::path::PathBuf;
 
@@ -102,12 +107,26 @@ fn fault_at(step: &str, dir: &str) -> std::io::Result<()> {
     }
 }
 
+/// Where a commit puts a day's outputs, relative to the destination root.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitPaths<'a> {
+    /// The run's staging prefix for the day.
+    pub staging: &'a str,
+    /// Where the directories it replaces are kept (one folder per directory,
+    /// named by [`version_tag`]).
+    pub keep: &'a str,
+}
+
+/// The folder a replaced directory is kept in under [`CommitPaths::keep`].
+pub fn version_tag(dir: &str) -> String {
+    dir.trim_matches('/').replace('/', "_")
+}
+
 /// Publishes every directory of a day's outputs together: each becomes
-/// exactly its `files`, or (on failure) none changes. `staging` is the run's
-/// staging prefix for this day (relative to `dest`).
+/// exactly its `files`, or (on failure) none changes.
 pub async fn publish_all(
     dest: &Location,
-    staging: &str,
+    paths: CommitPaths<'_>,
     outputs: &[DirOutput<'_>],
     run_id: &str,
 ) -> Result<Vec<PublishedDir>> {
@@ -139,9 +158,9 @@ pub async fn publish_all(
         });
     }
     if dest.is_local() {
-        publish_local(dest, staging, outputs, manifests).await?;
+        publish_local(dest, paths, outputs, manifests).await?;
     } else {
-        publish_object_store(dest, outputs, manifests).await?;
+        publish_object_store(dest, paths, outputs, manifests).await?;
     }
     Ok(published)
 }
@@ -158,8 +177,8 @@ pub struct ListedFile {
 }
 
 #[derive(Deserialize)]
-struct ManifestRead {
-    files: Vec<ListedFile>,
+pub(crate) struct ManifestRead {
+    pub(crate) files: Vec<ListedFile>,
 }
 
 /// The files of a directory Weir published, from its manifest (what
@@ -205,13 +224,14 @@ struct LocalDir {
 
 async fn publish_local(
     dest: &Location,
-    staging: &str,
+    paths: CommitPaths<'_>,
     outputs: &[DirOutput<'_>],
     manifests: Vec<Vec<u8>>,
 ) -> Result<()> {
+    let staging = paths.staging;
     let mut dirs = Vec::with_capacity(outputs.len());
     for (out, manifest) in outputs.iter().zip(manifests) {
-        let tag = out.dir.replace('/', "_");
+        let tag = version_tag(out.dir);
         let fresh = local_path(dest, &dest.child(&format!("{staging}/publish/{tag}")));
         let moves = out
             .files
@@ -224,7 +244,7 @@ async fn publish_local(
             })
             .collect::<Result<_>>()?;
         dirs.push(LocalDir {
-            replaced: local_path(dest, &dest.child(&format!("{staging}/replaced/{tag}"))),
+            replaced: local_path(dest, &dest.child(&format!("{}/{tag}", paths.keep))),
             target: local_path(dest, &dest.child(out.dir)),
             fresh,
             moves,
@@ -363,14 +383,16 @@ fn sync_file(path: &std::path::Path) -> Result<()> {
 }
 
 /// Object stores: every directory's files copied first (new keys, nothing
-/// live changes), then the manifests and markers back to back, then what
-/// the new manifests do not list is deleted. A failure before the last
-/// marker is rolled back: the markers already written get their previous
+/// live changes) and the previous directories kept, then the journal, then
+/// the manifests and markers back to back, then `committed`, then what the
+/// new manifests do not list is deleted. A failure before the last marker
+/// is rolled back here: the markers already written get their previous
 /// bytes again and the copies are deleted, so every directory lists as it
-/// did. (A process killed in between cannot roll back; the copies are then
-/// unlisted and go with the next commit's clean-up.)
+/// did. A process killed in between is rolled back from the journal by the
+/// run that takes the day next ([`super::recover::recover`]).
 async fn publish_object_store(
     dest: &Location,
+    paths: CommitPaths<'_>,
     outputs: &[DirOutput<'_>],
     manifests: Vec<Vec<u8>>,
 ) -> Result<()> {
@@ -395,6 +417,7 @@ async fn publish_object_store(
         }
         previous.push(markers);
     }
+    let keep_root = dest.child(paths.keep);
     let mut copied = Vec::new();
     let mut written: Vec<&(ObjectPath, Option<bytes::Bytes>)> = Vec::new();
     let committed = async {
@@ -415,6 +438,26 @@ async fn publish_object_store(
                 .map_err(|e| Error::storage("copy", dest.display(&final_dir), &e))?;
             keeps.push((final_dir, keep));
         }
+        let mut journal = Vec::with_capacity(outputs.len());
+        for ((out, before), (final_dir, keep)) in outputs.iter().zip(&previous).zip(&keeps) {
+            keep_version(
+                dest,
+                final_dir,
+                before,
+                &raw_join(&keep_root, &version_tag(out.dir)),
+            )
+            .await?;
+            journal.push(super::recover::StoreJournalEntry {
+                dir: final_dir.to_string(),
+                manifest: before[0]
+                    .1
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned()),
+                success: before[1].1.is_some(),
+                copies: keep.iter().map(|p| p.to_string()).collect(),
+            });
+        }
+        super::recover::write_store_journal(dest, paths, &journal).await?;
         for (((final_dir, keep), manifest), (out, before)) in keeps
             .iter_mut()
             .zip(manifests)
@@ -435,6 +478,7 @@ async fn publish_object_store(
             fault_at("marker", out.dir)
                 .map_err(|e| Error::storage("put", dest.display(final_dir), &e))?;
         }
+        super::recover::mark_committed(dest, paths.staging).await?;
         Ok::<_, Error>(keeps)
     }
     .await;
@@ -443,23 +487,22 @@ async fn publish_object_store(
         Err(e) => {
             // Markers first (readers go by them), then the copies.
             for (path, old) in written.into_iter().rev() {
-                let undone = match old {
-                    Some(bytes) => store.put(path, bytes.clone().into()).await.map(|_| ()),
-                    None => store.delete(path).await,
-                };
-                if let Err(undo) = undone {
+                if let Err(undo) = restore_marker(store.as_ref(), path, old.clone()).await {
                     tracing::error!(path = %dest.display(path), error = %crate::redact::secrets(&undo.to_string()), "cannot roll back a marker");
                 }
             }
             if let Err(undo) = delete_all(store.as_ref(), dest, copied).await {
                 tracing::warn!(error = %undo, "copies of a failed commit left for the next clean-up");
             }
+            if let Err(undo) = delete_prefix(dest, &keep_root).await {
+                tracing::warn!(error = %undo, "kept versions of a failed commit left for vacuum");
+            }
             return Err(e);
         }
     };
     for (final_dir, keep) in &keeps {
         // Objects of earlier runs of this day: gone once the new day is
-        // committed.
+        // committed (the previous version is kept under `keep`).
         let stale: Vec<ObjectPath> = store
             .list(Some(final_dir))
             .map_ok(|meta| meta.location)
@@ -472,7 +515,71 @@ async fn publish_object_store(
     Ok(())
 }
 
-async fn delete_all(
+/// Puts a marker back as it was: its previous bytes, or no object.
+pub(crate) async fn restore_marker(
+    store: &dyn ObjectStore,
+    path: &ObjectPath,
+    old: Option<bytes::Bytes>,
+) -> object_store::Result<()> {
+    match old {
+        Some(bytes) => store.put(path, bytes.into()).await.map(|_| ()),
+        None => match store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// Copies a complete published directory (its manifest's files, then the
+/// manifest, then `_SUCCESS`) to `to`, where a retraction finds it.
+/// `markers` are its `_manifest.json` and `_SUCCESS` as read before the
+/// commit; a directory without both is not a version and is not kept.
+async fn keep_version(
+    dest: &Location,
+    dir: &ObjectPath,
+    markers: &[(ObjectPath, Option<bytes::Bytes>)],
+    to: &ObjectPath,
+) -> Result<()> {
+    let (Some(manifest), Some(_)) = (&markers[0].1, &markers[1].1) else {
+        return Ok(());
+    };
+    let listed: ManifestRead = serde_json::from_slice(manifest).map_err(|e| Error::Config {
+        field: dest.display(&markers[0].0),
+        detail: crate::redact::json_error(&e),
+    })?;
+    for f in &listed.files {
+        let (from, target) = (raw_join(dir, &f.path), raw_join(to, &f.path));
+        dest.store
+            .copy(&from, &target)
+            .await
+            .map_err(|e| storage("copy", dest.display(&from), e))?;
+    }
+    for (name, bytes) in [
+        ("_manifest.json", manifest.clone()),
+        ("_SUCCESS", bytes::Bytes::new()),
+    ] {
+        let path = raw_join(to, name);
+        dest.store
+            .put(&path, bytes.into())
+            .await
+            .map_err(|e| storage("put", dest.display(&path), e))?;
+    }
+    Ok(())
+}
+
+/// Deletes every object under `prefix`.
+pub(crate) async fn delete_prefix(dest: &Location, prefix: &ObjectPath) -> Result<()> {
+    let paths: Vec<ObjectPath> = dest
+        .store
+        .list(Some(prefix))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .map_err(|e| storage("list", dest.display(prefix), e))?;
+    delete_all(dest.store.as_ref(), dest, paths).await
+}
+
+pub(crate) async fn delete_all(
     store: &dyn ObjectStore,
     dest: &Location,
     paths: Vec<ObjectPath>,
@@ -503,12 +610,5 @@ pub async fn discard_staging(dest: &Location, staging: &str) -> Result<()> {
             detail: e.to_string(),
         })?;
     }
-    let paths: Vec<ObjectPath> = dest
-        .store
-        .list(Some(&prefix))
-        .map_ok(|m| m.location)
-        .try_collect()
-        .await
-        .map_err(|e| storage("list", dest.display(&prefix), e))?;
-    delete_all(dest.store.as_ref(), dest, paths).await
+    delete_prefix(dest, &prefix).await
 }

@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use commit::{
-    DirOutput, ListedFile, PublishedDir, discard_staging, publish_all, published_files,
+    CommitPaths, DirOutput, ListedFile, PublishedDir, discard_staging, publish_all,
+    published_files, version_tag,
 };
 pub use encode::{encode_batches, encode_table, hive_escape, output_schema};
-pub use recover::{Recovery, recover_local};
+pub use recover::{Recovery, recover, staged_days};
 
 /// A file format for good rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

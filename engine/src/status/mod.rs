@@ -11,6 +11,7 @@
 pub mod dynamodb;
 pub mod lease;
 pub mod retract;
+pub mod versions;
 
 use std::collections::BTreeMap;
 

@@ -428,6 +428,46 @@ async fn undo_actions(
     Err(format!("{table_dir}: could not undo {app_id}"))
 }
 
+/// Takes back the commit a run made to a table (`weir retract`): the
+/// transaction whose app id starts with `app_prefix`. `None` when the log
+/// has no such commit; the undoing version otherwise (the same one again
+/// when it was taken back already). Refused when a later commit has
+/// replaced what it added: taking it back then would resurrect files.
+pub async fn undo_run(
+    dest: &Location,
+    table_dir: &str,
+    app_prefix: &str,
+    run_id: &str,
+) -> Result<Option<u64>, String> {
+    let log = read_log(dest, table_dir).await?;
+    let app_id = log.iter().flat_map(|(_, actions)| actions).find_map(|a| {
+        a["txn"]["appId"]
+            .as_str()
+            .filter(|id| id.starts_with(app_prefix))
+            .map(str::to_owned)
+    });
+    let Some(app_id) = app_id else {
+        return Ok(None);
+    };
+    let Some((added, removed)) = commit_of(dest, table_dir, &app_id).await? else {
+        return Ok(None);
+    };
+    let snap = snapshot(dest, table_dir).await?;
+    if !snap.app_ids.contains(&format!("undo:{app_id}")) {
+        let replaced = added.iter().any(|f| !snap.files.contains_key(&f.path))
+            || removed.iter().any(|f| snap.files.contains_key(&f.path));
+        if replaced {
+            return Err(format!(
+                "{table_dir}: a later commit (the table is at version {}) replaced what {app_id} wrote; retract that run first",
+                snap.version.unwrap_or(0)
+            ));
+        }
+    }
+    undo_actions(dest, table_dir, &app_id, run_id, &added, &removed)
+        .await
+        .map(Some)
+}
+
 /// The journal of a day's Delta commits, under its staging.
 const JOURNAL: &str = "publish/delta.json";
 /// Beside it once the whole day is published.

@@ -1,0 +1,299 @@
+//! What a day keeps and how it comes back (issue 16): each commit keeps the
+//! versions it replaces, so a retraction brings the previous day back, on
+//! disk and on S3 (moto); a commit cut short by kill -9 is rolled back by
+//! `weir recover` (or the next run), on disk and between the markers of an
+//! S3 commit; the dead run's status says FAILED.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use weir_engine::status::{DayRun, DayState};
+use weir_tests::{walk_files, weir_bin};
+
+use crate::merge::{DAYS, Setup, daily_dir, weir_ok};
+use crate::operations::{assert_complete, lease_dir, snapshot, status_json, wait_until_expired};
+
+const CALC: &str = "calculator:calculationParts";
+
+fn weir_out(args: &[&str], dest: &std::path::Path) -> std::process::Output {
+    Command::new(weir_bin())
+        .args(args)
+        .arg("--dest")
+        .arg(dest)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn a_retraction_brings_back_the_version_the_run_replaced_until_vacuum() {
+    let s = Setup::new();
+    let dest = s.path("dest");
+    let published = dest.join("corporate_data_ingestion");
+    let first = weir_ok(&s.args("run", "dest", &["--date", DAYS[0]]));
+    let v1 = snapshot(&published);
+    weir_ok(&s.args("run", "dest", &["--date", DAYS[0]]));
+    assert_ne!(snapshot(&published), v1, "the rerun published its own day");
+    let retract = |why: &str| {
+        ok(weir_out(
+            &[
+                "retract",
+                "--collection",
+                CALC,
+                "--date",
+                DAYS[0],
+                "--reason",
+                why,
+            ],
+            &dest,
+        ))
+    };
+
+    // Retract: the first run's day is back, byte for byte.
+    let said = retract("ticket 7: wrong keys");
+    assert!(
+        said.contains(&format!("run {}'s version restored", first.run_id)),
+        "{said}"
+    );
+    assert_eq!(snapshot(&published), v1);
+    let status = status_json(&s, "status", "dest", &[DAYS[0]]);
+    assert_eq!(status[0].state, DayState::Retracted);
+    let note = status[0].note.clone().unwrap();
+    assert!(
+        note.contains("ticket 7") && note.contains(&first.run_id),
+        "{note}"
+    );
+
+    // Rerun, then retract again: the first run's day once more.
+    let third = weir_ok(&s.args("run", "dest", &["--date", DAYS[0]]));
+    assert_ne!(snapshot(&published), v1);
+    assert_eq!(
+        status_json(&s, "status", "dest", &[DAYS[0]])[0].run_id,
+        third.run_id
+    );
+    retract("again");
+    assert_eq!(snapshot(&published), v1);
+
+    // Vacuum: what is kept aside (the retracted runs' output, and the
+    // version a further rerun replaces) goes once old enough; the day stays.
+    weir_ok(&s.args("run", "dest", &["--date", DAYS[0]]));
+    let latest = snapshot(&published);
+    let aside = || {
+        walk_files(&dest.join("_weir/replaced")).len()
+            + walk_files(&dest.join("_weir/retracted")).len()
+    };
+    let kept = aside();
+    assert!(!walk_files(&dest.join("_weir/replaced")).is_empty());
+    ok(weir_out(&["vacuum", "--older-than", "7d"], &dest));
+    assert_eq!(aside(), kept);
+    ok(weir_out(&["vacuum", "--older-than", "0d"], &dest));
+    assert_eq!(aside(), 0);
+    assert_eq!(snapshot(&published), latest);
+    assert_complete(&daily_dir(&dest, DAYS[0]));
+}
+
+#[test]
+fn weir_recover_rolls_back_a_commit_killed_mid_swap_and_fails_the_dead_run() {
+    let s = Setup::new();
+    let dest = s.path("dest");
+    let config = s.path("short-lease.toml");
+    std::fs::write(&config, "lease_ttl_secs = 3\n").unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    weir_ok(&s.args("run", "dest", &["--date", DAYS[0]]));
+    let published = dest.join("corporate_data_ingestion");
+    let before = snapshot(&published);
+    let mut child = Command::new(weir_bin())
+        .args(s.args("run", "dest", &["--date", DAYS[0], "--config", &config]))
+        .env("WEIR_TEST_PAUSE_AT", "swap:orc/daily")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let day = daily_dir(&dest, DAYS[0]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while day.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the commit never reached its swap"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let dead = status_json(&s, "history", "dest", &[DAYS[0]])
+        .into_iter()
+        .find(|r| r.state == DayState::InProgress)
+        .expect("the killed run's status")
+        .run_id;
+    let recover = || {
+        weir_out(
+            &["recover", "--collection", CALC, "--config", &config],
+            &dest,
+        )
+    };
+    // While the dead run's lease lives, recover leaves the day alone.
+    let said = ok(recover());
+    assert!(
+        said.contains("left alone") && said.contains(&dead),
+        "{said}"
+    );
+    assert!(!day.exists());
+    wait_until_expired(&lease_dir(&dest, DAYS[0]));
+
+    let said = ok(recover());
+    assert!(
+        said.contains(&format!("recovered what run {dead} left")),
+        "{said}"
+    );
+    assert_eq!(snapshot(&published), before, "the day as it was");
+    assert!(walk_files(&dest.join("_weir_staging")).is_empty());
+    let history = status_json(&s, "history", "dest", &[DAYS[0]]);
+    let died = history.iter().find(|r| r.run_id == dead).unwrap();
+    assert_eq!(died.state, DayState::Failed);
+    assert!(died.error.as_deref().unwrap().contains("died"));
+    // Nothing left to do the second time.
+    assert!(ok(recover()).contains("nothing to recover"));
+}
+
+/// Every object under `prefix` with its bytes.
+async fn objects(
+    store: &std::sync::Arc<dyn object_store::ObjectStore>,
+    prefix: &str,
+) -> BTreeMap<String, Vec<u8>> {
+    use futures::TryStreamExt;
+    use object_store::ObjectStoreExt;
+    let listed: Vec<_> = store
+        .list(Some(&object_store::path::Path::from(prefix)))
+        .try_collect()
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for m in listed {
+        let bytes = store.get(&m.location).await.unwrap().bytes().await.unwrap();
+        out.insert(m.location.to_string(), bytes.to_vec());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_s3_a_commit_killed_between_its_markers_is_rolled_back_and_versions_come_back() {
+    use crate::s3::{KEY_ID, SECRET, client, config_file, weir_at};
+    let s = Setup::new();
+    let (moto, _) = s.on_moto().await;
+    let config = config_file(s.dir.path(), &moto, "lease_ttl_secs = 3");
+    let config = config.to_str().unwrap();
+    let common = [
+        "--collection",
+        CALC,
+        "--config",
+        config,
+        "--dest",
+        "s3://published/weir",
+        "--date",
+        DAYS[0],
+    ];
+    let mut run: Vec<&str> = vec![
+        "run",
+        "--source",
+        "s3://corporate",
+        "--dks-url",
+        &s.dks_url,
+        "--max-corrupt-ratio",
+        "0.1",
+    ];
+    run.extend(common);
+    let ok_at = |args: &[&str]| ok(weir_at(None, args));
+    ok_at(&run);
+    let store = client(&moto, "published");
+    let prefix = "weir/corporate_data_ingestion";
+    let before = objects(&store, prefix).await;
+    let manifest_of = |all: &BTreeMap<String, Vec<u8>>, dir: &str| {
+        all.iter()
+            .find(|(k, _)| k.contains(dir) && k.ends_with("_manifest.json"))
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+
+    // Killed once the quarantine's markers are new and the data's old.
+    let mut child = Command::new(weir_bin())
+        .args(&run)
+        .env("WEIR_TEST_PAUSE_AT", "marker:_corrupt")
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let now = objects(&store, prefix).await;
+        if manifest_of(&now, "_corrupt") != manifest_of(&before, "_corrupt") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the commit never wrote a marker");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let half = objects(&store, prefix).await;
+    assert_eq!(
+        manifest_of(&half, "orc/daily"),
+        manifest_of(&before, "orc/daily")
+    );
+    assert_ne!(half, before, "the day is half committed");
+
+    // Once the dead run's lease has expired, `weir recover` puts it back.
+    let mut status = vec!["history", "--json"];
+    status.extend(common);
+    let runs: Vec<DayRun> = serde_json::from_str(&ok_at(&status)).unwrap();
+    let dead = runs
+        .iter()
+        .find(|r| r.state == DayState::InProgress)
+        .unwrap()
+        .run_id
+        .clone();
+    let mut recover = vec!["recover"];
+    recover.extend(common);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let said = ok_at(&recover);
+        if said.contains(&format!("recovered what run {dead} left")) {
+            break;
+        }
+        assert!(said.contains("left alone"), "{said}");
+        assert!(
+            Instant::now() < deadline,
+            "the dead run's lease never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(objects(&store, prefix).await, before, "the day as it was");
+    assert!(objects(&store, "weir/_weir_staging").await.is_empty());
+    assert!(objects(&store, "weir/_weir/replaced").await.is_empty());
+    let runs: Vec<DayRun> = serde_json::from_str(&ok_at(&status)).unwrap();
+    let died = runs.iter().find(|r| r.run_id == dead).unwrap();
+    assert_eq!(died.state, DayState::Failed);
+
+    // A rerun replaces the day and keeps the previous one; its retraction
+    // brings that back, object for object.
+    ok_at(&run);
+    assert_ne!(objects(&store, prefix).await, before);
+    assert!(!objects(&store, "weir/_weir/replaced").await.is_empty());
+    let mut retract = vec!["retract", "--reason", "bad day"];
+    retract.extend(common);
+    ok_at(&retract);
+    assert_eq!(objects(&store, prefix).await, before);
+}
