@@ -48,6 +48,9 @@ pub enum Command {
     Recover(Box<StatusArgs>),
     /// Delete retracted output and replaced versions older than a bound.
     Vacuum(VacuumArgs),
+    /// The run status as a web page (a grid of collections × days, each
+    /// day's report and history) and the JSON it is drawn from; read-only.
+    Serve(ServeArgs),
     /// Each collection's tables as published (`weir tables`), or the
     /// statements registering them in Hive, Glue or Athena (`weir tables ddl`).
     Tables(Box<TablesArgs>),
@@ -501,6 +504,23 @@ pub struct VacuumArgs {
     /// `36h`, `0d`.
     #[arg(long, default_value = "7d")]
     pub older_than: String,
+}
+
+/// Options of `weir serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Destination root whose status is shown: a path or s3://bucket/prefix.
+    #[arg(long, env = "WEIR_DEST")]
+    pub dest: String,
+    /// TOML file (its `[s3]` settings are used).
+    #[arg(long, env = "WEIR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8180", env = "WEIR_SERVE_BIND")]
+    pub bind: std::net::SocketAddr,
+    /// Export dates the page shows when its address names none, up to today.
+    #[arg(long, default_value_t = 14)]
+    pub days: u32,
 }
 
 /// Where the snapshot merge starts (`weir run --update`, `weir merge`).

@@ -21,6 +21,7 @@ mod recover;
 mod remote;
 mod run;
 mod scheduler;
+mod serve;
 mod status;
 mod summary;
 mod table_config;
@@ -68,6 +69,7 @@ pub fn run_with(cli: cli::Cli, registry: Registry) -> Result<ExitCode, Error> {
         cli::Command::Retract(args) => status::retract(&args),
         cli::Command::Recover(args) => recover::run(&args),
         cli::Command::Vacuum(args) => status::vacuum(&args),
+        cli::Command::Serve(args) => serve::run(&args),
         cli::Command::Tables(args) => tables::run(&args, &registry),
         cli::Command::Scheduler(args) => scheduler::run(&args),
         cli::Command::Executor(args) => executor::run(&args),

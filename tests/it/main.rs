@@ -19,5 +19,6 @@ mod recovery;
 mod run;
 mod s3;
 mod sample;
+mod serve;
 mod tables;
 mod whole_day;

@@ -25,6 +25,7 @@ pub use dynamodb::{DynamoSettings, DynamoStatus};
 pub use lease::{DayHeld, Holder, LEASE_ROOT, Lease, host_name};
 
 use crate::error::Fault;
+use crate::keys::CacheStats;
 use crate::record::CorruptReason;
 use crate::report::{DayReport, DayStatus, OutputRef};
 use crate::storage::{Location, raw_join};
@@ -132,6 +133,15 @@ pub struct DayRun {
     /// Corrupt records by reason.
     #[serde(default)]
     pub corrupt_by_reason: BTreeMap<CorruptReason, u64>,
+    /// Input files read.
+    #[serde(default)]
+    pub files: usize,
+    /// Their compressed bytes.
+    #[serde(default)]
+    pub bytes_read: u64,
+    /// Key-service work (calls, cache hits, refusals, errors).
+    #[serde(default)]
+    pub dks: CacheStats,
     /// What it published.
     #[serde(default)]
     pub outputs: Vec<OutputRef>,
@@ -163,6 +173,9 @@ impl DayRun {
             records_out: 0,
             corrupt: 0,
             corrupt_by_reason: BTreeMap::new(),
+            files: 0,
+            bytes_read: 0,
+            dks: CacheStats::default(),
             outputs: Vec::new(),
             error: None,
             fault: None,
@@ -182,6 +195,9 @@ impl DayRun {
         self.records_out = report.records_out;
         self.corrupt = report.corrupt;
         self.corrupt_by_reason = report.corrupt_by_reason.clone();
+        self.files = report.files;
+        self.bytes_read = report.bytes_read;
+        self.dks = report.dks;
         self.outputs = outputs;
         self.error = report.error.clone();
         self.fault = report.fault;
@@ -270,6 +286,25 @@ impl StatusStore {
             }
         }
         Ok(runs)
+    }
+
+    /// The collections with recorded runs, by their key (`db.collection`,
+    /// which the other calls take as well as `db:collection`).
+    pub async fn collections(&self) -> Result<Vec<String>> {
+        let root = self.dest.child(STATUS_ROOT);
+        let listed = self
+            .dest
+            .store
+            .list_with_delimiter(Some(&root))
+            .await
+            .map_err(|e| Error::storage("list", self.dest.display(&root), &e))?;
+        let mut keys: Vec<String> = listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_owned))
+            .collect();
+        keys.sort();
+        Ok(keys)
     }
 
     /// The latest run of each day from `from` to `to` that has one.
