@@ -186,6 +186,17 @@ async fn objects(
     out
 }
 
+/// The same keys with the same bytes (a difference names keys, not bytes).
+fn assert_same_objects(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>, what: &str) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{what}"
+    );
+    let differ: Vec<&String> = a.keys().filter(|k| a[*k] != b[*k]).collect();
+    assert!(differ.is_empty(), "{what}: other bytes in {differ:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_s3_a_commit_killed_between_its_markers_is_rolled_back_and_versions_come_back() {
     use crate::s3::{KEY_ID, SECRET, client, config_file, weir_at};
@@ -280,7 +291,7 @@ async fn on_s3_a_commit_killed_between_its_markers_is_rolled_back_and_versions_c
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(objects(&store, prefix).await, before, "the day as it was");
+    assert_same_objects(&objects(&store, prefix).await, &before, "the day as it was");
     assert!(objects(&store, "weir/_weir_staging").await.is_empty());
     assert!(objects(&store, "weir/_weir/replaced").await.is_empty());
     let runs: Vec<DayRun> = serde_json::from_str(&ok_at(&status)).unwrap();
@@ -295,5 +306,145 @@ async fn on_s3_a_commit_killed_between_its_markers_is_rolled_back_and_versions_c
     let mut retract = vec!["retract", "--reason", "bad day"];
     retract.extend(common);
     ok_at(&retract);
-    assert_eq!(objects(&store, prefix).await, before);
+    assert_same_objects(
+        &objects(&store, prefix).await,
+        &before,
+        "after the retraction",
+    );
+}
+
+/// Starts `weir` with `args`, paused inside its commit at `step`
+/// (`WEIR_TEST_PAUSE_AT`), and kills it (SIGKILL) once it says so.
+fn kill_paused_at(args: &[String], step: &str, env: &[(&str, &str)]) {
+    use std::io::BufRead;
+    let mut child = Command::new(weir_bin())
+        .args(args)
+        .env("WEIR_TEST_PAUSE_AT", step)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("commit paused for a test") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let paused = rx.recv_timeout(Duration::from_secs(90));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(paused.is_ok(), "the run never paused at {step}");
+}
+
+/// The steps of a day's commit of calculationParts (its quarantine first,
+/// then its daily), where a run can die.
+const LOCAL_STEPS: [&str; 4] = [
+    "prepare:_corrupt",
+    "prepare:orc/daily",
+    "swap:_corrupt",
+    "swap:orc/daily",
+];
+const S3_STEPS: [&str; 4] = [
+    "prepare:_corrupt",
+    "prepare:orc/daily",
+    "marker:_corrupt",
+    "marker:orc/daily",
+];
+
+#[test]
+fn on_disk_a_run_killed_at_each_commit_step_leaves_the_day_as_it_was() {
+    let s = Setup::new();
+    let dest = s.path("dest");
+    let config = s.path("short-lease.toml");
+    std::fs::write(&config, "lease_ttl_secs = 3\n").unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    weir_ok(&s.args("run", "dest", &["--date", DAYS[0]]));
+    let published = dest.join("corporate_data_ingestion");
+    let before = snapshot(&published);
+    for step in LOCAL_STEPS {
+        let args = s.args("run", "dest", &["--date", DAYS[0], "--config", &config]);
+        kill_paused_at(&args, step, &[]);
+        wait_until_expired(&lease_dir(&dest, DAYS[0]));
+        let said = ok(weir_out(
+            &["recover", "--collection", CALC, "--config", &config],
+            &dest,
+        ));
+        assert!(said.contains("recovered what run"), "{step}: {said}");
+        assert_eq!(snapshot(&published), before, "killed at {step}");
+        assert!(walk_files(&dest.join("_weir_staging")).is_empty(), "{step}");
+    }
+    weir_ok(&s.args("run", "dest", &["--date", DAYS[0]]));
+    assert_complete(&daily_dir(&dest, DAYS[0]));
+    assert_ne!(snapshot(&published), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_s3_a_run_killed_at_each_commit_step_leaves_the_day_as_it_was() {
+    use crate::s3::{KEY_ID, SECRET, client, config_file, weir_at};
+    let s = Setup::new();
+    let (moto, _) = s.on_moto().await;
+    let config = config_file(s.dir.path(), &moto, "lease_ttl_secs = 3");
+    let config = config.to_str().unwrap();
+    let common = [
+        "--collection",
+        CALC,
+        "--config",
+        config,
+        "--dest",
+        "s3://published/weir",
+        "--date",
+        DAYS[0],
+    ];
+    let mut run: Vec<&str> = vec![
+        "run",
+        "--source",
+        "s3://corporate",
+        "--dks-url",
+        &s.dks_url,
+        "--max-corrupt-ratio",
+        "0.1",
+    ];
+    run.extend(common);
+    let run: Vec<String> = run.iter().map(|a| (*a).to_owned()).collect();
+    let run_refs: Vec<&str> = run.iter().map(String::as_str).collect();
+    ok(weir_at(None, &run_refs));
+    let store = client(&moto, "published");
+    let prefix = "weir/corporate_data_ingestion";
+    let before = objects(&store, prefix).await;
+    let mut recover = vec!["recover"];
+    recover.extend(common);
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    for step in S3_STEPS {
+        kill_paused_at(&run, step, &credentials);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let said = ok(weir_at(None, &recover));
+            if said.contains("recovered what run") {
+                break;
+            }
+            assert!(said.contains("left alone"), "{step}: {said}");
+            assert!(Instant::now() < deadline, "{step}: the lease never expired");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_same_objects(
+            &objects(&store, prefix).await,
+            &before,
+            &format!("killed at {step}"),
+        );
+        assert!(
+            objects(&store, "weir/_weir_staging").await.is_empty(),
+            "{step}"
+        );
+    }
 }

@@ -13,10 +13,11 @@
 //!   keys (names are unique per attempt, so nothing published is overwritten),
 //!   then `_manifest.json`, then `_SUCCESS` last; objects of earlier runs that
 //!   the new manifest does not list are deleted afterwards. Readers trust only
-//!   the committed manifest. Before the first marker the previous directory
-//!   is copied under `keep`, and a journal of the markers' previous bytes is
-//!   written under the staging, so a run that finds this one dead can roll a
-//!   commit cut between markers back (`recover`).
+//!   the committed manifest. Before the first copy a journal (the markers'
+//!   previous bytes, the copies to come) is written under the staging, so a
+//!   run that finds this one dead can roll a commit cut anywhere before its
+//!   last marker back (`recover`); before the first marker the previous
+//!   directory is copied under `keep`.
 
 use std::path::PathBuf;
 
@@ -382,8 +383,8 @@ fn sync_file(path: &std::path::Path) -> Result<()> {
         .map_err(|e| write_err(path, e))
 }
 
-/// Object stores: every directory's files copied first (new keys, nothing
-/// live changes) and the previous directories kept, then the journal, then
+/// Object stores: the journal first, then every directory's files copied
+/// (new keys, nothing live changes) and the previous directories kept, then
 /// the manifests and markers back to back, then `committed`, then what the
 /// new manifests do not list is deleted. A failure before the last marker
 /// is rolled back here: the markers already written get their previous
@@ -418,6 +419,30 @@ async fn publish_object_store(
         previous.push(markers);
     }
     let keep_root = dest.child(paths.keep);
+    // The journal first: every copy it is about to make, and every marker
+    // as it was, so a run that finds this one dead at any later point can
+    // put the day back exactly.
+    let journal: Vec<super::recover::StoreJournalEntry> = outputs
+        .iter()
+        .zip(&previous)
+        .map(|(out, before)| {
+            let final_dir = dest.child(out.dir);
+            super::recover::StoreJournalEntry {
+                dir: final_dir.to_string(),
+                manifest: before[0]
+                    .1
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned()),
+                success: before[1].1.is_some(),
+                copies: out
+                    .files
+                    .iter()
+                    .map(|f| raw_join(&final_dir, &f.target).to_string())
+                    .collect(),
+            }
+        })
+        .collect();
+    super::recover::write_store_journal(dest, paths, &journal).await?;
     let mut copied = Vec::new();
     let mut written: Vec<&(ObjectPath, Option<bytes::Bytes>)> = Vec::new();
     let committed = async {
@@ -438,26 +463,16 @@ async fn publish_object_store(
                 .map_err(|e| Error::storage("copy", dest.display(&final_dir), &e))?;
             keeps.push((final_dir, keep));
         }
-        let mut journal = Vec::with_capacity(outputs.len());
-        for ((out, before), (final_dir, keep)) in outputs.iter().zip(&previous).zip(&keeps) {
+        for (out, before) in outputs.iter().zip(&previous) {
+            let final_dir = dest.child(out.dir);
             keep_version(
                 dest,
-                final_dir,
+                &final_dir,
                 before,
                 &raw_join(&keep_root, &version_tag(out.dir)),
             )
             .await?;
-            journal.push(super::recover::StoreJournalEntry {
-                dir: final_dir.to_string(),
-                manifest: before[0]
-                    .1
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned()),
-                success: before[1].1.is_some(),
-                copies: keep.iter().map(|p| p.to_string()).collect(),
-            });
         }
-        super::recover::write_store_journal(dest, paths, &journal).await?;
         for (((final_dir, keep), manifest), (out, before)) in keeps
             .iter_mut()
             .zip(manifests)

@@ -10,14 +10,14 @@
 //! such a commit back from the journal, so the day is exactly as it was
 //! before the dead run, and only then removes the dead run's staging.
 //!
-//! Object stores: after copying every file (and keeping the previous
-//! directories) and before the first marker, the commit writes
+//! Object stores: before copying anything, the commit writes
 //! `<staging>/publish/store-journal.json` (each directory's previous
-//! manifest, whether it had `_SUCCESS`, and the new copies), and
+//! manifest, whether it had `_SUCCESS`, and the copies it will make), and
 //! `committed` after the last marker. A run killed between the two can leave
-//! some directories on their new manifest and others on the old one; the
-//! run that takes the day next puts every marker back as the journal has
-//! it and deletes the copies, so the day lists exactly as before.
+//! copies nobody lists, and some directories on their new manifest and
+//! others on the old one; the run that takes the day next puts every marker
+//! back as the journal has it and deletes the copies (and the versions it
+//! kept), so the day lists exactly as before.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -46,7 +46,7 @@ pub(crate) struct StoreJournalEntry {
     pub(crate) manifest: Option<String>,
     /// Whether it had `_SUCCESS` before the commit.
     pub(crate) success: bool,
-    /// The objects the commit copied into it.
+    /// The objects the commit copies into it.
     pub(crate) copies: Vec<String>,
 }
 
@@ -61,7 +61,7 @@ fn journal_path(dest: &Location, staging: &str, name: &str) -> ObjectPath {
     dest.child(&format!("{staging}/publish/{name}"))
 }
 
-/// Writes an object store commit's journal (before its first marker).
+/// Writes an object store commit's journal (before its first copy).
 pub(crate) async fn write_store_journal(
     dest: &Location,
     paths: CommitPaths<'_>,
