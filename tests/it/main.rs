@@ -13,6 +13,7 @@ mod merge;
 mod merge_reference;
 mod operations;
 mod orc;
+mod outage;
 mod properties;
 mod python_oracle;
 mod recovery;
