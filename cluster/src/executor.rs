@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
-use weir_engine::exec::{AllowList, WeirPhysicalCodec, set_allow_list, set_worker_id};
+use weir_engine::exec::{AllowList, set_allow_list, set_worker_id};
 
 use crate::cli::ExecutorArgs;
 use crate::error::Error;
@@ -38,7 +38,7 @@ pub fn executor_config(args: &ExecutorArgs) -> Result<ExecutorProcessConfig, Err
         scheduler_connect_timeout_seconds: 30,
         work_dir: args.work_dir.as_ref().map(|d| d.display().to_string()),
         executor_heartbeat_interval_seconds: args.heartbeat_secs.max(1),
-        override_physical_codec: Some(Arc::new(WeirPhysicalCodec::default())),
+        override_physical_codec: Some(Arc::new(crate::ballista_codec())),
         override_config_producer: Some(Arc::new(cluster_session_config)),
         ..ExecutorProcessConfig::default()
     };

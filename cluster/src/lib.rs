@@ -99,3 +99,11 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .build()
         .map_err(|source| Error::Runtime { source })
 }
+
+/// Weir's physical codec over Ballista's (its shuffle nodes), as every
+/// Ballista process and client of Weir's uses it.
+pub(crate) fn ballista_codec() -> weir_engine::exec::WeirPhysicalCodec {
+    weir_engine::exec::WeirPhysicalCodec::wrapping(std::sync::Arc::new(
+        ballista_core::serde::BallistaPhysicalExtensionCodec::default(),
+    ))
+}

@@ -73,7 +73,7 @@ impl BallistaRunner {
             endpoint: format!("http://{host}:{port}"),
             session_id: format!("weir-{}", weir_engine::keys::correlation_id()),
             config,
-            codec: WeirPhysicalCodec::default(),
+            codec: crate::ballista_codec(),
         })
     }
 }

@@ -10,7 +10,7 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 use datafusion::prelude::SessionConfig;
-use weir_engine::exec::{WeirPhysicalCodec, with_weir_options};
+use weir_engine::exec::with_weir_options;
 
 use crate::cli::SchedulerArgs;
 use crate::error::Error;
@@ -34,7 +34,7 @@ pub fn scheduler_config(args: &SchedulerArgs) -> SchedulerConfig {
         no_executors_grace_period_seconds: args.executor_timeout_secs,
         task_max_failures: args.task_max_failures,
         stage_max_failures: args.stage_max_failures,
-        override_physical_codec: Some(Arc::new(WeirPhysicalCodec::default())),
+        override_physical_codec: Some(Arc::new(crate::ballista_codec())),
         override_config_producer: Some(Arc::new(cluster_session_config)),
         ..SchedulerConfig::default()
     }

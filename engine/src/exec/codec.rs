@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use ballista_core::serde::BallistaPhysicalExtensionCodec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
@@ -100,8 +99,13 @@ pub struct WeirPhysicalCodec {
 }
 
 impl Default for WeirPhysicalCodec {
+    /// Weir's nodes over DataFusion's own; the Ballista processes wrap
+    /// Ballista's codec instead (`weir-cluster`), so the engine does not
+    /// link Ballista (nor its gRPC server).
     fn default() -> Self {
-        Self::wrapping(Arc::new(BallistaPhysicalExtensionCodec::default()))
+        Self::wrapping(Arc::new(
+            datafusion_proto::physical_plan::DefaultPhysicalExtensionCodec {},
+        ))
     }
 }
 

@@ -2,7 +2,7 @@
 //! (collection, export date) as an object
 //! `_weir/status/<db>.<collection>/<date>/<started>-<run id>.json`, written
 //! IN_PROGRESS when the run takes the day and rewritten COMPLETED or FAILED
-//! when it ends, so "is calculationParts for 2024-01-16 done?" and "what ran
+//! when it ends, so "is this collection's 2024-01-16 done?" and "what ran
 //! on that day?" are answered from the destination alone. Each object is
 //! written only by its own run, so no two writers ever race on one.
 //!

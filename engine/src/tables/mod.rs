@@ -1,6 +1,6 @@
 //! Tables built from a collection's rows in the day's commit: the old job's
 //! typed projection of `val` (`from_json(val, <schema file>)`, `val.*`) and
-//! its SQL-built tables (businessAudit's raw, typed, secured and redacted
+//! its SQL-built tables (an audit collection's raw, typed, secured and redacted
 //! tables). A [`TableDef`] says where a table's rows come from, how they are
 //! made, how it is laid out and what a run replaces; [`stage_tables`] stages
 //! each one with the generic writer, so they publish with the day, or not at
