@@ -44,10 +44,21 @@ pub struct FileConfig {
     build_tables: Option<bool>,
     table_format: Option<weir_engine::tables::TableFormat>,
     tables: Option<Vec<crate::table_config::TableFileConfig>>,
+    checks: Option<Vec<CheckFileConfig>>,
     dks: Option<DksConfig>,
     cache: Option<CacheConfig>,
     s3: Option<S3Settings>,
     cluster: Option<String>,
+}
+
+/// `[[checks]]`: a data check of one collection's output, before publishing.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckFileConfig {
+    /// `db:collection`.
+    collection: String,
+    /// The check (`output`, `kind`, its settings, `severity`, `key`).
+    #[serde(flatten)]
+    check: weir_engine::checks::CheckDef,
 }
 
 /// `[status]`: where run status goes besides the destination.
@@ -109,6 +120,8 @@ pub struct RunSettings {
     pub update: bool,
     /// Tables to build (`--tables`, `build_tables`, `[[tables]]`).
     pub tables: weir_ingesters::TableSettings,
+    /// `[[checks]]`, by collection (`db:collection`).
+    pub checks: std::collections::BTreeMap<String, Vec<weir_engine::checks::CheckDef>>,
     /// How long a run holds a day without renewing its lease.
     pub lease_ttl: std::time::Duration,
     /// Which days of the range run.
@@ -192,6 +205,7 @@ impl RunSettings {
             cluster: None,
             update: false,
             tables: weir_ingesters::TableSettings::default(),
+            checks: std::collections::BTreeMap::new(),
             merge: weir_engine::merge::MergeStart::default(),
             lease_ttl: std::time::Duration::from_secs(DEFAULT_LEASE_TTL_SECS),
             reprocess: weir_engine::status::Reprocess::All,
@@ -357,6 +371,15 @@ impl RunSettings {
             .as_deref()
             .and_then(Path::parent)
             .unwrap_or(Path::new("."));
+        for c in file.checks.iter().flatten() {
+            let name = CollectionName::parse(&c.collection)
+                .map_err(|e| Error::usage("[[checks]] collection", e.to_string()))?;
+            settings
+                .checks
+                .entry(name.to_string())
+                .or_default()
+                .push(c.check.clone());
+        }
         settings.tables = crate::table_config::resolve(
             args.tables || file.build_tables.unwrap_or(false),
             args.table_format.or(file.table_format),

@@ -137,6 +137,7 @@ pub(crate) fn context(
         allow_empty: settings.allow_empty,
         update: settings.update,
         tables: settings.tables.clone(),
+        checks: settings.checks.clone(),
         merge: settings.merge.clone(),
         lease_ttl: settings.lease_ttl,
         reprocess: settings.reprocess,

@@ -10,6 +10,7 @@
 //!
 //! It knows no collection by name: that is the ingesters' (`weir-ingesters`).
 
+pub mod checks;
 pub mod error;
 pub mod exec;
 pub mod from_json;

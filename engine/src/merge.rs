@@ -595,8 +595,33 @@ pub async fn stage_merge(
         merge: Some(report.clone()),
         delta: None,
         all_null_rows: None,
+        read_back: Some(export_read_back(job)),
     };
     Ok((output, report))
+}
+
+/// How an export's files read back: the export's columns, and `id_part`
+/// from its directories when it has them.
+pub fn export_read_back(job: &MergeJob) -> crate::post::ReadBack {
+    let mut fields: Vec<datafusion::arrow::datatypes::Field> = crate::exec::export_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut partition_columns = Vec::new();
+    if job.id_part_dirs {
+        fields.push(datafusion::arrow::datatypes::Field::new(
+            crate::exec::schema::col::ID_PART,
+            datafusion::arrow::datatypes::DataType::Utf8,
+            true,
+        ));
+        partition_columns.push(crate::exec::schema::col::ID_PART.to_owned());
+    }
+    crate::post::ReadBack {
+        format: job.format,
+        schema: std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        partition_columns,
+    }
 }
 
 /// No two sources may hold one file: each file counts for one source.

@@ -96,6 +96,20 @@ pub struct DerivedOutput {
     /// For a typed table, rows whose every column is NULL (a `val` that is
     /// not a JSON object, or none of whose fields fit their types).
     pub all_null_rows: Option<u64>,
+    /// How its staged files read back as a table (for checks); `None` for
+    /// outputs that are not rows.
+    pub read_back: Option<ReadBack>,
+}
+
+/// How an output's files read back as a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadBack {
+    /// Their format.
+    pub format: OutputFormat,
+    /// Their columns (partition columns included).
+    pub schema: SchemaRef,
+    /// Which columns are `name=value` directories.
+    pub partition_columns: Vec<String>,
 }
 
 impl DerivedOutput {
@@ -199,6 +213,11 @@ impl StagedDay<'_> {
         spec: DerivedSpec,
     ) -> Result<DerivedOutput, StepFailed> {
         let failed = |e: DataFusionError| StepFailed::new(spec.name.clone(), e);
+        let read_back = ReadBack {
+            format: spec.format,
+            schema: Arc::new(frame.schema().as_arrow().clone()),
+            partition_columns: spec.partition_by.clone(),
+        };
         let plan = frame.create_physical_plan().await.map_err(failed)?;
         let writer = TableWriteSpec {
             dest: self.job.dest.clone(),
@@ -241,6 +260,7 @@ impl StagedDay<'_> {
             merge: None,
             delta: None,
             all_null_rows: None,
+            read_back: Some(read_back),
         })
     }
 }

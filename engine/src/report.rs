@@ -23,6 +23,9 @@ pub struct OutputRef {
     /// takes that commit back instead of moving the table).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
+    /// Rows it holds (what `row_count_change` checks compare against).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
 }
 
 /// How a day ended.
@@ -133,6 +136,9 @@ pub struct DayReport {
     /// was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<crate::merge::MergeReport>,
+    /// The data checks of the staged outputs, before the commit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::checks::CheckResult>,
 }
 
 /// One successful task attempt of a day.

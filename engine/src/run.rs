@@ -70,6 +70,8 @@ pub struct DayJob {
     /// Publish a day whose input files hold no lines (otherwise it fails,
     /// as a day with no files does, instead of replacing a good day).
     pub allow_empty: bool,
+    /// Data checks on the staged outputs before the commit.
+    pub checks: Vec<crate::checks::CheckDef>,
 }
 
 /// What to do when a listed input file is gone when read (a coalescing job
@@ -517,13 +519,14 @@ async fn run_day_inner(
     };
     // Post-processing reads the staged rows and stages more, before
     // anything is published.
+    let staged = StagedDay {
+        job,
+        data: &data,
+        runner,
+    };
     let derived = match post {
         Some(step) => step
-            .post_process(&StagedDay {
-                job,
-                data: &data,
-                runner,
-            })
+            .post_process(&staged)
             .await
             .map_err(|source| Error::PostProcessing {
                 collection: job.ingest.collection.to_string(),
@@ -533,6 +536,30 @@ async fn run_day_inner(
         None => Vec::new(),
     };
     check_distinct_dirs(job, &derived).map_err(check_failed(Fault::Configuration))?;
+    // The data contracts, on what is staged: a failed `error` check
+    // publishes nothing.
+    if !job.checks.is_empty() {
+        report.checks = run_day_checks(&staged, &derived).await?;
+        let blocking: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| c.blocks())
+            .map(|c| c.summary())
+            .collect();
+        for c in report
+            .checks
+            .iter()
+            .filter(|c| c.verdict == crate::checks::Verdict::Failed)
+        {
+            tracing::warn!(collection = %job.ingest.collection, export_date = %job.export_date, severity = ?c.severity, check = %c.summary(), "data check failed");
+        }
+        if !blocking.is_empty() {
+            return Err(check_failed(Fault::Input)(format!(
+                "data checks failed, nothing published (offending ids in the report): {}",
+                blocking.join("; ")
+            )));
+        }
+    }
     // Delta tables publish through their logs, the rest by directory.
     let (delta, derived): (Vec<DerivedOutput>, Vec<DerivedOutput>) =
         derived.into_iter().partition(|d| d.delta.is_some());
@@ -765,6 +792,59 @@ pub(crate) fn check_one_attempt_each(
     Ok(())
 }
 
+/// The day's checks, with the row counts of earlier completed days from the
+/// run status for `row_count_change`.
+async fn run_day_checks(
+    staged: &StagedDay<'_>,
+    derived: &[DerivedOutput],
+) -> Result<Vec<crate::checks::CheckResult>> {
+    use crate::checks::{CheckKind, DAILY};
+    let job = staged.job;
+    let lookback = job
+        .checks
+        .iter()
+        .filter_map(|c| match c.kind {
+            CheckKind::RowCountChange { days, .. } => Some(i64::from(days)),
+            _ => None,
+        })
+        .max();
+    let mut earlier = Vec::new();
+    if let Some(days) = lookback {
+        // Completed days can be sparse (weekends, outages): look further back.
+        let from = job.export_date - chrono::Duration::days(days * 3 + 7);
+        let to = job.export_date - chrono::Duration::days(1);
+        let dest = Location::parse(&job.dest, &job.s3)?;
+        earlier = crate::status::StatusStore::new(dest)
+            .latest(&job.ingest.collection.to_string(), from, to)
+            .await?
+            .into_iter()
+            .filter(|r| r.state == crate::status::DayState::Completed)
+            .collect();
+    }
+    let history = |output: &str| -> Vec<u64> {
+        earlier
+            .iter()
+            .filter_map(|r| {
+                if output == DAILY {
+                    Some(r.records_out)
+                } else {
+                    r.outputs
+                        .iter()
+                        .find(|o| crate::checks::names_output(&o.format, output))?
+                        .rows
+                }
+            })
+            .collect()
+    };
+    crate::checks::run_checks(staged, derived, &job.checks, &history)
+        .await
+        .map_err(|e| Error::Execution {
+            collection: job.ingest.collection.to_string(),
+            export_date: job.export_date.to_string(),
+            source: e.context("data checks"),
+        })
+}
+
 /// The outputs a published day adds to the run report.
 pub fn output_refs(job: &DayJob, report: &DayReport) -> Vec<OutputRef> {
     let mut refs = Vec::new();
@@ -775,6 +855,7 @@ pub fn output_refs(job: &DayJob, report: &DayReport) -> Vec<OutputRef> {
             format: job.output.format.as_str().to_owned(),
             path: out.path.clone(),
             version: None,
+            rows: Some(out.rows),
         });
     }
     if let Some(q) = &report.quarantine {
@@ -784,6 +865,7 @@ pub fn output_refs(job: &DayJob, report: &DayReport) -> Vec<OutputRef> {
             format: "quarantine".to_owned(),
             path: q.path.clone(),
             version: None,
+            rows: Some(q.rows),
         });
     }
     for (name, dir) in &report.derived {
@@ -793,6 +875,7 @@ pub fn output_refs(job: &DayJob, report: &DayReport) -> Vec<OutputRef> {
             format: name.clone(),
             path: dir.path.clone(),
             version: dir.version,
+            rows: Some(dir.rows),
         });
     }
     refs

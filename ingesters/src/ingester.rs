@@ -68,6 +68,8 @@ pub struct RunContext {
     pub dynamodb: Option<weir_engine::status::DynamoStatus>,
     /// Which tables to build (`--tables`) and the run's own definitions.
     pub tables: crate::tables::TableSettings,
+    /// The run's data checks (`[[checks]]`), by collection (`db:collection`).
+    pub checks: std::collections::BTreeMap<String, Vec<weir_engine::checks::CheckDef>>,
     /// Where plans run (it also carries the key service's settings, which
     /// travel in the session config).
     pub runner: Arc<dyn PlanRunner>,
@@ -137,7 +139,35 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
             s3: ctx.s3.clone(),
             on_missing_input: ctx.on_missing_input,
             allow_empty: ctx.allow_empty,
+            checks: self.checks(ctx),
         }
+    }
+
+    /// Hook: the checks every run of the collection makes unless the run's
+    /// own `[[checks]]` replace them (same output and check).
+    fn default_checks(&self, _ctx: &RunContext) -> Vec<weir_engine::checks::CheckDef> {
+        Vec::new()
+    }
+
+    /// The day's checks: the defaults, then the run's own (one of the same
+    /// output and name replaces a default).
+    fn checks(&self, ctx: &RunContext) -> Vec<weir_engine::checks::CheckDef> {
+        let configured = ctx
+            .checks
+            .get(&self.collection().to_string())
+            .cloned()
+            .unwrap_or_default();
+        let mut checks: Vec<_> = self
+            .default_checks(ctx)
+            .into_iter()
+            .filter(|d| {
+                !configured
+                    .iter()
+                    .any(|c| c.output == d.output && c.name() == d.name())
+            })
+            .collect();
+        checks.extend(configured);
+        checks
     }
 
     /// Hook: which row of an id the snapshot merge keeps. The base rule is
@@ -335,6 +365,7 @@ pub fn merge_refs(day: &DayReport) -> Vec<OutputRef> {
             format: name.clone(),
             path: dir.path.clone(),
             version: dir.version,
+            rows: Some(dir.rows),
         })
         .collect()
 }

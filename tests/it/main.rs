@@ -1,5 +1,6 @@
 //! Weir's integration tests (one binary; see `fixtures/` for shared helpers).
 
+mod checks;
 mod cli;
 mod cluster;
 mod conformance;

@@ -69,6 +69,7 @@ pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         allow_empty: false,
         update: false,
         tables: Default::default(),
+        checks: Default::default(),
         merge: Default::default(),
         lease_ttl: std::time::Duration::from_secs(60),
         reprocess: Default::default(),

@@ -53,6 +53,7 @@ pub struct PublishedDir {
 struct Manifest<'a> {
     format: &'static str,
     run_id: &'a str,
+    weir_version: &'static str,
     files: Vec<ManifestEntry<'a>>,
 }
 
@@ -137,6 +138,7 @@ pub async fn publish_all(
         let manifest = Manifest {
             format: "weir output manifest v1",
             run_id,
+            weir_version: env!("CARGO_PKG_VERSION"),
             files: out
                 .files
                 .iter()

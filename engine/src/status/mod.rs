@@ -145,6 +145,12 @@ pub struct DayRun {
     /// What it published.
     #[serde(default)]
     pub outputs: Vec<OutputRef>,
+    /// Its data checks: value, threshold and verdict of each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::checks::CheckResult>,
+    /// The Weir version that ran.
+    #[serde(default)]
+    pub weir_version: String,
     /// Why it failed.
     pub error: Option<String>,
     /// Whose fault that was.
@@ -177,6 +183,8 @@ impl DayRun {
             bytes_read: 0,
             dks: CacheStats::default(),
             outputs: Vec::new(),
+            checks: Vec::new(),
+            weir_version: env!("CARGO_PKG_VERSION").to_owned(),
             error: None,
             fault: None,
             took_over_from: None,
@@ -198,6 +206,7 @@ impl DayRun {
         self.files = report.files;
         self.bytes_read = report.bytes_read;
         self.dks = report.dks;
+        self.checks = report.checks.clone();
         self.outputs = outputs;
         self.error = report.error.clone();
         self.fault = report.fault;

@@ -149,6 +149,7 @@ pub async fn retract(
         format: format.to_owned(),
         path: path.to_owned(),
         version,
+        rows: None,
     };
     record.outputs = moved
         .iter()

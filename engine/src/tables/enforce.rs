@@ -172,6 +172,7 @@ pub(crate) async fn enforce(
         merge: None,
         delta: None,
         all_null_rows: None,
+        read_back: None,
     }))
 }
 
