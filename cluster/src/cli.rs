@@ -43,6 +43,9 @@ pub enum Command {
     /// replaced comes back, its Delta commits are undone, its status
     /// RETRACTED.
     Retract(Box<RetractArgs>),
+    /// Run the collections' data checks on the days as published (exit 1
+    /// when a check of severity error fails).
+    Check(Box<StatusArgs>),
     /// Finish what dead runs left (commits cut short, staging), for the
     /// collections and dates given (all dates with staging by default).
     Recover(Box<StatusArgs>),

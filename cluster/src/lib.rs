@@ -1,5 +1,6 @@
 //! The `weir` command's library: everything the binary does, testable.
 
+mod check;
 pub mod cli;
 mod config;
 #[cfg(feature = "dev-tools")]
@@ -68,6 +69,7 @@ pub fn run_with(cli: cli::Cli, registry: Registry) -> Result<ExitCode, Error> {
         cli::Command::History(args) => status::run(&args, status::View::History),
         cli::Command::Retract(args) => status::retract(&args),
         cli::Command::Recover(args) => recover::run(&args),
+        cli::Command::Check(args) => check::run(&args, &registry),
         cli::Command::Vacuum(args) => status::vacuum(&args),
         cli::Command::Serve(args) => serve::run(&args),
         cli::Command::Tables(args) => tables::run(&args, &registry),

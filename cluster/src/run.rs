@@ -71,21 +71,7 @@ pub(crate) async fn execute(
     if settings.memory_limit.is_some() {
         return_memory_promptly();
     }
-    let runner: Arc<dyn PlanRunner> = match &settings.cluster {
-        Some(url) => Arc::new(
-            BallistaRunner::connect(url, settings.partitions, &settings.dks, settings.cache)
-                .await?,
-        ),
-        None => Arc::new(
-            LocalRunner::new(
-                settings.partitions,
-                &settings.dks,
-                settings.cache,
-                settings.memory_limit,
-            )
-            .map_err(Error::Engine)?,
-        ),
-    };
+    let runner = runner(settings).await?;
     let ctx = context(settings, runner)?;
     if command == Command::Merge {
         return Ok(run_all_merges(&ctx, registry, &settings.collections, &settings.dates).await);
@@ -105,6 +91,25 @@ pub(crate) async fn execute(
         display.stop().await;
     }
     Ok(report)
+}
+
+/// Where the settings' plans run: the cluster they name, or this process.
+pub(crate) async fn runner(settings: &RunSettings) -> Result<Arc<dyn PlanRunner>, Error> {
+    Ok(match &settings.cluster {
+        Some(url) => Arc::new(
+            BallistaRunner::connect(url, settings.partitions, &settings.dks, settings.cache)
+                .await?,
+        ),
+        None => Arc::new(
+            LocalRunner::new(
+                settings.partitions,
+                &settings.dks,
+                settings.cache,
+                settings.memory_limit,
+            )
+            .map_err(Error::Engine)?,
+        ),
+    })
 }
 
 /// The run's context from its settings.

@@ -20,7 +20,7 @@ use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
-use crate::post::{DerivedOutput, StagedDay};
+use crate::post::{DerivedOutput, OutputTable, StagedDay};
 use crate::run::PlanRunner;
 
 /// The most offending ids a failed check lists.
@@ -238,42 +238,107 @@ pub async fn run_checks(
     checks: &[CheckDef],
     history: &dyn Fn(&str) -> History,
 ) -> DfResult<Vec<CheckResult>> {
+    let table = |output: &str| {
+        if output == DAILY {
+            return Some(day.rows_table());
+        }
+        let d = derived.iter().find(|d| names_output(&d.name, output))?;
+        let read = d.read_back.as_ref()?;
+        Some(day.staged_table(
+            d,
+            read.format,
+            Arc::clone(&read.schema),
+            read.partition_columns.clone(),
+        ))
+    };
+    check_tables(
+        &|| day.session(),
+        day.runner,
+        &table,
+        checks,
+        day.job.export_date,
+        history,
+    )
+    .await
+}
+
+/// Checks every definition against the table `table(output)` gives (an
+/// output it has none for is skipped), in sessions `session` makes, with
+/// plans run by `runner`.
+pub async fn check_tables(
+    session: &dyn Fn() -> DfResult<SessionContext>,
+    runner: &dyn PlanRunner,
+    table: &dyn Fn(&str) -> Option<OutputTable>,
+    checks: &[CheckDef],
+    export_date: NaiveDate,
+    history: &dyn Fn(&str) -> History,
+) -> DfResult<Vec<CheckResult>> {
     let mut results = Vec::with_capacity(checks.len());
     for check in checks {
-        let ctx = day.session()?;
-        let table = if check.output == DAILY {
-            Some(day.rows_table())
-        } else {
-            derived
-                .iter()
-                .find(|d| names_output(&d.name, &check.output))
-                .and_then(|d| {
-                    let read = d.read_back.as_ref()?;
-                    Some(day.staged_table(
-                        d,
-                        read.format,
-                        Arc::clone(&read.schema),
-                        read.partition_columns.clone(),
-                    ))
-                })
-        };
-        let Some(table) = table else {
+        let Some(table) = table(&check.output) else {
             results.push(skipped(check, "the output was not built this run"));
             continue;
         };
+        let ctx = session()?;
         ctx.register_table(CHECKED, Arc::new(table))?;
         let run = Checker {
             ctx: &ctx,
-            runner: day.runner,
+            runner,
             check,
         };
         let result = run
-            .evaluate(day.job.export_date, &history(&check.output))
+            .evaluate(export_date, &history(&check.output))
             .await
             .map_err(|e| e.context(format!("check {} on {}", check.name(), check.output)))?;
         results.push(result);
     }
     Ok(results)
+}
+
+/// The latest completed run of each day in the `lookback` days before
+/// `export_date` (what `row_count_change` compares against); none when no
+/// check needs them.
+pub async fn earlier_days(
+    dest: &crate::storage::Location,
+    collection: &str,
+    export_date: NaiveDate,
+    checks: &[CheckDef],
+) -> crate::Result<Vec<crate::status::DayRun>> {
+    let lookback = checks
+        .iter()
+        .filter_map(|c| match c.kind {
+            CheckKind::RowCountChange { days, .. } => Some(i64::from(days)),
+            _ => None,
+        })
+        .max();
+    let Some(days) = lookback else {
+        return Ok(Vec::new());
+    };
+    // Completed days can be sparse (weekends, outages): look further back.
+    let from = export_date - chrono::Duration::days(days * 3 + 7);
+    let to = export_date - chrono::Duration::days(1);
+    Ok(crate::status::StatusStore::new(dest.clone())
+        .latest(collection, from, to)
+        .await?
+        .into_iter()
+        .filter(|r| r.state == crate::status::DayState::Completed)
+        .collect())
+}
+
+/// An output's row counts on `days`, oldest first.
+pub fn counts_of(days: &[crate::status::DayRun], output: &str) -> History {
+    days.iter()
+        .filter_map(|r| {
+            if output == DAILY {
+                Some(r.records_out)
+            } else {
+                r.outputs
+                    .iter()
+                    .find(|o| names_output(&o.format, output))?
+                    .rows
+            }
+        })
+        .collect()
 }
 
 /// Whether an output's name (`export`, `table:<name>`) is what a check

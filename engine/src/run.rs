@@ -798,48 +798,16 @@ async fn run_day_checks(
     staged: &StagedDay<'_>,
     derived: &[DerivedOutput],
 ) -> Result<Vec<crate::checks::CheckResult>> {
-    use crate::checks::{CheckKind, DAILY};
     let job = staged.job;
-    let lookback = job
-        .checks
-        .iter()
-        .filter_map(|c| match c.kind {
-            CheckKind::RowCountChange { days, .. } => Some(i64::from(days)),
-            _ => None,
-        })
-        .max();
-    let mut earlier = Vec::new();
-    if let Some(days) = lookback {
-        // Completed days can be sparse (weekends, outages): look further back.
-        let from = job.export_date - chrono::Duration::days(days * 3 + 7);
-        let to = job.export_date - chrono::Duration::days(1);
-        let dest = Location::parse(&job.dest, &job.s3)?;
-        earlier = crate::status::StatusStore::new(dest)
-            .latest(&job.ingest.collection.to_string(), from, to)
-            .await?
-            .into_iter()
-            .filter(|r| r.state == crate::status::DayState::Completed)
-            .collect();
-    }
-    let history = |output: &str| -> Vec<u64> {
-        earlier
-            .iter()
-            .filter_map(|r| {
-                if output == DAILY {
-                    Some(r.records_out)
-                } else {
-                    r.outputs
-                        .iter()
-                        .find(|o| crate::checks::names_output(&o.format, output))?
-                        .rows
-                }
-            })
-            .collect()
-    };
+    let collection = job.ingest.collection.to_string();
+    let dest = Location::parse(&job.dest, &job.s3)?;
+    let earlier =
+        crate::checks::earlier_days(&dest, &collection, job.export_date, &job.checks).await?;
+    let history = |output: &str| crate::checks::counts_of(&earlier, output);
     crate::checks::run_checks(staged, derived, &job.checks, &history)
         .await
         .map_err(|e| Error::Execution {
-            collection: job.ingest.collection.to_string(),
+            collection,
             export_date: job.export_date.to_string(),
             source: e.context("data checks"),
         })

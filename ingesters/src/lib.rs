@@ -10,6 +10,7 @@
 
 pub mod business_audit;
 pub mod calculation_parts;
+mod check;
 mod guard;
 mod ingester;
 mod registry;
@@ -18,6 +19,7 @@ mod tables;
 
 pub use business_audit::BusinessAuditIngester;
 pub use calculation_parts::CalculationPartsIngester;
+pub use check::check_published;
 pub use guard::recover_dead_run;
 pub use ingester::{
     BaseIngester, ESCAPES_STRIPPED, Ingester, OUTPUT_ROOT, RunContext, base_layout, base_rules,

@@ -388,3 +388,69 @@ fn on_a_cluster_the_checks_measure_what_they_measure_in_process_and_block_alike(
         before
     );
 }
+
+#[test]
+fn weir_check_finds_on_the_published_days_what_their_runs_found() {
+    let s = Setup::new();
+    let write = |name: &str, severity: &str| -> String {
+        let path = s.path(name);
+        std::fs::write(
+            &path,
+            format!(
+                "[[checks]]\ncollection = \"calculator:calculationParts\"\noutput = \"daily\"\nkind = \"unique\"\nseverity = \"{severity}\"\n"
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let warn = write("warn.toml", "warn");
+    let report = weir_ok(&s.args(
+        "run",
+        "dest",
+        &[
+            "--update",
+            "--since",
+            DAYS[0],
+            "--start-date",
+            DAYS[0],
+            "--end-date",
+            DAYS[1],
+            "--config",
+            &warn,
+        ],
+    ));
+    let check = |config: &str| {
+        std::process::Command::new(weir_tests::weir_bin())
+            .args(["check", "--collection", "calculator:calculationParts"])
+            .args([
+                "--start-date",
+                DAYS[0],
+                "--end-date",
+                DAYS[1],
+                "--config",
+                config,
+            ])
+            .arg("--dest")
+            .arg(s.path("dest"))
+            .arg("--json")
+            .output()
+            .unwrap()
+    };
+    let out = check(&warn);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let days: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(days.len(), 2);
+    for (day, ran) in days.iter().zip(&report.days) {
+        let found: Vec<CheckResult> = serde_json::from_value(day["checks"].clone()).unwrap();
+        // The daily's duplicates and the export's defaults, as the run saw them.
+        assert_eq!(found.len(), 3);
+        assert_eq!(found, ran.checks);
+    }
+    // Held as an error, the same published days fail it.
+    let out = check(&write("error.toml", "error"));
+    assert_eq!(out.status.code(), Some(1));
+}
