@@ -49,7 +49,8 @@ pub enum Command {
     /// Finish what dead runs left (commits cut short, staging), for the
     /// collections and dates given (all dates with staging by default).
     Recover(Box<StatusArgs>),
-    /// Delete retracted output and replaced versions older than a bound.
+    /// Delete retracted output and replaced versions older than a bound,
+    /// and the days of collections past their `[[retention]]`.
     Vacuum(VacuumArgs),
     /// The run status as a web page (a grid of collections × days, each
     /// day's report and history) and the JSON it is drawn from; read-only.
@@ -500,7 +501,7 @@ pub struct VacuumArgs {
     /// Destination root: a path or s3://bucket/prefix.
     #[arg(long, env = "WEIR_DEST")]
     pub dest: String,
-    /// TOML file (its `[s3]` settings are used).
+    /// TOML file (its `[s3]` settings and `[[retention]]` are used).
     #[arg(long, env = "WEIR_CONFIG")]
     pub config: Option<PathBuf>,
     /// Delete what was retracted or replaced longer ago than this: `7d`,

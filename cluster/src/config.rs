@@ -45,6 +45,7 @@ pub struct FileConfig {
     table_format: Option<weir_engine::tables::TableFormat>,
     tables: Option<Vec<crate::table_config::TableFileConfig>>,
     checks: Option<Vec<CheckFileConfig>>,
+    retention: Option<Vec<RetentionFileConfig>>,
     dks: Option<DksConfig>,
     cache: Option<CacheConfig>,
     s3: Option<S3Settings>,
@@ -59,6 +60,34 @@ pub struct CheckFileConfig {
     /// The check (`output`, `kind`, its settings, `severity`, `key`).
     #[serde(flatten)]
     check: weir_engine::checks::CheckDef,
+}
+
+/// `[[retention]]`: how long a collection's days are kept (`weir vacuum`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionFileConfig {
+    /// `db:collection`.
+    collection: String,
+    /// Days older than this (by export date) lose their output.
+    expire_after_days: u32,
+}
+
+/// The `[[retention]]` entries of a config file: each collection and how
+/// many days it is kept.
+pub(crate) fn retention(config: Option<&Path>) -> Result<Vec<(CollectionName, u32)>, Error> {
+    let Some(path) = config else {
+        return Ok(Vec::new());
+    };
+    read_file(path)?
+        .retention
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            let name = CollectionName::parse(&r.collection)
+                .map_err(|e| Error::usage("[[retention]] collection", e.to_string()))?;
+            Ok((name, r.expire_after_days))
+        })
+        .collect()
 }
 
 /// `[status]`: where run status goes besides the destination.
@@ -164,7 +193,7 @@ const MIN_LINE_BYTES: usize = 4096;
 const MAX_LINE_BYTES: usize = 1 << 30;
 /// How long a run holds a day without renewing its lease: a run that dies
 /// frees its days after this (renewed every third of it).
-const DEFAULT_LEASE_TTL_SECS: u64 = 300;
+pub(crate) const DEFAULT_LEASE_TTL_SECS: u64 = 300;
 /// Longest a data key may stay cached.
 const MAX_CACHE_TTL_SECS: u64 = 366 * 24 * 3600;
 

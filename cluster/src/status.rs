@@ -218,9 +218,58 @@ pub(crate) fn vacuum(args: &VacuumArgs) -> Result<ExitCode, Error> {
     };
     let s3 = crate::config::s3_settings(args.config.as_deref())?;
     let dest = Location::parse(&args.dest, &s3).map_err(Error::Engine)?;
-    let deleted = crate::runtime()?
+    let retention = crate::config::retention(args.config.as_deref())?;
+    let runtime = crate::runtime()?;
+    let deleted = runtime
         .block_on(weir_engine::status::retract::vacuum(&dest, older_than))
         .map_err(Error::Engine)?;
     println!("vacuum: {deleted} retracted or replaced files older than {text} deleted");
-    Ok(ExitCode::SUCCESS)
+    let failed = runtime.block_on(expire_days(&dest, &retention))?;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Retention: each collection's days older than its `expire_after_days`
+/// lose their output, each under its lease; `true` when one could not.
+async fn expire_days(
+    dest: &Location,
+    retention: &[(weir_engine::record::CollectionName, u32)],
+) -> Result<bool, Error> {
+    use weir_engine::status::Lease;
+    use weir_engine::status::retention::{due, expire};
+    let run_id = crate::run::new_run_id();
+    let ttl = std::time::Duration::from_secs(crate::config::DEFAULT_LEASE_TTL_SECS);
+    let mut failed = false;
+    for (collection, days) in retention {
+        let name = collection.to_string();
+        for latest in due(dest, &name, *days).await.map_err(Error::Engine)? {
+            let date = &latest.export_date;
+            let Ok(export_date) = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
+                continue;
+            };
+            let lease = match Lease::take(dest, &name, export_date, &run_id, ttl).await {
+                Ok(lease) => lease,
+                Err(e) => {
+                    println!("{name} {date}: not expired: {e}");
+                    failed = true;
+                    continue;
+                }
+            };
+            match expire(dest, &latest, *days, &run_id).await {
+                Ok(done) => println!(
+                    "{name} {date}: expired (older than {days} days), {} directories deleted",
+                    done.deleted.len()
+                ),
+                Err(e) => {
+                    println!("{name} {date}: not expired: {e}");
+                    failed = true;
+                }
+            }
+            lease.release().await;
+        }
+    }
+    Ok(failed)
 }

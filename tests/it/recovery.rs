@@ -448,3 +448,88 @@ async fn on_s3_a_run_killed_at_each_commit_step_leaves_the_day_as_it_was() {
         );
     }
 }
+
+#[test]
+fn retention_expires_the_days_past_their_bound_and_catch_up_leaves_them_expired() {
+    let s = Setup::new();
+    let dest = s.path("dest");
+    weir_ok(&s.args(
+        "run",
+        "dest",
+        &["--start-date", DAYS[0], "--end-date", DAYS[2]],
+    ));
+    let today = chrono::Utc::now().date_naive();
+    let age = |d: &str| (today - d.parse::<chrono::NaiveDate>().unwrap()).num_days();
+    // Kept as long as the second day is old: the first is past it, the
+    // third within it.
+    let config = s.path("retention.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[retention]]\ncollection = \"{CALC}\"\nexpire_after_days = {}\n",
+            age(DAYS[1])
+        ),
+    )
+    .unwrap();
+    let quarantine = |d: &str| {
+        dest.join(format!(
+            "corporate_data_ingestion/_corrupt/calculator/calculationParts/export_date={d}"
+        ))
+    };
+    let third = snapshot(&daily_dir(&dest, DAYS[2]));
+    assert!(quarantine(DAYS[0]).exists());
+    let said = ok(weir_out(
+        &[
+            "vacuum",
+            "--older-than",
+            "7d",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &dest,
+    ));
+    assert!(
+        said.contains(&format!("{CALC} {}: expired", DAYS[0])),
+        "{said}"
+    );
+    assert!(!daily_dir(&dest, DAYS[0]).exists());
+    assert!(!quarantine(DAYS[0]).exists());
+    assert_eq!(snapshot(&daily_dir(&dest, DAYS[2])), third);
+    let status = status_json(&s, "status", "dest", &[DAYS[0], DAYS[2]]);
+    assert_eq!(status[0].state, DayState::Expired);
+    assert!(status[0].note.as_deref().unwrap().contains("older than"));
+    assert_eq!(status.last().unwrap().state, DayState::Completed);
+    // Catch-up does not bring an expired day back.
+    let report = weir_ok(&s.args(
+        "run",
+        "dest",
+        &[
+            "--reprocess",
+            "missing",
+            "--start-date",
+            DAYS[0],
+            "--end-date",
+            DAYS[2],
+        ],
+    ));
+    assert!(
+        report
+            .days
+            .iter()
+            .all(|d| d.status == weir_engine::report::DayStatus::Skipped),
+        "{:?}",
+        report.days
+    );
+    // Nothing is due twice.
+    let said = ok(weir_out(
+        &[
+            "vacuum",
+            "--older-than",
+            "7d",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &dest,
+    ));
+    assert!(!said.contains(&format!("{}: expired", DAYS[0])), "{said}");
+}

@@ -112,6 +112,7 @@ impl DynamoStatus {
             DayState::Completed => "COMPLETED",
             DayState::Failed => "FAILED",
             DayState::Retracted => "RETRACTED",
+            DayState::Expired => "EXPIRED",
         };
         let mut item = json!({
             "Correlation_Id": {"S": format!("{}_{}", run.run_id, run.export_date)},

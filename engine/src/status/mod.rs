@@ -10,6 +10,7 @@
 
 pub mod dynamodb;
 pub mod lease;
+pub mod retention;
 pub mod retract;
 pub mod versions;
 
@@ -46,6 +47,9 @@ pub enum DayState {
     Failed,
     /// `weir retract` de-referenced the day's published output.
     Retracted,
+    /// `weir vacuum` removed the day's output: it was older than its
+    /// collection's `expire_after_days`.
+    Expired,
 }
 
 impl std::fmt::Display for DayState {
@@ -55,6 +59,7 @@ impl std::fmt::Display for DayState {
             DayState::Completed => "COMPLETED",
             DayState::Failed => "FAILED",
             DayState::Retracted => "RETRACTED",
+            DayState::Expired => "EXPIRED",
         })
     }
 }
@@ -66,8 +71,8 @@ pub enum Reprocess {
     /// Every day given (the default).
     #[default]
     All,
-    /// Days not COMPLETED: never run, failed, or left by a dead run
-    /// (catch-up after an outage).
+    /// Days not COMPLETED: never run, failed, retracted, or left by a dead
+    /// run (catch-up after an outage); an EXPIRED day is not brought back.
     Missing,
     /// Days whose latest run FAILED.
     Failed,
@@ -87,7 +92,9 @@ impl Reprocess {
     pub fn runs(self, latest: Option<&DayRun>) -> bool {
         match self {
             Reprocess::All => true,
-            Reprocess::Missing => latest.is_none_or(|r| r.state != DayState::Completed),
+            Reprocess::Missing => {
+                latest.is_none_or(|r| !matches!(r.state, DayState::Completed | DayState::Expired))
+            }
             Reprocess::Failed => latest.is_some_and(|r| r.state == DayState::Failed),
         }
     }
@@ -103,6 +110,8 @@ pub enum RunKind {
     Merge,
     /// `weir retract`.
     Retract,
+    /// `weir vacuum`'s retention.
+    Expire,
 }
 
 /// One run of one day.

@@ -217,24 +217,34 @@ async fn move_dir(dest: &Location, from: &ObjectPath, to: &ObjectPath) -> Result
             .await
             .map_err(|e| Error::storage("delete", dest.display(&m.location), &e))?;
     }
-    if dest.is_local() {
-        // Empty directories left behind, deepest first.
-        let mut dirs: Vec<std::path::PathBuf> = listed
-            .iter()
-            .filter_map(|m| {
-                std::path::PathBuf::from(dest.display(&m.location))
-                    .parent()
-                    .map(|p| p.to_owned())
-            })
-            .collect();
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        dirs.dedup();
-        for d in dirs {
-            let _ = std::fs::remove_dir(d);
-        }
-        let _ = std::fs::remove_dir(dest.display(from));
-    }
+    remove_empty_dirs(dest, &listed, from);
     Ok(())
+}
+
+/// On local disk, the directories `listed` objects were in and `dir`
+/// itself, once empty (deepest first); object stores have none.
+pub(crate) fn remove_empty_dirs(
+    dest: &Location,
+    listed: &[object_store::ObjectMeta],
+    dir: &ObjectPath,
+) {
+    if !dest.is_local() {
+        return;
+    }
+    let mut dirs: Vec<std::path::PathBuf> = listed
+        .iter()
+        .filter_map(|m| {
+            std::path::PathBuf::from(dest.display(&m.location))
+                .parent()
+                .map(|p| p.to_owned())
+        })
+        .collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    dirs.dedup();
+    for d in dirs {
+        let _ = std::fs::remove_dir(d);
+    }
+    let _ = std::fs::remove_dir(dest.display(dir));
 }
 
 /// Deletes retracted files and replaced versions whose retraction or
