@@ -341,6 +341,29 @@ pub fn counts_of(days: &[crate::status::DayRun], output: &str) -> History {
         .collect()
 }
 
+/// Logs each failed check, and says why the day may not publish when one
+/// of severity `error` failed (ids are left to the report).
+pub fn verdict_of(
+    collection: &str,
+    export_date: NaiveDate,
+    results: &[CheckResult],
+) -> Option<String> {
+    for c in results.iter().filter(|c| c.verdict == Verdict::Failed) {
+        tracing::warn!(collection, %export_date, severity = ?c.severity, check = %c.summary(), "data check failed");
+    }
+    let blocking: Vec<String> = results
+        .iter()
+        .filter(|c| c.blocks())
+        .map(CheckResult::summary)
+        .collect();
+    (!blocking.is_empty()).then(|| {
+        format!(
+            "data checks failed, nothing published (offending ids in the report): {}",
+            blocking.join("; ")
+        )
+    })
+}
+
 /// Whether an output's name (`export`, `table:<name>`) is what a check
 /// calls `output` (`export`, `<name>`).
 pub fn names_output(name: &str, output: &str) -> bool {

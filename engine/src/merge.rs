@@ -83,6 +83,9 @@ pub struct MergeJob {
     pub file_bytes: usize,
     /// Where it starts, when the caller says.
     pub start: MergeStart,
+    /// Checks of the export before it publishes (`weir merge`; within a
+    /// day's run, the day's checks cover it).
+    pub checks: Vec<crate::checks::CheckDef>,
 }
 
 impl std::fmt::Debug for MergeJob {
@@ -642,6 +645,55 @@ fn check_distinct_sources(sources: &[MergeSource]) -> std::result::Result<(), St
     Ok(())
 }
 
+/// The export's checks, on its staged files.
+async fn check_export(
+    job: &MergeJob,
+    dest: &Location,
+    output: &DerivedOutput,
+    runner: &dyn PlanRunner,
+) -> Result<Vec<crate::checks::CheckResult>> {
+    use crate::checks::{check_tables, counts_of, earlier_days};
+    let read = export_read_back(job);
+    let table = crate::post::OutputTable::new(
+        &job.dest,
+        read.format,
+        read.schema,
+        read.partition_columns,
+        output
+            .files
+            .iter()
+            .map(|f| crate::exec::InputFile {
+                path: f.staged.clone(),
+                size: f.bytes,
+            })
+            .collect(),
+        job.partitions,
+        job.s3.clone(),
+    );
+    let earlier = earlier_days(dest, &job.collection, job.export_date, &job.checks).await?;
+    let session = || {
+        Ok(crate::post::weir_session(
+            datafusion::prelude::SessionConfig::new()
+                .with_target_partitions(job.partitions.max(1))
+                .with_round_robin_repartition(false),
+        ))
+    };
+    check_tables(
+        &session,
+        runner,
+        &|o| (o == EXPORT).then(|| table.clone()),
+        &job.checks,
+        job.export_date,
+        &|o| counts_of(&earlier, o),
+    )
+    .await
+    .map_err(|e| Error::Execution {
+        collection: job.collection.clone(),
+        export_date: job.export_date.to_string(),
+        source: e.context("data checks of the export"),
+    })
+}
+
 /// The merge alone (over published dailies), published by itself: the new
 /// export replaces its date's directory, or (on failure) nothing changes.
 /// `guard`'s last check runs before the commit.
@@ -665,6 +717,14 @@ pub async fn run_merge(
     let outcome = async {
         let dest = Location::parse(&job.dest, &job.s3)?;
         let (output, merge) = stage_merge(job, &staging, None, runner).await?;
+        if !job.checks.is_empty() {
+            report.checks = check_export(job, &dest, &output, runner).await?;
+            if let Some(why) =
+                crate::checks::verdict_of(&job.collection, job.export_date, &report.checks)
+            {
+                return Err(job.failed(Fault::Input, why));
+            }
+        }
         if let Some(guard) = guard {
             guard
                 .before_publish()

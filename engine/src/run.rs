@@ -540,24 +540,9 @@ async fn run_day_inner(
     // publishes nothing.
     if !job.checks.is_empty() {
         report.checks = run_day_checks(&staged, &derived).await?;
-        let blocking: Vec<String> = report
-            .checks
-            .iter()
-            .filter(|c| c.blocks())
-            .map(|c| c.summary())
-            .collect();
-        for c in report
-            .checks
-            .iter()
-            .filter(|c| c.verdict == crate::checks::Verdict::Failed)
-        {
-            tracing::warn!(collection = %job.ingest.collection, export_date = %job.export_date, severity = ?c.severity, check = %c.summary(), "data check failed");
-        }
-        if !blocking.is_empty() {
-            return Err(check_failed(Fault::Input)(format!(
-                "data checks failed, nothing published (offending ids in the report): {}",
-                blocking.join("; ")
-            )));
+        let collection = job.ingest.collection.to_string();
+        if let Some(why) = crate::checks::verdict_of(&collection, job.export_date, &report.checks) {
+            return Err(check_failed(Fault::Input)(why));
         }
     }
     // Delta tables publish through their logs, the rest by directory.

@@ -206,6 +206,14 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
             partitions: ctx.partitions,
             file_bytes: ctx.buffer_bytes,
             start: ctx.merge.clone(),
+            checks: self
+                .checks(&RunContext {
+                    update: true,
+                    ..ctx.clone()
+                })
+                .into_iter()
+                .filter(|c| c.output == weir_engine::merge::EXPORT)
+                .collect(),
         }
     }
 

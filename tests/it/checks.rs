@@ -331,6 +331,21 @@ fn duplicated_ids_and_an_unusual_volume_block_a_day_and_the_export_is_checked_by
     let warn = config("kind = \"unique\"\nseverity = \"warn\"");
     let warned = weir_ok(&s.args("run", "dest", &["--date", DAYS[3], "--config", &warn]));
     assert_eq!(warned.days[0].checks[0].verdict, Verdict::Failed);
+
+    // `weir merge` alone checks the export it publishes too.
+    let merged = weir_ok(&s.args("merge", "dest", &["--date", DAYS[3]]));
+    let checks: Vec<(&str, &str, Verdict)> = merged.days[0]
+        .checks
+        .iter()
+        .map(|c| (c.output.as_str(), c.check.as_str(), c.verdict))
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            ("export", "unique(id)", Verdict::Passed),
+            ("export", "not_blank(id)", Verdict::Passed)
+        ]
+    );
 }
 
 #[test]
