@@ -112,25 +112,10 @@ fn weir_recover_rolls_back_a_commit_killed_mid_swap_and_fails_the_dead_run() {
     weir_ok(&s.args("run", "dest", &["--date", DAYS[0]]));
     let published = dest.join("corporate_data_ingestion");
     let before = snapshot(&published);
-    let mut child = Command::new(weir_bin())
-        .args(s.args("run", "dest", &["--date", DAYS[0], "--config", &config]))
-        .env("WEIR_TEST_PAUSE_AT", "swap:orc/daily")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let args = s.args("run", "dest", &["--date", DAYS[0], "--config", &config]);
+    kill_paused_at(&args, "swap:orc/daily", &[]);
     let day = daily_dir(&dest, DAYS[0]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while day.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the commit never reached its swap"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    assert!(!day.exists(), "killed with the daily moved away");
     let dead = status_json(&s, "history", "dest", &[DAYS[0]])
         .into_iter()
         .find(|r| r.state == DayState::InProgress)
@@ -197,38 +182,97 @@ fn assert_same_objects(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u
     assert!(differ.is_empty(), "{what}: other bytes in {differ:?}");
 }
 
+/// A scenario on moto with a 3-second lease: the store readers look in,
+/// and the arguments of its runs.
+struct OnS3 {
+    _moto: weir_tests::Moto,
+    store: std::sync::Arc<dyn object_store::ObjectStore>,
+    /// Collection, config, destination and date.
+    common: Vec<String>,
+    /// `weir run` of the day.
+    run: Vec<String>,
+}
+
+impl OnS3 {
+    async fn new(s: &Setup) -> Self {
+        use crate::s3::{client, config_file};
+        let (moto, _) = s.on_moto().await;
+        let config = config_file(s.dir.path(), &moto, "lease_ttl_secs = 3");
+        let common: Vec<String> = [
+            "--collection",
+            CALC,
+            "--config",
+            config.to_str().unwrap(),
+            "--dest",
+            "s3://published/weir",
+            "--date",
+            DAYS[0],
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+        let mut run: Vec<String> = [
+            "run",
+            "--source",
+            "s3://corporate",
+            "--dks-url",
+            &s.dks_url,
+            "--max-corrupt-ratio",
+            "0.1",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+        run.extend(common.iter().cloned());
+        Self {
+            store: client(&moto, "published"),
+            _moto: moto,
+            common,
+            run,
+        }
+    }
+
+    /// `weir <head…> <common…>`, which must succeed; its stdout.
+    fn weir(&self, head: &[&str]) -> String {
+        let mut args: Vec<&str> = head.to_vec();
+        args.extend(self.common.iter().map(String::as_str));
+        ok(crate::s3::weir_at(None, &args))
+    }
+
+    fn run_day(&self) -> String {
+        let args: Vec<&str> = self.run.iter().map(String::as_str).collect();
+        ok(crate::s3::weir_at(None, &args))
+    }
+
+    /// `weir recover`, again until the dead run's lease has expired and it
+    /// recovers the day.
+    async fn recover_when_expired(&self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let said = self.weir(&["recover"]);
+            if said.contains("recovered what run") {
+                return;
+            }
+            assert!(said.contains("left alone"), "{what}: {said}");
+            assert!(Instant::now() < deadline, "{what}: the lease never expired");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+const CREDENTIALS: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", crate::s3::KEY_ID),
+    ("AWS_SECRET_ACCESS_KEY", crate::s3::SECRET),
+    ("AWS_REGION", "us-east-1"),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_s3_a_commit_killed_between_its_markers_is_rolled_back_and_versions_come_back() {
-    use crate::s3::{KEY_ID, SECRET, client, config_file, weir_at};
     let s = Setup::new();
-    let (moto, _) = s.on_moto().await;
-    let config = config_file(s.dir.path(), &moto, "lease_ttl_secs = 3");
-    let config = config.to_str().unwrap();
-    let common = [
-        "--collection",
-        CALC,
-        "--config",
-        config,
-        "--dest",
-        "s3://published/weir",
-        "--date",
-        DAYS[0],
-    ];
-    let mut run: Vec<&str> = vec![
-        "run",
-        "--source",
-        "s3://corporate",
-        "--dks-url",
-        &s.dks_url,
-        "--max-corrupt-ratio",
-        "0.1",
-    ];
-    run.extend(common);
-    let ok_at = |args: &[&str]| ok(weir_at(None, args));
-    ok_at(&run);
-    let store = client(&moto, "published");
+    let on = OnS3::new(&s).await;
+    on.run_day();
     let prefix = "weir/corporate_data_ingestion";
-    let before = objects(&store, prefix).await;
+    let before = objects(&on.store, prefix).await;
     let manifest_of = |all: &BTreeMap<String, Vec<u8>>, dir: &str| {
         all.iter()
             .find(|(k, _)| k.contains(dir) && k.ends_with("_manifest.json"))
@@ -237,77 +281,46 @@ async fn on_s3_a_commit_killed_between_its_markers_is_rolled_back_and_versions_c
     };
 
     // Killed once the quarantine's markers are new and the data's old.
-    let mut child = Command::new(weir_bin())
-        .args(&run)
-        .env("WEIR_TEST_PAUSE_AT", "marker:_corrupt")
-        .env("AWS_ACCESS_KEY_ID", KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
-        .env("AWS_REGION", "us-east-1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let now = objects(&store, prefix).await;
-        if manifest_of(&now, "_corrupt") != manifest_of(&before, "_corrupt") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the commit never wrote a marker");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let half = objects(&store, prefix).await;
+    kill_paused_at(&on.run, "marker:_corrupt", &CREDENTIALS);
+    let half = objects(&on.store, prefix).await;
     assert_eq!(
         manifest_of(&half, "orc/daily"),
         manifest_of(&before, "orc/daily")
     );
-    assert_ne!(half, before, "the day is half committed");
+    assert_ne!(
+        manifest_of(&half, "_corrupt"),
+        manifest_of(&before, "_corrupt"),
+        "the day is half committed"
+    );
 
     // Once the dead run's lease has expired, `weir recover` puts it back.
-    let mut status = vec!["history", "--json"];
-    status.extend(common);
-    let runs: Vec<DayRun> = serde_json::from_str(&ok_at(&status)).unwrap();
+    let runs: Vec<DayRun> = serde_json::from_str(&on.weir(&["history", "--json"])).unwrap();
     let dead = runs
         .iter()
         .find(|r| r.state == DayState::InProgress)
         .unwrap()
         .run_id
         .clone();
-    let mut recover = vec!["recover"];
-    recover.extend(common);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let said = ok_at(&recover);
-        if said.contains(&format!("recovered what run {dead} left")) {
-            break;
-        }
-        assert!(said.contains("left alone"), "{said}");
-        assert!(
-            Instant::now() < deadline,
-            "the dead run's lease never expired"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_same_objects(&objects(&store, prefix).await, &before, "the day as it was");
-    assert!(objects(&store, "weir/_weir_staging").await.is_empty());
-    assert!(objects(&store, "weir/_weir/replaced").await.is_empty());
-    let runs: Vec<DayRun> = serde_json::from_str(&ok_at(&status)).unwrap();
+    on.recover_when_expired("killed between markers").await;
+    assert_same_objects(
+        &objects(&on.store, prefix).await,
+        &before,
+        "the day as it was",
+    );
+    assert!(objects(&on.store, "weir/_weir_staging").await.is_empty());
+    assert!(objects(&on.store, "weir/_weir/replaced").await.is_empty());
+    let runs: Vec<DayRun> = serde_json::from_str(&on.weir(&["history", "--json"])).unwrap();
     let died = runs.iter().find(|r| r.run_id == dead).unwrap();
     assert_eq!(died.state, DayState::Failed);
 
     // A rerun replaces the day and keeps the previous one; its retraction
     // brings that back, object for object.
-    ok_at(&run);
-    assert_ne!(objects(&store, prefix).await, before);
-    assert!(!objects(&store, "weir/_weir/replaced").await.is_empty());
-    let mut retract = vec!["retract", "--reason", "bad day"];
-    retract.extend(common);
-    ok_at(&retract);
+    on.run_day();
+    assert_ne!(objects(&on.store, prefix).await, before);
+    assert!(!objects(&on.store, "weir/_weir/replaced").await.is_empty());
+    on.weir(&["retract", "--reason", "bad day"]);
     assert_same_objects(
-        &objects(&store, prefix).await,
+        &objects(&on.store, prefix).await,
         &before,
         "after the retraction",
     );
@@ -387,63 +400,21 @@ fn on_disk_a_run_killed_at_each_commit_step_leaves_the_day_as_it_was() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_s3_a_run_killed_at_each_commit_step_leaves_the_day_as_it_was() {
-    use crate::s3::{KEY_ID, SECRET, client, config_file, weir_at};
     let s = Setup::new();
-    let (moto, _) = s.on_moto().await;
-    let config = config_file(s.dir.path(), &moto, "lease_ttl_secs = 3");
-    let config = config.to_str().unwrap();
-    let common = [
-        "--collection",
-        CALC,
-        "--config",
-        config,
-        "--dest",
-        "s3://published/weir",
-        "--date",
-        DAYS[0],
-    ];
-    let mut run: Vec<&str> = vec![
-        "run",
-        "--source",
-        "s3://corporate",
-        "--dks-url",
-        &s.dks_url,
-        "--max-corrupt-ratio",
-        "0.1",
-    ];
-    run.extend(common);
-    let run: Vec<String> = run.iter().map(|a| (*a).to_owned()).collect();
-    let run_refs: Vec<&str> = run.iter().map(String::as_str).collect();
-    ok(weir_at(None, &run_refs));
-    let store = client(&moto, "published");
+    let on = OnS3::new(&s).await;
+    on.run_day();
     let prefix = "weir/corporate_data_ingestion";
-    let before = objects(&store, prefix).await;
-    let mut recover = vec!["recover"];
-    recover.extend(common);
-    let credentials = [
-        ("AWS_ACCESS_KEY_ID", KEY_ID),
-        ("AWS_SECRET_ACCESS_KEY", SECRET),
-        ("AWS_REGION", "us-east-1"),
-    ];
+    let before = objects(&on.store, prefix).await;
     for step in S3_STEPS {
-        kill_paused_at(&run, step, &credentials);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let said = ok(weir_at(None, &recover));
-            if said.contains("recovered what run") {
-                break;
-            }
-            assert!(said.contains("left alone"), "{step}: {said}");
-            assert!(Instant::now() < deadline, "{step}: the lease never expired");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        kill_paused_at(&on.run, step, &CREDENTIALS);
+        on.recover_when_expired(step).await;
         assert_same_objects(
-            &objects(&store, prefix).await,
+            &objects(&on.store, prefix).await,
             &before,
             &format!("killed at {step}"),
         );
         assert!(
-            objects(&store, "weir/_weir_staging").await.is_empty(),
+            objects(&on.store, "weir/_weir_staging").await.is_empty(),
             "{step}"
         );
     }
