@@ -5,9 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use weir_engine::exec::export_schema;
-use weir_engine::exec::schema::col;
 use weir_engine::merge::EXPORT;
 use weir_engine::post::{DerivedOutput, StagedDay, StepFailed};
 use weir_engine::tables::{EXPORT_ROWS, TableDef, TableFormat, TableSource, stage_tables};
@@ -70,23 +67,9 @@ pub(crate) async fn stage_day_tables(
     let session = day.session().map_err(|e| StepFailed::new("tables", e))?;
     let export = derived.iter().find(|d| d.name == EXPORT);
     if let Some(export) = export {
-        let job = ingester.merge_job(ctx, day.job.export_date);
-        let mut fields: Vec<Field> = export_schema()
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        let mut partition_columns = Vec::new();
-        if job.id_part_dirs {
-            fields.push(Field::new(col::ID_PART, DataType::Utf8, true));
-            partition_columns.push(col::ID_PART.to_owned());
-        }
-        let table = day.staged_table(
-            export,
-            job.format,
-            std::sync::Arc::new(Schema::new(fields)),
-            partition_columns,
-        );
+        let read =
+            weir_engine::merge::export_read_back(&ingester.merge_job(ctx, day.job.export_date));
+        let table = day.staged_table(export, read.format, read.schema, read.partition_columns);
         session
             .register_table(EXPORT_ROWS, std::sync::Arc::new(table))
             .map_err(|e| StepFailed::new("tables", e))?;
