@@ -4,7 +4,7 @@
 //! threshold and up to 20 offending ids); a `warn` check reports and
 //! publishes. On businessAudit, over a table built by SQL from the day's
 //! rows; on calculationParts, a daily's duplicated ids, the full export's
-//! default checks, and the row count against the days before it.
+//! key, and the row count against the days before it.
 
 use std::path::{Path, PathBuf};
 
@@ -221,14 +221,23 @@ fn each_check_of_a_table_passes_on_good_data_and_blocks_the_publish_when_it_fail
 }
 
 #[test]
-fn duplicated_ids_and_an_unusual_volume_block_a_day_and_the_export_is_checked_by_default() {
+fn duplicated_ids_and_an_unusual_volume_block_a_day_and_the_export_key_is_checked() {
     let s = Setup::new();
+    // Each configuration in a file of its own: later ones must not change
+    // what an earlier one said.
+    let written = std::cell::Cell::new(0);
     let config = |checks: &str| -> String {
-        let path = s.path("weir.toml");
+        written.set(written.get() + 1);
+        let path = s.path(&format!("weir-{}.toml", written.get()));
         let mut text = String::new();
         for check in checks.split("[[checks]]").filter(|c| !c.trim().is_empty()) {
+            let output = if check.contains("output =") {
+                ""
+            } else {
+                "output = \"daily\"\n"
+            };
             text.push_str(&format!(
-                "[[checks]]\ncollection = \"calculator:calculationParts\"\noutput = \"daily\"\n{}\n",
+                "[[checks]]\ncollection = \"calculator:calculationParts\"\n{output}{}\n",
                 check.trim()
             ));
         }
@@ -236,8 +245,16 @@ fn duplicated_ids_and_an_unusual_volume_block_a_day_and_the_export_is_checked_by
         path.to_str().unwrap().to_owned()
     };
     // Three days published, each merged into the export: the export's
-    // default checks (one row per id, every id there) pass.
-    let usual = config("kind = \"row_count_change\"\nmax_change = 100\ndays = 3");
+    // checks (one row per id, every id there) pass.
+    let usual = config(
+        "kind = \"row_count_change\"\nmax_change = 100\ndays = 3
+        [[checks]]
+        output = \"export\"
+        kind = \"unique\"
+        [[checks]]
+        output = \"export\"
+        kind = \"not_blank\"",
+    );
     let first = weir_ok(&s.args(
         "run",
         "dest",
@@ -281,10 +298,11 @@ fn duplicated_ids_and_an_unusual_volume_block_a_day_and_the_export_is_checked_by
     let before = snapshot(&published);
     let fourth = weir_ok(&s.args("run", "dest", &["--date", DAYS[3], "--config", &usual]));
     let change = fourth.days[0].checks[0].clone();
-    assert_eq!(
-        fourth.days[0].checks.len(),
-        1,
-        "no export, no export checks"
+    assert!(
+        fourth.days[0].checks[1..]
+            .iter()
+            .all(|c| c.verdict == Verdict::Skipped),
+        "no export without --update"
     );
     let mut counts: Vec<f64> = first.days.iter().map(|d| d.records_out as f64).collect();
     counts.sort_by(f64::total_cmp);
@@ -332,8 +350,9 @@ fn duplicated_ids_and_an_unusual_volume_block_a_day_and_the_export_is_checked_by
     let warned = weir_ok(&s.args("run", "dest", &["--date", DAYS[3], "--config", &warn]));
     assert_eq!(warned.days[0].checks[0].verdict, Verdict::Failed);
 
-    // `weir merge` alone checks the export it publishes too.
-    let merged = weir_ok(&s.args("merge", "dest", &["--date", DAYS[3]]));
+    // `weir merge` alone checks the export it publishes too (its checks of
+    // other outputs are not its business).
+    let merged = weir_ok(&s.args("merge", "dest", &["--date", DAYS[3], "--config", &usual]));
     let checks: Vec<(&str, &str, Verdict)> = merged.days[0]
         .checks
         .iter()
@@ -412,7 +431,9 @@ fn weir_check_finds_on_the_published_days_what_their_runs_found() {
         std::fs::write(
             &path,
             format!(
-                "[[checks]]\ncollection = \"calculator:calculationParts\"\noutput = \"daily\"\nkind = \"unique\"\nseverity = \"{severity}\"\n"
+                "[[checks]]\ncollection = \"calculator:calculationParts\"\noutput = \"daily\"\nkind = \"unique\"\nseverity = \"{severity}\"\n\
+                 [[checks]]\ncollection = \"calculator:calculationParts\"\noutput = \"export\"\nkind = \"unique\"\n\
+                 [[checks]]\ncollection = \"calculator:calculationParts\"\noutput = \"export\"\nkind = \"not_blank\"\n"
             ),
         )
         .unwrap();
@@ -461,7 +482,7 @@ fn weir_check_finds_on_the_published_days_what_their_runs_found() {
     assert_eq!(days.len(), 2);
     for (day, ran) in days.iter().zip(&report.days) {
         let found: Vec<CheckResult> = serde_json::from_value(day["checks"].clone()).unwrap();
-        // The daily's duplicates and the export's defaults, as the run saw them.
+        // The daily's duplicates and the export's key, as the run saw them.
         assert_eq!(found.len(), 3);
         assert_eq!(found, ran.checks);
     }

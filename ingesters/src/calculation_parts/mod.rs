@@ -6,12 +6,11 @@
 
 pub mod tables;
 
-use weir_engine::checks::{CheckDef, CheckKind, Severity};
 use weir_engine::exec::MergeRule;
 use weir_engine::output::OutputFormat;
 use weir_engine::record::{CollectionName, RecordRules};
 
-use crate::ingester::{Ingester, RunContext, base_rules};
+use crate::ingester::{Ingester, base_rules};
 
 /// The collection's name.
 pub const NAME: &str = "calculator:calculationParts";
@@ -63,27 +62,6 @@ impl Ingester for CalculationPartsIngester {
 
     fn tables(&self) -> Vec<weir_engine::tables::TableDef> {
         tables::default_tables()
-    }
-
-    /// The full export holds one row per id, and every row has one: checked
-    /// before each export publishes (under `--update`).
-    fn default_checks(&self, ctx: &RunContext) -> Vec<CheckDef> {
-        if !ctx.update {
-            return Vec::new();
-        }
-        let id = || vec![weir_engine::exec::schema::col::ID.to_owned()];
-        [
-            CheckKind::Unique { columns: id() },
-            CheckKind::NotBlank { columns: id() },
-        ]
-        .into_iter()
-        .map(|kind| CheckDef {
-            output: weir_engine::merge::EXPORT.to_owned(),
-            kind,
-            severity: Severity::Error,
-            key: None,
-        })
-        .collect()
     }
 }
 
