@@ -8,7 +8,6 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 use futures::TryStreamExt;
-use object_store::ObjectStoreExt;
 
 use super::{DayRun, DayState, RunKind, StatusStore};
 use crate::storage::Location;
@@ -54,7 +53,6 @@ pub async fn expire(
             field: "export_date".to_owned(),
             detail: format!("{}: {e}", latest.export_date),
         })?;
-    let root = dest.display(&dest.prefix);
     let mut deleted = Vec::new();
     for output in &latest.outputs {
         // Delta tables (versioned) and retracted copies (vacuum's own
@@ -62,12 +60,8 @@ pub async fn expire(
         if output.version.is_some() || output.format == "retracted" {
             continue;
         }
-        let Some(rel) = output
-            .path
-            .strip_prefix(&root)
-            .map(|r| r.trim_start_matches('/'))
-            .filter(|r| !r.is_empty())
-        else {
+        let Some(rel) = super::retract::under_dest(dest, &output.path) else {
+            tracing::warn!(path = %output.path, "an output outside the destination is not expired");
             continue;
         };
         delete_dir(dest, rel).await?;
@@ -92,23 +86,11 @@ pub async fn expire(
 /// rest.
 async fn delete_dir(dest: &Location, rel: &str) -> Result<()> {
     let dir = dest.child(rel);
-    let mut listed: Vec<object_store::ObjectMeta> = dest
+    let listed: Vec<object_store::ObjectMeta> = dest
         .store
         .list(Some(&dir))
         .try_collect()
         .await
         .map_err(|e| Error::storage("list", dest.display(&dir), &e))?;
-    listed.sort_by_key(|m| match m.location.filename() {
-        Some("_SUCCESS") => 0,
-        Some("_manifest.json") => 1,
-        _ => 2,
-    });
-    for m in &listed {
-        match dest.store.delete(&m.location).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(Error::storage("delete", dest.display(&m.location), &e)),
-        }
-    }
-    super::retract::remove_empty_dirs(dest, &listed, &dir);
-    Ok(())
+    super::retract::delete_listed(dest, listed, &dir).await
 }

@@ -89,17 +89,12 @@ pub async fn retract(
     let mut restored = Vec::new();
     let mut undone = Vec::new();
     for (n, output) in published.outputs.iter().enumerate() {
-        let rel = output
-            .path
-            .strip_prefix(&root)
-            .map(|r| r.trim_start_matches('/'))
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| {
-                failed(format!(
-                    "its output {} is not under the destination {root}",
-                    output.path
-                ))
-            })?;
+        let rel = under_dest(dest, &output.path).ok_or_else(|| {
+            failed(format!(
+                "its output {} is not under the destination {root}",
+                output.path
+            ))
+        })?;
         if output.version.is_some() {
             // A Delta table: its log is the history; a new version takes
             // the run's commit back.
@@ -204,21 +199,38 @@ async fn move_dir(dest: &Location, from: &ObjectPath, to: &ObjectPath) -> Result
             .await
             .map_err(|e| Error::storage("copy", dest.display(&m.location), &e))?;
     }
-    let marker = |m: &&object_store::ObjectMeta| {
-        matches!(m.location.filename(), Some("_SUCCESS" | "_manifest.json"))
-    };
-    let (markers, rest): (Vec<_>, Vec<_>) = listed.iter().partition(marker);
-    // `_SUCCESS` first: from then on readers refuse the directory.
-    let mut markers = markers;
-    markers.sort_by_key(|m| m.location.filename() != Some("_SUCCESS"));
-    for m in markers.into_iter().chain(rest) {
-        dest.store
-            .delete(&m.location)
-            .await
-            .map_err(|e| Error::storage("delete", dest.display(&m.location), &e))?;
+    delete_listed(dest, listed, from).await
+}
+
+/// Deletes a directory's `listed` objects, `_SUCCESS` first (from then on
+/// readers refuse it), then its manifest, then the rest; then, on local
+/// disk, the directories left empty.
+pub(crate) async fn delete_listed(
+    dest: &Location,
+    mut listed: Vec<object_store::ObjectMeta>,
+    dir: &ObjectPath,
+) -> Result<()> {
+    listed.sort_by_key(|m| match m.location.filename() {
+        Some("_SUCCESS") => 0,
+        Some("_manifest.json") => 1,
+        _ => 2,
+    });
+    for m in &listed {
+        match dest.store.delete(&m.location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(Error::storage("delete", dest.display(&m.location), &e)),
+        }
     }
-    remove_empty_dirs(dest, &listed, from);
+    remove_empty_dirs(dest, &listed, dir);
     Ok(())
+}
+
+/// A published path (as status records it) relative to the destination
+/// root; `None` when it is not under it.
+pub(crate) fn under_dest<'a>(dest: &Location, path: &'a str) -> Option<&'a str> {
+    path.strip_prefix(&dest.display(&dest.prefix))
+        .map(|r| r.trim_start_matches('/'))
+        .filter(|r| !r.is_empty())
 }
 
 /// On local disk, the directories `listed` objects were in and `dir`
