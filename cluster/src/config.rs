@@ -53,13 +53,66 @@ pub struct FileConfig {
 }
 
 /// `[[checks]]`: a data check of one collection's output, before publishing.
+/// Its keys are checked against its kind first: serde cannot refuse unknown
+/// keys beside a flattened enum, and a misspelt threshold must not pass
+/// silently.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "toml::Table")]
 pub struct CheckFileConfig {
     /// `db:collection`.
     collection: String,
     /// The check (`output`, `kind`, its settings, `severity`, `key`).
     #[serde(flatten)]
     check: weir_engine::checks::CheckDef,
+}
+
+#[derive(Deserialize)]
+struct CheckFileFields {
+    collection: String,
+    #[serde(flatten)]
+    check: weir_engine::checks::CheckDef,
+}
+
+impl TryFrom<toml::Table> for CheckFileConfig {
+    type Error = String;
+
+    fn try_from(table: toml::Table) -> Result<Self, Self::Error> {
+        const COMMON: [&str; 5] = ["collection", "output", "kind", "severity", "key"];
+        let kind = table
+            .get("kind")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("");
+        let own: &[&str] = match kind {
+            "unique" | "not_blank" | "schema" => &["columns"],
+            "row_count" => &["min", "max"],
+            "row_count_change" => &["max_change", "days"],
+            "completeness" => &["column", "min_ratio"],
+            "freshness" => &["column", "max_age_days"],
+            // serde names the unknown kind and the ones it takes.
+            _ => &[],
+        };
+        if let Some(unknown) = table
+            .keys()
+            .find(|k| !COMMON.contains(&k.as_str()) && !own.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "[[checks]] of kind {kind:?}: unknown key `{unknown}` (it takes {})",
+                COMMON
+                    .iter()
+                    .chain(own)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let fields: CheckFileFields = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_owned())?;
+        Ok(Self {
+            collection: fields.collection,
+            check: fields.check,
+        })
+    }
 }
 
 /// `[[retention]]`: how long a collection's days are kept (`weir vacuum`).
@@ -582,5 +635,26 @@ mod tests {
         for bad in ["", "M", "-1G", "1.5G", "lots"] {
             assert_eq!(parse_bytes(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_check_with_a_misspelt_key_is_refused_naming_it_and_the_file() {
+        let ok = resolve(
+            "[[checks]]\ncollection = \"a:b\"\noutput = \"daily\"\nkind = \"completeness\"\ncolumn = \"id\"\nmin_ratio = 0.9\n",
+            &["--dks-url", "http://127.0.0.1:1"],
+        )
+        .unwrap();
+        assert_eq!(ok.checks["a:b"].len(), 1);
+        let err = resolve(
+            "[[checks]]\ncollection = \"a:b\"\noutput = \"daily\"\nkind = \"completeness\"\ncolumn = \"id\"\nmin_ration = 0.9\n",
+            &["--dks-url", "http://127.0.0.1:1", "--partitions", "2"],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("unknown key `min_ration`") && err.contains(".toml"),
+            "{err}"
+        );
+        assert!(err.contains("line 1"), "{err}");
     }
 }
