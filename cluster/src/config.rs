@@ -580,7 +580,14 @@ mod tests {
     fn resolve(file: &str, extra: &[&str]) -> Result<RunSettings, crate::Error> {
         let dir = std::env::temp_dir().join(format!("weir-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("weir-{}.toml", extra.len()));
+        // Tests run in parallel: one file per content and arguments.
+        let name = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (file, extra).hash(&mut h);
+            h.finish()
+        };
+        let path = dir.join(format!("weir-{name:016x}.toml"));
         std::fs::write(&path, file).unwrap();
         let mut argv = vec!["weir", "run", "--config", path.to_str().unwrap()];
         argv.extend([
