@@ -124,6 +124,13 @@ pub fn write_merge_inputs(
     Ok(inputs)
 }
 
+/// The inner `_id.id` of the first row written in `id_part` number `part`
+/// of the export (the lookup benchmark asks for it).
+pub fn first_export_id(part: usize) -> String {
+    let mut rng = StdRng::seed_from_u64(part as u64);
+    inner(&id(&mut rng, &format!("{part:02x}"))).to_owned()
+}
+
 /// The document's `_id.id` of a row id `{"id":"…"}`.
 fn inner(id: &str) -> &str {
     id.trim_start_matches(r#"{"id":""#)

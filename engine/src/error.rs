@@ -126,6 +126,16 @@ pub enum Error {
         source: crate::post::StepFailed,
     },
 
+    /// A published file does not decode as the format Weir wrote it in
+    /// (changed outside Weir, or a bug of Weir's writer).
+    #[error("published file {file} cannot be read: {detail}")]
+    Published {
+        /// The file (URL form).
+        file: String,
+        /// What the reader said.
+        detail: String,
+    },
+
     /// Environment: object storage failed (list, get, put, copy, delete).
     #[error("storage {op} {location}: {detail}")]
     Storage {
@@ -194,6 +204,7 @@ impl Error {
             | Error::Storage { .. } => Fault::Environment,
             Error::Tls { .. } | Error::Config { .. } => Fault::Configuration,
             Error::TooManyCorrupt { .. } => Fault::Input,
+            Error::Published { .. } => Fault::Bug,
             Error::DayCheck { fault, .. } => *fault,
             Error::Execution { source, .. } => datafusion_fault(source),
             // A collection's step is its team's code or SQL, unless what

@@ -21,6 +21,10 @@
 //! peak RSS. `--spark` runs the old job's window over the same files under
 //! PySpark `local[2]` (`benches/spark/merge_window.py`, needs
 //! `scripts/py-readers`) beside it.
+//! `--modes lookup` asks `weir lookup --export` for an id present in the
+//! same `--export-rows` export and for two absent ones (one inside an ORC
+//! stripe's id range, one outside); latency of the whole process and of the
+//! lookup itself, and the bytes it read against the export's.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -98,7 +102,7 @@ fn parse_args() -> Args {
             "--spark" => args.spark = true,
             "-h" | "--help" => {
                 println!(
-                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text] [--modes local,cluster,merge,tables] [--executors 2] [--slots 2] [--export-rows 1000000] [--spark]"
+                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text] [--modes local,cluster,merge,tables,lookup] [--executors 2] [--slots 2] [--export-rows 1000000] [--spark]"
                 );
                 std::process::exit(0);
             }
@@ -184,6 +188,13 @@ fn main() {
     if args.modes.iter().any(|m| m == "tables") {
         tables_bench(&args);
         args.modes.retain(|m| m != "tables");
+        if args.modes.is_empty() {
+            return;
+        }
+    }
+    if args.modes.iter().any(|m| m == "lookup") {
+        lookup_bench(&args, &weir);
+        args.modes.retain(|m| m != "lookup");
         if args.modes.is_empty() {
             return;
         }
@@ -521,6 +532,103 @@ fn merge_bench(args: &Args, weir: &Path) {
         );
         if args.spark {
             spark_baseline(&dest, &args.work);
+        }
+    }
+}
+
+/// `--modes lookup`: `weir lookup --export` on the merge benchmark's
+/// export (written once), five times per id; the median.
+fn lookup_bench(args: &Args, weir: &Path) {
+    use weir_benches::merge::{EXPORT_DATE, first_export_id, write_merge_inputs};
+    println!(
+        "{:>12} {:>9} {:>10} {:>10} {:>12} {:>14} {:>8}",
+        "export rows", "id", "rows found", "process ms", "lookup ms", "bytes read", "% read"
+    );
+    for scale in &args.scales {
+        let export_rows = args.export_rows * scale;
+        let dest = args.work.join(format!("tables-{export_rows}"));
+        let export_dir = dest.join(format!(
+            "corporate_data_ingestion/exports/calculator/calculationParts/{EXPORT_DATE}"
+        ));
+        if !export_dir.join("_SUCCESS").exists() {
+            eprintln!(
+                "writing a {export_rows}-row export under {} ...",
+                dest.display()
+            );
+            write_merge_inputs(&dest, export_rows as usize, 0)
+                .unwrap_or_else(|e| die(&e.to_string()));
+        }
+        let present = first_export_id(0x7a);
+        // Same id_part, inside the stripe's range (an id one character
+        // after the present one's is absent), and past every id.
+        let mut inside = present.clone();
+        inside.push('0');
+        let outside = format!("7a{}", "~".repeat(8));
+        for (label, id) in [
+            ("present", &present),
+            ("absent", &inside),
+            ("past end", &outside),
+        ] {
+            let mut runs = Vec::new();
+            for _ in 0..5 {
+                let started = Instant::now();
+                let out = Command::new(weir)
+                    .args([
+                        "lookup",
+                        "--collection",
+                        "calculator:calculationParts",
+                        "--date",
+                        EXPORT_DATE,
+                        "--export",
+                    ])
+                    .arg("--dest")
+                    .arg(&dest)
+                    .arg(id)
+                    .output()
+                    .unwrap_or_else(|e| die(&e.to_string()));
+                let process_ms = started.elapsed().as_secs_f64() * 1000.0;
+                let found = out
+                    .stdout
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count();
+                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                let summary = stderr
+                    .lines()
+                    .find(|l| l.starts_with("weir lookup:"))
+                    .unwrap_or_else(|| die(&format!("weir lookup failed: {stderr}")))
+                    .to_owned();
+                runs.push((process_ms, found, summary));
+            }
+            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (process_ms, found, summary) = &runs[runs.len() / 2];
+            let number_after = |word: &str| -> f64 {
+                summary
+                    .split(word)
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|n| n.trim_start_matches('(').parse().ok())
+                    .unwrap_or(f64::NAN)
+            };
+            let read = number_after("; read ");
+            // `… read X of Y bytes …`
+            let total = summary
+                .split(" bytes")
+                .next()
+                .and_then(|head| head.rsplit(' ').next())
+                .and_then(|n| n.parse::<f64>().ok())
+                .unwrap_or(f64::NAN);
+            let lookup_ms = number_after(" in ");
+            println!(
+                "{:>12} {:>9} {:>10} {:>10.1} {:>12.1} {:>14.0} {:>8.4}",
+                export_rows,
+                label,
+                found,
+                process_ms,
+                lookup_ms,
+                read,
+                100.0 * read / total
+            );
         }
     }
 }

@@ -9,7 +9,12 @@
 //! - `GET /api/days?from=…&to=…`: `{from, to, dates, collections, days}`, the
 //!   latest run of each collection and day;
 //! - `GET /api/history?collection=…&date=…`: every run of one day;
-//! - `GET /healthz`.
+//! - `GET /healthz`;
+//! - `GET /datasets/<collection>/<date>/rows/<id>` and `POST
+//!   /datasets/<collection>/<date>/rows`: a published dataset's rows by id
+//!   ([`rows`]).
+
+mod rows;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -19,7 +24,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::NaiveDate;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -38,14 +43,18 @@ const MAX_DAYS: i64 = 366;
 struct State {
     store: StatusStore,
     default_days: i64,
+    registry: weir_ingesters::Registry,
+    args: ServeArgs,
 }
 
-pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode, Error> {
+pub(crate) fn run(args: &ServeArgs, registry: weir_ingesters::Registry) -> Result<ExitCode, Error> {
     let s3 = crate::config::s3_settings(args.config.as_deref())?;
     let dest = Location::parse(&args.dest, &s3).map_err(Error::Engine)?;
     let state = Arc::new(State {
         store: StatusStore::new(dest),
         default_days: i64::from(args.days.clamp(1, MAX_DAYS as u32)),
+        registry,
+        args: args.clone(),
     });
     crate::runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.bind)
@@ -86,6 +95,29 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode, Error> {
 }
 
 async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let query = parse_query(request.uri().query().unwrap_or(""));
+    if let Some(path) = rows::parse_path(request.uri().path()) {
+        let answer = match (path, request.method()) {
+            (Err(e), _) => Err(e),
+            (Ok(path), &Method::GET) => {
+                rows::rows(&state.registry, &state.args, path, None, &query).await
+            }
+            (Ok(path), &Method::POST) => match read_body(request).await {
+                Ok(body) => match rows::ids_of_body(&body) {
+                    Ok(ids) => {
+                        rows::rows(&state.registry, &state.args, path, Some(ids), &query).await
+                    }
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            },
+            _ => Err((
+                StatusCode::METHOD_NOT_ALLOWED,
+                "GET …/rows/<id> or POST …/rows".to_owned(),
+            )),
+        };
+        return answer_reply(answer);
+    }
     if request.method() != Method::GET {
         return reply(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -93,7 +125,6 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
             "read-only: GET only\n",
         );
     }
-    let query = parse_query(request.uri().query().unwrap_or(""));
     let answer = match request.uri().path() {
         "/" | "/index.html" => return reply(StatusCode::OK, "text/html; charset=utf-8", PAGE),
         "/healthz" => return reply(StatusCode::OK, "text/plain", "ok\n"),
@@ -101,6 +132,24 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
         "/api/history" => history(state, &query).await,
         _ => return reply(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
     };
+    answer_reply(answer)
+}
+
+/// A `POST` body, at most [`rows::MAX_BODY`] bytes.
+async fn read_body(request: Request<Incoming>) -> Result<Bytes, (StatusCode, String)> {
+    Limited::new(request.into_body(), rows::MAX_BODY)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .map_err(|_| {
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is unreadable or over {} bytes", rows::MAX_BODY),
+            )
+        })
+}
+
+fn answer_reply(answer: Answer) -> Response<Full<Bytes>> {
     match answer {
         Ok(value) => reply(StatusCode::OK, "application/json", value.to_string()),
         Err((status, detail)) => reply(
