@@ -46,6 +46,10 @@ pub enum Command {
     /// Run the collections' data checks on the days as published (exit 1
     /// when a check of severity error fails).
     Check(Box<StatusArgs>),
+    /// Rows of a published day, export or table by id, as JSON lines: ids
+    /// as arguments or, for personal data, one per line on standard input
+    /// (never logged). Reads only the files and stripes that can hold them.
+    Lookup(Box<LookupArgs>),
     /// Finish what dead runs left (commits cut short, staging), for the
     /// collections and dates given (all dates with staging by default).
     Recover(Box<StatusArgs>),
@@ -327,7 +331,7 @@ pub struct DemoArgs {
 /// Options of `weir run`. Every option can also come from `--config` (a TOML
 /// file) and from `WEIR_*` environment variables; the command line wins, then
 /// the environment, then the file.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct RunArgs {
     /// TOML file with any of these options (unknown keys are refused).
     #[arg(long, env = "WEIR_CONFIG")]
@@ -403,6 +407,16 @@ pub struct RunArgs {
     /// so an empty export never replaces a good day unnoticed).
     #[arg(long, env = "WEIR_ALLOW_EMPTY")]
     pub allow_empty: bool,
+    /// Copy each day's input files, byte for byte and never overwriting,
+    /// to this prefix (path or s3://) with a checksum manifest before
+    /// processing, and read the day from there:
+    /// `<prefix>/<consumer>/<db>/<collection>/file_land_timestamp=<s>/`.
+    #[arg(long, env = "WEIR_ARCHIVE_INPUT")]
+    pub archive_input: Option<String>,
+    /// Rebuild the days from the archive alone (--archive-input), each
+    /// file's checksum verified, without reading --source.
+    #[arg(long, env = "WEIR_SOURCE_ARCHIVE")]
+    pub source_archive: bool,
     /// Merge each day into the collection's full export in the day's own
     /// commit (the old job's --force_collection_update); days of a range
     /// then run in date order.
@@ -458,6 +472,26 @@ pub struct StatusArgs {
     /// Print JSON (one array of runs) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `weir lookup`.
+#[derive(Debug, clap::Args)]
+pub struct LookupArgs {
+    /// The collection, its date and the destination, as for `weir run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Read the day's full export instead of its daily.
+    #[arg(long, conflicts_with = "table")]
+    pub export: bool,
+    /// Read one of the collection's tables instead of its daily.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// The column the ids are in (default `id`).
+    #[arg(long)]
+    pub key_column: Option<String>,
+    /// The ids; with none, one per line from standard input (so personal
+    /// data stays out of the process list and the shell's history).
+    pub ids: Vec<String>,
 }
 
 /// Options of `weir tables`.

@@ -39,6 +39,8 @@ pub struct FileConfig {
     max_line_bytes: Option<usize>,
     on_missing_input: Option<MissingInput>,
     allow_empty: Option<bool>,
+    archive_input: Option<String>,
+    source_archive: Option<bool>,
     lease_ttl_secs: Option<u64>,
     status: Option<StatusFileConfig>,
     build_tables: Option<bool>,
@@ -115,19 +117,30 @@ impl TryFrom<toml::Table> for CheckFileConfig {
     }
 }
 
-/// `[[retention]]`: how long a collection's days are kept (`weir vacuum`).
+/// `[[retention]]`: how long a collection's days, or one of its tables'
+/// day partitions, are kept (`weir vacuum`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionFileConfig {
     /// `db:collection`.
     collection: String,
+    /// One of its tables (partitioned by day) instead of its days.
+    table: Option<String>,
     /// Days older than this (by export date) lose their output.
     expire_after_days: u32,
 }
 
-/// The `[[retention]]` entries of a config file: each collection and how
-/// many days it is kept.
-pub(crate) fn retention(config: Option<&Path>) -> Result<Vec<(CollectionName, u32)>, Error> {
+/// One `[[retention]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Retention {
+    pub(crate) collection: CollectionName,
+    /// A table of the collection: only its day partitions expire.
+    pub(crate) table: Option<String>,
+    pub(crate) expire_after_days: u32,
+}
+
+/// The `[[retention]]` entries of a config file.
+pub(crate) fn retention(config: Option<&Path>) -> Result<Vec<Retention>, Error> {
     let Some(path) = config else {
         return Ok(Vec::new());
     };
@@ -138,7 +151,11 @@ pub(crate) fn retention(config: Option<&Path>) -> Result<Vec<(CollectionName, u3
         .map(|r| {
             let name = CollectionName::parse(&r.collection)
                 .map_err(|e| Error::usage("[[retention]] collection", e.to_string()))?;
-            Ok((name, r.expire_after_days))
+            Ok(Retention {
+                collection: name,
+                table: r.table,
+                expire_after_days: r.expire_after_days,
+            })
         })
         .collect()
 }
@@ -194,6 +211,10 @@ pub struct RunSettings {
     pub on_missing_input: MissingInput,
     /// Publish days whose input files hold no lines.
     pub allow_empty: bool,
+    /// The input archive's root (`--archive-input`).
+    pub archive_input: Option<String>,
+    /// Read the days from the archive alone (`--source-archive`).
+    pub source_archive: bool,
     /// Longer lines are quarantined as `line_too_long` without being held.
     pub max_line_bytes: usize,
     /// A Ballista scheduler (`df://host:port`) to run on; `None`: in-process.
@@ -283,6 +304,8 @@ impl RunSettings {
             s3: S3Settings::default(),
             on_missing_input: MissingInput::default(),
             allow_empty: false,
+            archive_input: None,
+            source_archive: false,
             max_line_bytes: weir_engine::exec::DEFAULT_MAX_LINE_BYTES,
             cluster: None,
             update: false,
@@ -348,9 +371,11 @@ impl RunSettings {
         let dest = args.dest.clone().or(file.dest.clone()).ok_or_else(|| {
             Error::usage("--dest", "give the destination root (path or s3:// URL)")
         })?;
+        // A replay from the archive reads no source.
+        let replays = args.source_archive || file.source_archive.unwrap_or(false);
         let source = match args.source.clone().or(file.source.clone()) {
             Some(source) => source,
-            None if !reads_input => dest.clone(),
+            None if !reads_input || replays => dest.clone(),
             None => {
                 return Err(Error::usage(
                     "--source",
@@ -437,6 +462,14 @@ impl RunSettings {
             .or(file.on_missing_input)
             .unwrap_or_default();
         settings.allow_empty = args.allow_empty || file.allow_empty.unwrap_or(false);
+        settings.archive_input = args.archive_input.clone().or(file.archive_input);
+        settings.source_archive = args.source_archive || file.source_archive.unwrap_or(false);
+        if settings.source_archive && settings.archive_input.is_none() {
+            return Err(Error::usage(
+                "--source-archive",
+                "give the archive with --archive-input",
+            ));
+        }
         if let Some(n) = args.max_line_bytes.or(file.max_line_bytes) {
             if !(MIN_LINE_BYTES..=MAX_LINE_BYTES).contains(&n) {
                 return Err(Error::usage(

@@ -16,6 +16,7 @@ mod executor;
 #[cfg(feature = "dev-tools")]
 mod generate;
 pub mod logging;
+mod lookup;
 mod metrics;
 mod progress;
 mod recover;
@@ -68,10 +69,11 @@ pub fn run_with(cli: cli::Cli, registry: Registry) -> Result<ExitCode, Error> {
         cli::Command::Status(args) => status::run(&args, status::View::Latest),
         cli::Command::History(args) => status::run(&args, status::View::History),
         cli::Command::Retract(args) => status::retract(&args),
+        cli::Command::Lookup(args) => lookup::run(&args, &registry),
         cli::Command::Recover(args) => recover::run(&args),
         cli::Command::Check(args) => check::run(&args, &registry),
-        cli::Command::Vacuum(args) => status::vacuum(&args),
-        cli::Command::Serve(args) => serve::run(&args),
+        cli::Command::Vacuum(args) => status::vacuum(&args, &registry),
+        cli::Command::Serve(args) => serve::run(&args, registry),
         cli::Command::Tables(args) => tables::run(&args, &registry),
         cli::Command::Scheduler(args) => scheduler::run(&args),
         cli::Command::Executor(args) => executor::run(&args),

@@ -140,6 +140,8 @@ pub(crate) fn context(
         s3: settings.s3.clone(),
         on_missing_input: settings.on_missing_input,
         allow_empty: settings.allow_empty,
+        archive_input: settings.archive_input.clone(),
+        source_archive: settings.source_archive,
         update: settings.update,
         tables: settings.tables.clone(),
         checks: settings.checks.clone(),

@@ -197,7 +197,10 @@ pub(crate) fn retract(args: &RetractArgs) -> Result<ExitCode, Error> {
 }
 
 /// `weir vacuum`: deletes retracted output older than `--older-than`.
-pub(crate) fn vacuum(args: &VacuumArgs) -> Result<ExitCode, Error> {
+pub(crate) fn vacuum(
+    args: &VacuumArgs,
+    registry: &weir_ingesters::Registry,
+) -> Result<ExitCode, Error> {
     let text = args.older_than.trim();
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
     let number: i64 = number.parse().map_err(|_| {
@@ -224,7 +227,11 @@ pub(crate) fn vacuum(args: &VacuumArgs) -> Result<ExitCode, Error> {
         .block_on(weir_engine::status::retract::vacuum(&dest, older_than))
         .map_err(Error::Engine)?;
     println!("vacuum: {deleted} retracted or replaced files older than {text} deleted");
-    let failed = runtime.block_on(expire_days(&dest, &retention))?;
+    let (days, tables): (Vec<_>, Vec<_>) = retention.into_iter().partition(|r| r.table.is_none());
+    let mut failed = runtime.block_on(expire_days(&dest, &days))?;
+    for rule in &tables {
+        failed |= runtime.block_on(expire_table(args, registry, &dest, rule))?;
+    }
     Ok(if failed {
         ExitCode::FAILURE
     } else {
@@ -236,14 +243,15 @@ pub(crate) fn vacuum(args: &VacuumArgs) -> Result<ExitCode, Error> {
 /// lose their output, each under its lease; `true` when one could not.
 async fn expire_days(
     dest: &Location,
-    retention: &[(weir_engine::record::CollectionName, u32)],
+    retention: &[crate::config::Retention],
 ) -> Result<bool, Error> {
     use weir_engine::status::Lease;
     use weir_engine::status::retention::{due, expire};
     let run_id = crate::run::new_run_id();
     let ttl = std::time::Duration::from_secs(crate::config::DEFAULT_LEASE_TTL_SECS);
     let mut failed = false;
-    for (collection, days) in retention {
+    for rule in retention {
+        let (collection, days) = (&rule.collection, &rule.expire_after_days);
         let name = collection.to_string();
         for latest in due(dest, &name, *days).await.map_err(Error::Engine)? {
             let date = &latest.export_date;
@@ -272,4 +280,73 @@ async fn expire_days(
         }
     }
     Ok(failed)
+}
+
+/// A table's retention: its day partitions past the rule's days removed
+/// (`weir_engine::status::retention::expire_table`). The table is the
+/// collection's, with the config's `[[tables]]`; one rebuilt whole has no
+/// days and is refused.
+async fn expire_table(
+    args: &VacuumArgs,
+    registry: &weir_ingesters::Registry,
+    dest: &Location,
+    rule: &crate::config::Retention,
+) -> Result<bool, Error> {
+    let name = rule.table.clone().unwrap_or_default();
+    let run_args = crate::cli::RunArgs {
+        config: args.config.clone(),
+        dest: Some(args.dest.clone()),
+        collections: vec![rule.collection.to_string()],
+        date: Some(chrono::Utc::now().date_naive().to_string()),
+        ..crate::cli::RunArgs::default()
+    };
+    let settings = crate::config::RunSettings::resolve_merge(&run_args)?;
+    let ingester = registry.ingester(&rule.collection);
+    let tables = weir_ingesters::TableSettings {
+        enabled: true,
+        ..settings.tables.clone()
+    }
+    .for_ingester(ingester.as_ref());
+    let Some(def) = tables.iter().find(|t| t.name == name) else {
+        return Err(Error::usage(
+            "[[retention]] table",
+            format!("{} has no table {name:?}", rule.collection),
+        ));
+    };
+    if def.replace != weir_engine::tables::Replace::Day {
+        return Err(Error::usage(
+            "[[retention]] table",
+            format!("{name} is rebuilt whole (replace = \"table\"): it has no days to expire"),
+        ));
+    }
+    let table_dir = format!("{}/{}", ingester.tables_root(), def.name);
+    let run_id = crate::run::new_run_id();
+    match weir_engine::status::retention::expire_table(
+        dest,
+        &table_dir,
+        &def.day_column,
+        rule.expire_after_days,
+        &run_id,
+    )
+    .await
+    {
+        Ok(days) => {
+            println!(
+                "{} table {name}: {} day partitions older than {} days removed{}",
+                rule.collection,
+                days.len(),
+                rule.expire_after_days,
+                if days.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", days.join(", "))
+                }
+            );
+            Ok(false)
+        }
+        Err(e) => {
+            println!("{} table {name}: not expired: {e}", rule.collection);
+            Ok(true)
+        }
+    }
 }

@@ -10,6 +10,7 @@
 //!
 //! It knows no collection by name: that is the ingesters' (`weir-ingesters`).
 
+pub mod archive;
 pub mod checks;
 pub mod error;
 pub mod exec;
@@ -17,6 +18,7 @@ pub mod from_json;
 pub mod json;
 pub mod keys;
 pub mod layout;
+pub mod lookup;
 pub mod merge;
 pub mod output;
 pub mod post;

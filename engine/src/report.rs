@@ -98,6 +98,9 @@ pub struct DayReport {
     /// where their records went).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_files: Vec<String>,
+    /// Where the day's input was archived and read from (`--archive-input`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<crate::archive::ArchiveReport>,
     /// Compressed input bytes.
     pub bytes_read: u64,
     /// Records read.

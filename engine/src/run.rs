@@ -72,6 +72,9 @@ pub struct DayJob {
     pub allow_empty: bool,
     /// Data checks on the staged outputs before the commit.
     pub checks: Vec<crate::checks::CheckDef>,
+    /// Archive the day's input first and read it from there, or read it
+    /// from the archive alone (`--archive-input`, `--source-archive`).
+    pub archive: Option<crate::archive::InputArchive>,
 }
 
 /// What to do when a listed input file is gone when read (a coalescing job
@@ -189,6 +192,83 @@ impl DayJob {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         skipped.sort();
         Ok((source, files, skipped))
+    }
+
+    /// The day's input through the archive: archived (listing the day again
+    /// once when a file went away between listing and copying, as when a
+    /// coalescing job replaced it), or replayed from it. The files are the
+    /// archive's, under its root.
+    async fn archived_input(
+        &self,
+        archive: &crate::archive::InputArchive,
+    ) -> Result<(
+        Location,
+        Vec<InputFile>,
+        Vec<String>,
+        crate::archive::ArchiveReport,
+    )> {
+        use crate::archive::{ArchiveMode, archive_day, replay_day};
+        let store = Location::parse(&archive.root, &self.s3)?;
+        if archive.mode == ArchiveMode::Replay {
+            let (files, report) = replay_day(&store, &archive.dir).await?;
+            return Ok((store, files, Vec::new(), report));
+        }
+        let mut attempt = 0;
+        loop {
+            let (source, listed, skipped) = self.list_input().await?;
+            if listed.is_empty() {
+                return Ok((source, listed, skipped, Default::default()));
+            }
+            let prefix = source.child(&self.input_prefix);
+            let (files, report, gone) = archive_day(
+                &source,
+                &prefix,
+                &listed,
+                &store,
+                &archive.dir,
+                &self.run_id,
+            )
+            .await?;
+            if gone.is_empty() {
+                return Ok((store, files, skipped, report));
+            }
+            attempt += 1;
+            tracing::warn!(
+                gone = gone.len(),
+                first = %gone[0],
+                attempt,
+                "input files went away before they were archived; listing the day again"
+            );
+            if attempt >= 2 {
+                return Err(Error::DayCheck {
+                    collection: self.ingest.collection.to_string(),
+                    export_date: self.export_date.to_string(),
+                    fault: Fault::Input,
+                    detail: format!(
+                        "input files went away between listing and archiving, twice: {}",
+                        gone.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+
+    /// `e` with this day's collection and date, where it names none.
+    fn owns(&self, e: Error) -> Error {
+        match e {
+            Error::DayCheck {
+                collection,
+                export_date: _,
+                detail,
+                fault,
+            } if collection.is_empty() => Error::DayCheck {
+                collection: self.ingest.collection.to_string(),
+                export_date: self.export_date.to_string(),
+                detail,
+                fault,
+            },
+            e => e,
+        }
     }
 
     /// The physical plan: file groups → scan → ingest → write.
@@ -371,7 +451,25 @@ async fn run_day_inner(
     post: Option<&dyn PostProcess>,
     report: &mut DayReport,
 ) -> Result<()> {
-    let (source, files, skipped) = job.list_input().await?;
+    let (archived_job, source, files, skipped);
+    let job = match &job.archive {
+        None => {
+            (source, files, skipped) = job.list_input().await?;
+            job
+        }
+        Some(archive) => {
+            let (s, f, k, a) = job.archived_input(archive).await.map_err(|e| job.owns(e))?;
+            (source, files, skipped) = (s, f, k);
+            report.archive = Some(a);
+            archived_job = DayJob {
+                source: archive.root.clone(),
+                input_prefix: archive.dir.clone(),
+                archive: None,
+                ..job.clone()
+            };
+            &archived_job
+        }
+    };
     if !skipped.is_empty() {
         tracing::warn!(
             collection = %report.collection,

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
+use weir_engine::archive::{ArchiveMode, InputArchive};
 use weir_engine::exec::IngestSpec;
 use weir_engine::exec::MergeRule;
-use weir_engine::layout::{input_prefix, landing_date};
+use weir_engine::layout::{archive_dir, input_prefix, landing_date};
 use weir_engine::merge::{MergeJob, MergeStart, run_merge, stage_merge};
 use weir_engine::output::{OrcCompression, OutputFormat, OutputSpec};
 use weir_engine::post::{DerivedOutput, PostProcess, StagedDay, StepFailed};
@@ -53,6 +54,11 @@ pub struct RunContext {
     pub on_missing_input: MissingInput,
     /// Publish days whose input files hold no lines.
     pub allow_empty: bool,
+    /// Archive each day's input under this root first and read it from
+    /// there (`--archive-input`).
+    pub archive_input: Option<String>,
+    /// Read the days from the archive alone (`--source-archive`).
+    pub source_archive: bool,
     /// `--update`: each day is merged into the collection's full export in
     /// the day's own commit (the old job's `--force_collection_update`).
     pub update: bool,
@@ -140,6 +146,19 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
             on_missing_input: ctx.on_missing_input,
             allow_empty: ctx.allow_empty,
             checks: self.checks(ctx),
+            archive: ctx.archive_input.as_ref().map(|root| InputArchive {
+                root: root.clone(),
+                dir: archive_dir(
+                    self.consumer(),
+                    self.collection(),
+                    landing_date(export_date),
+                ),
+                mode: if ctx.source_archive {
+                    ArchiveMode::Replay
+                } else {
+                    ArchiveMode::Archive
+                },
+            }),
         }
     }
 

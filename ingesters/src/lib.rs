@@ -13,6 +13,7 @@ pub mod calculation_parts;
 mod check;
 mod guard;
 mod ingester;
+mod lookup;
 mod registry;
 mod run;
 mod tables;
@@ -25,6 +26,7 @@ pub use ingester::{
     BaseIngester, ESCAPES_STRIPPED, Ingester, OUTPUT_ROOT, RunContext, base_layout, base_rules,
     default_consumer, merge_refs, run_ingester_day, run_ingester_merge,
 };
+pub use lookup::{Dataset, lookup_published};
 pub use registry::Registry;
 pub use run::{run_all, run_all_merges};
 pub use tables::TableSettings;

@@ -333,3 +333,175 @@ fn retracting_a_run_takes_its_delta_commits_back_and_keeps_the_tables() {
         serde_json::json!(["WRITE", "WRITE", "RESTORE"])
     );
 }
+
+/// `[[retention]]` of one table: its day partitions past the bound go —
+/// Hive directories deleted, a Delta table's by a `DELETE` version whose
+/// files are deleted too — while the collection's other tables and its
+/// days stay. A table rebuilt whole has no days and is refused.
+#[test]
+fn a_tables_retention_removes_its_old_days_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    let master = dir.path().join("master.key");
+    let days = ["2024-05-02", "2024-05-03", "2024-05-04"];
+    succeeded(&weir(
+        &[
+            "generate",
+            "--collection",
+            AUDIT,
+            "--start-date",
+            days[0],
+            "--end-date",
+            days[2],
+            "--records",
+            "300",
+            "--dest",
+            source.to_str().unwrap(),
+            "--master-key-file",
+            master.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    let (_dks, url) = weir_tests::spawn_dks(&master, None, &[]);
+    // Kept until the second day: the first is past the bound.
+    let today = chrono::Utc::now().date_naive();
+    let keep = (today - chrono::NaiveDate::parse_from_str(days[1], "%Y-%m-%d").unwrap()).num_days();
+    let config = dir.path().join("retention.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[retention]]\ncollection = \"{AUDIT}\"\ntable = \"auditlog\"\nexpire_after_days = {keep}\n"
+        ),
+    )
+    .unwrap();
+    for format in ["parquet", "delta"] {
+        let dest = dir.path().join(format);
+        succeeded(&weir(
+            &[
+                "run",
+                "--collection",
+                AUDIT,
+                "--start-date",
+                days[0],
+                "--end-date",
+                days[2],
+                "--tables",
+                "--table-format",
+                format,
+                "--max-corrupt-ratio",
+                "0.1",
+                "--source",
+                source.to_str().unwrap(),
+                "--dest",
+                dest.to_str().unwrap(),
+                "--dks-url",
+                &url,
+            ],
+            &[],
+        ));
+        let before = crate::tables::snapshot(&table_dir(&dest, AUDIT, "auditlog_raw"));
+        let out = weir(
+            &[
+                "vacuum",
+                "--dest",
+                dest.to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+            ],
+            &[],
+        );
+        succeeded(&out);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains(&format!(
+                "1 day partitions older than {keep} days removed ({})",
+                days[0]
+            )),
+            "{said}"
+        );
+        let table = table_dir(&dest, AUDIT, "auditlog");
+        let rows: Vec<Value> = if format == "delta" {
+            let t = local(&dest, "auditlog");
+            assert_eq!(t["history"].as_array().unwrap().last().unwrap(), "DELETE");
+            // Every file the log lists is there; the expired ones are not.
+            assert_eq!(
+                t["listed_rows"].as_u64().unwrap() as usize,
+                t["rows"].as_array().unwrap().len()
+            );
+            assert!(
+                !table.join(format!("date_str={}", days[0])).exists()
+                    || weir_tests::walk_files(&table.join(format!("date_str={}", days[0])))
+                        .is_empty()
+            );
+            t["rows"].as_array().unwrap().clone()
+        } else {
+            assert!(!table.join(format!("date_str={}", days[0])).exists());
+            crate::tables::read(&table, "parquet")
+        };
+        let dates: std::collections::BTreeSet<&str> = rows
+            .iter()
+            .map(|r| r["date_str"].as_str().unwrap())
+            .collect();
+        assert_eq!(dates, [days[1], days[2]].into(), "{format}");
+        // `weir lookup --table` finds a row by its key in the day's partition
+        // (the table's format read from its log, not the configuration).
+        let wanted = rows.iter().find(|r| r["date_str"] == days[2]).unwrap();
+        let id = wanted["audit_id"].as_str().unwrap();
+        let out = weir(
+            &[
+                "lookup",
+                "--collection",
+                AUDIT,
+                "--date",
+                days[2],
+                "--table",
+                "auditlog",
+                "--key-column",
+                "audit_id",
+                "--dest",
+                dest.to_str().unwrap(),
+                id,
+            ],
+            &[],
+        );
+        succeeded(&out);
+        let found: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let same_key = rows
+            .iter()
+            .filter(|r| r["audit_id"] == id && r["date_str"] == days[2])
+            .count();
+        assert_eq!(found.len(), same_key, "{format}: {found:?}");
+        assert!(
+            found
+                .iter()
+                .all(|r| r["audit_id"] == id && r["date_str"] == days[2]),
+            "{format}: {found:?}"
+        );
+        // The collection's other tables and days are untouched.
+        assert_eq!(
+            crate::tables::snapshot(&table_dir(&dest, AUDIT, "auditlog_raw")),
+            before
+        );
+    }
+    // A table rebuilt whole has no days to expire.
+    std::fs::write(
+        &config,
+        "[[retention]]\ncollection = \"calculator:calculationParts\"\ntable = \"src_calculator_parts\"\nexpire_after_days = 30\n",
+    )
+    .unwrap();
+    let out = weir(
+        &[
+            "vacuum",
+            "--dest",
+            dir.path().join("parquet").to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rebuilt whole"));
+}

@@ -1,5 +1,6 @@
 //! Weir's integration tests (one binary; see `fixtures/` for shared helpers).
 
+mod archive;
 mod checks;
 mod cli;
 mod cluster;
@@ -10,6 +11,7 @@ mod generate;
 mod hardening;
 mod ingester;
 mod lines;
+mod lookup;
 mod merge;
 mod merge_reference;
 mod operations;

@@ -19,12 +19,12 @@ use weir_engine::report::{DayStatus, RunReport};
 use weir_testkit::k2hb::LineBuilder;
 use weir_tests::{TestCluster, walk_files, weir_bin};
 
-const CALC: &str = "calculator:calculationParts";
+pub(crate) const CALC: &str = "calculator:calculationParts";
 pub(crate) const DAYS: [&str; 4] = ["2023-08-02", "2023-08-03", "2023-08-04", "2023-08-05"];
 /// New entities a landing day inserts.
-const PER_DAY: usize = 240;
+pub(crate) const PER_DAY: usize = 240;
 
-fn id_of(n: usize) -> String {
+pub(crate) fn id_of(n: usize) -> String {
     // 16 id_parts.
     format!("{:02x}{n:06}-e", (n * 7) % 16)
 }
@@ -261,7 +261,7 @@ pub(crate) fn daily_dir(dest: &Path, date: &str) -> PathBuf {
 
 /// An export's files by `id_part` directory: each directory's files' bytes
 /// in name order (names hold task and attempt tokens, bytes do not).
-fn export_bytes(dir: &Path) -> BTreeMap<String, Vec<Vec<u8>>> {
+pub(crate) fn export_bytes(dir: &Path) -> BTreeMap<String, Vec<Vec<u8>>> {
     let mut out: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
     for file in walk_files(dir) {
         let name = file.file_name().unwrap().to_string_lossy().to_string();

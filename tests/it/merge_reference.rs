@@ -16,18 +16,18 @@ use weir_tests::weir_bin;
 const LANDING: &str = "2023-08-01..2023-08-04";
 const EXPORTS: [&str; 4] = ["2023-08-02", "2023-08-03", "2023-08-04", "2023-08-05"];
 
-fn reference(script: &str) -> PathBuf {
+pub(crate) fn reference(script: &str) -> PathBuf {
     weir_tests::shared_dir().join("reference").join(script)
 }
 
-fn py() -> Command {
+pub(crate) fn py() -> Command {
     Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/py-readers"))
 }
 
 /// The toolkit's key service, killed when dropped.
-struct ReferenceDks {
+pub(crate) struct ReferenceDks {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for ReferenceDks {
@@ -37,7 +37,7 @@ impl Drop for ReferenceDks {
     }
 }
 
-fn reference_dks(dir: &Path) -> ReferenceDks {
+pub(crate) fn reference_dks(dir: &Path) -> ReferenceDks {
     let port_file = dir.join("dks.port");
     let child = py()
         .arg(reference("dks_server.py"))

@@ -67,6 +67,8 @@ pub(crate) fn context(source: &Path, dest: &Path, dks_url: &str) -> RunContext {
         s3: Default::default(),
         on_missing_input: Default::default(),
         allow_empty: false,
+        archive_input: None,
+        source_archive: false,
         update: false,
         tables: Default::default(),
         checks: Default::default(),

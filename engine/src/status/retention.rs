@@ -4,7 +4,12 @@
 //! are deleted (`_SUCCESS` first, so readers refuse each one from the first
 //! delete), and the day's status becomes EXPIRED, which `--reprocess
 //! missing` leaves alone. Delta tables keep their history in their log and
-//! are not touched here.
+//! are not touched by a collection's retention.
+//!
+//! A table can be kept for its own number of days ([`expire_table`]): its
+//! day partitions before the cutoff are deleted (Hive directories,
+//! `_SUCCESS` first), or removed from a Delta table by one `DELETE` version
+//! whose files are then deleted ([`crate::tables::delta::expire_before`]).
 
 use chrono::{Duration, NaiveDate, Utc};
 use futures::TryStreamExt;
@@ -80,6 +85,59 @@ pub async fn expire(
         export_date,
         deleted,
     })
+}
+
+/// A table's day partitions (`<day_column>=YYYY-MM-DD`) older than
+/// `expire_after_days` (before today minus that many days) removed; the
+/// days removed. A table with a Delta log is expired through it, whatever
+/// the configuration says (the format is chosen per run).
+pub async fn expire_table(
+    dest: &Location,
+    table_dir: &str,
+    day_column: &str,
+    expire_after_days: u32,
+    run_id: &str,
+) -> Result<Vec<String>> {
+    let cutoff = Utc::now().date_naive() - Duration::days(i64::from(expire_after_days));
+    let log = crate::tables::delta::snapshot(dest, table_dir)
+        .await
+        .map_err(|detail| Error::storage("read", dest.display(&dest.child(table_dir)), &detail))?;
+    if log.version.is_some() {
+        let days = crate::tables::delta::expire_before(dest, table_dir, day_column, cutoff, run_id)
+            .await
+            .map_err(|detail| {
+                Error::storage("expire", dest.display(&dest.child(table_dir)), &detail)
+            })?;
+        return Ok(days.into_iter().collect());
+    }
+    let dir = dest.child(table_dir);
+    let listed = dest
+        .store
+        .list_with_delimiter(Some(&dir))
+        .await
+        .map_err(|e| Error::storage("list", dest.display(&dir), &e))?;
+    let prefix = format!("{day_column}=");
+    let cutoff = cutoff.to_string();
+    let mut days = Vec::new();
+    for partition in listed.common_prefixes {
+        let Some(day) = partition
+            .filename()
+            .and_then(|name| name.strip_prefix(prefix.as_str()))
+            .map(crate::exec::hive_unescape)
+        else {
+            continue;
+        };
+        // Only dates: a partition named otherwise is not a day to expire.
+        if NaiveDate::parse_from_str(&day, "%Y-%m-%d").is_err() || day >= cutoff {
+            continue;
+        }
+        let Some(name) = partition.filename() else {
+            continue;
+        };
+        delete_dir(dest, &format!("{table_dir}/{name}")).await?;
+        days.push(day);
+    }
+    Ok(days)
 }
 
 /// Deletes a published directory: `_SUCCESS`, then the manifest, then the

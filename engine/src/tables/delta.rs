@@ -378,6 +378,61 @@ async fn commit(
     ))
 }
 
+/// Retention of a table partitioned by day: one version (`DELETE`)
+/// removing every live file whose `day_column` is before `cutoff`, then
+/// the files themselves (expired data must go, so versions before it can
+/// no longer be read, as after Delta's `VACUUM`). The days removed; none
+/// when nothing was due.
+pub async fn expire_before(
+    dest: &Location,
+    table_dir: &str,
+    day_column: &str,
+    cutoff: chrono::NaiveDate,
+    run_id: &str,
+) -> Result<BTreeSet<String>, String> {
+    let cutoff = cutoff.to_string();
+    for _ in 0..COMMIT_ATTEMPTS {
+        let snap = snapshot(dest, table_dir).await?;
+        // Dates as `YYYY-MM-DD` compare as text.
+        let due: Vec<DeltaFile> = snap
+            .files
+            .values()
+            .filter(|f| {
+                matches!(f.partition_values.get(day_column), Some(Some(day)) if day.as_str() < cutoff.as_str())
+            })
+            .cloned()
+            .collect();
+        if due.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let version = snap.version.map_or(0, |v| v + 1);
+        let mut actions = vec![json!({"commitInfo": {
+            "timestamp": now_ms(),
+            "operation": "DELETE",
+            "operationParameters": {"predicate": format!("{day_column} < '{cutoff}'")},
+            "engineInfo": format!("weir/{}", env!("CARGO_PKG_VERSION")),
+            "weirRunId": run_id,
+        }})];
+        actions.extend(due.iter().map(remove_action));
+        if write_version(dest, table_dir, version, &actions).await? {
+            for file in &due {
+                let path = dest.child(&format!("{table_dir}/{}", file.path));
+                match dest.store.delete(&path).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(err(e)),
+                }
+            }
+            return Ok(due
+                .iter()
+                .filter_map(|f| f.partition_values.get(day_column).cloned().flatten())
+                .collect());
+        }
+    }
+    Err(format!(
+        "{table_dir}: {COMMIT_ATTEMPTS} attempts lost to other writers"
+    ))
+}
+
 /// Takes a commit back when the rest of the day could not publish: a new
 /// version removing what it added and adding back what it removed.
 pub async fn undo(
