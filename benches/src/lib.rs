@@ -1,8 +1,9 @@
 //! Benchmark fixtures: realistic K2HB lines, made deterministically from a
-//! seed, the merge benchmark's inputs ([`merge`]) and the typed tables'
-//! measured work ([`tables`]).
+//! seed, the merge benchmark's inputs ([`merge`]), the typed tables'
+//! measured work ([`tables`]) and the publish benchmark's ([`publish`]).
 
 pub mod merge;
+pub mod publish;
 pub mod tables;
 
 use rand::rngs::StdRng;

@@ -195,15 +195,8 @@ async fn archive_file(
     partition: &ObjectPath,
     name: String,
 ) -> Result<Copied> {
-    let bytes = match source.store.get(&from).await {
-        Ok(got) => got
-            .bytes()
-            .await
-            .map_err(|e| Error::storage("read", source.display(&from), &e))?,
-        Err(object_store::Error::NotFound { .. }) => {
-            return Ok(Copied::Gone(source.display(&from)));
-        }
-        Err(e) => return Err(Error::storage("read", source.display(&from), &e)),
+    let Some(bytes) = read_opt(source, &from).await? else {
+        return Ok(Copied::Gone(source.display(&from)));
     };
     let file = ArchivedFile {
         name,
@@ -239,14 +232,23 @@ async fn archive_file(
     }
 }
 
+/// An object's bytes; `None` when it is not there.
+async fn read_opt(loc: &Location, path: &ObjectPath) -> Result<Option<bytes::Bytes>> {
+    match loc.store.get(path).await {
+        Ok(got) => got
+            .bytes()
+            .await
+            .map(Some)
+            .map_err(|e| Error::storage("read", loc.display(path), &e)),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(Error::storage("read", loc.display(path), &e)),
+    }
+}
+
 async fn read_all(loc: &Location, path: &ObjectPath) -> Result<bytes::Bytes> {
-    loc.store
-        .get(path)
-        .await
-        .map_err(|e| Error::storage("read", loc.display(path), &e))?
-        .bytes()
-        .await
-        .map_err(|e| Error::storage("read", loc.display(path), &e))
+    read_opt(loc, path)
+        .await?
+        .ok_or_else(|| Error::storage("read", loc.display(path), &"not found"))
 }
 
 fn in_archive(partition: &ObjectPath, manifest: &ArchiveManifest) -> Vec<InputFile> {
@@ -290,19 +292,12 @@ pub async fn replay_day(archive: &Location, dir: &str) -> Result<(Vec<InputFile>
     let checks = manifest.files.iter().map(|f| {
         let path = raw_join(&partition, &f.name);
         async move {
-            let bytes = match archive.store.get(&path).await {
-                Ok(got) => got
-                    .bytes()
-                    .await
-                    .map_err(|e| Error::storage("read", archive.display(&path), &e))?,
-                Err(object_store::Error::NotFound { .. }) => {
-                    return Err(not_archived(format!(
-                        "{} is listed in {} but missing",
-                        archive.display(&path),
-                        archive.display(newest)
-                    )));
-                }
-                Err(e) => return Err(Error::storage("read", archive.display(&path), &e)),
+            let Some(bytes) = read_opt(archive, &path).await? else {
+                return Err(not_archived(format!(
+                    "{} is listed in {} but missing",
+                    archive.display(&path),
+                    archive.display(newest)
+                )));
             };
             let sha = sha256_hex(&bytes);
             if bytes.len() as u64 != f.bytes || sha != f.sha256 {

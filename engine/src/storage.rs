@@ -36,7 +36,16 @@ pub struct S3Settings {
     pub retry_timeout_secs: Option<u64>,
     /// Timeout of one request.
     pub timeout_secs: Option<u64>,
+    /// Requests a commit keeps in flight (copies, deletes); default
+    /// [`DEFAULT_CONCURRENT_REQUESTS`].
+    pub concurrent_requests: Option<usize>,
 }
+
+/// Object-store requests a commit keeps in flight by default: S3 answers a
+/// copy in tens of milliseconds, so one at a time makes a day of 10,000
+/// files minutes of copying; a bound keeps one day from flooding the
+/// bucket (S3 takes about 3,500 writes a second per prefix).
+pub const DEFAULT_CONCURRENT_REQUESTS: usize = 32;
 
 /// Server-side encryption of written objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -60,6 +69,8 @@ pub struct Location {
     /// The scheme and authority (`file://`, `s3://bucket`), for DataFusion's
     /// object store registry.
     pub store_url: String,
+    /// Requests a commit keeps in flight at once (at least 1).
+    pub concurrency: usize,
 }
 
 impl Location {
@@ -79,6 +90,10 @@ impl Location {
                 prefix: ObjectPath::from(prefix.trim_matches('/')),
                 url: format!("s3://{bucket}/{}", prefix.trim_matches('/')),
                 store_url: format!("s3://{bucket}"),
+                concurrency: s3
+                    .concurrent_requests
+                    .unwrap_or(DEFAULT_CONCURRENT_REQUESTS)
+                    .max(1),
             });
         }
         if text.contains("://") && !text.starts_with("file://") {
@@ -104,6 +119,10 @@ impl Location {
             prefix,
             url: abs.display().to_string(),
             store_url: "file://".to_owned(),
+            concurrency: s3
+                .concurrent_requests
+                .unwrap_or(DEFAULT_CONCURRENT_REQUESTS)
+                .max(1),
         })
     }
 

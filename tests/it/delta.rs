@@ -41,6 +41,29 @@ pub(crate) fn check_delta_tables(dest: &Path) -> BTreeMap<&'static str, Vec<Valu
     })
 }
 
+/// `weir generate` of businessAudit's days `from..=to` under `source`.
+fn generate_audit(source: &Path, master: &Path, from: &str, to: &str, records: u32) {
+    let records = records.to_string();
+    succeeded(&weir(
+        &[
+            "generate",
+            "--collection",
+            AUDIT,
+            "--start-date",
+            from,
+            "--end-date",
+            to,
+            "--records",
+            &records,
+            "--dest",
+            source.to_str().unwrap(),
+            "--master-key-file",
+            master.to_str().unwrap(),
+        ],
+        &[],
+    ));
+}
+
 #[test]
 fn delta_tables_version_each_day_and_a_failed_day_takes_its_commits_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,25 +140,7 @@ fn on_s3_two_runs_racing_on_a_delta_table_both_land() {
     // Two days of businessAudit.
     let source = dir.path().join("source");
     let master = dir.path().join("master.key");
-    let out = weir(
-        &[
-            "generate",
-            "--collection",
-            AUDIT,
-            "--start-date",
-            "2024-05-02",
-            "--end-date",
-            "2024-05-03",
-            "--records",
-            "800",
-            "--dest",
-            source.to_str().unwrap(),
-            "--master-key-file",
-            master.to_str().unwrap(),
-        ],
-        &[],
-    );
-    succeeded(&out);
+    generate_audit(&source, &master, "2024-05-02", "2024-05-03", 800);
     let (_dks, url) = weir_tests::spawn_dks(&master, None, &[]);
     let moto = weir_tests::Moto::start();
     moto.create_bucket("corporate");
@@ -344,24 +349,7 @@ fn a_tables_retention_removes_its_old_days_only() {
     let source = dir.path().join("source");
     let master = dir.path().join("master.key");
     let days = ["2024-05-02", "2024-05-03", "2024-05-04"];
-    succeeded(&weir(
-        &[
-            "generate",
-            "--collection",
-            AUDIT,
-            "--start-date",
-            days[0],
-            "--end-date",
-            days[2],
-            "--records",
-            "300",
-            "--dest",
-            source.to_str().unwrap(),
-            "--master-key-file",
-            master.to_str().unwrap(),
-        ],
-        &[],
-    ));
+    generate_audit(&source, &master, days[0], days[2], 300);
     let (_dks, url) = weir_tests::spawn_dks(&master, None, &[]);
     // Kept until the second day: the first is past the bound.
     let today = chrono::Utc::now().date_naive();

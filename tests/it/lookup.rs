@@ -188,65 +188,61 @@ async fn serve_answers_rows_by_id_and_logs_no_id() {
     weir_tests::wait_for_port(port, std::time::Duration::from_secs(60), &log);
     let base = format!("http://{bind}/datasets/{}/{}", crate::merge::CALC, DAYS[0]);
     let client = reqwest::Client::new();
+    // (status, body as JSON or as text) of a GET, or of a POST with a body.
+    let ask = |url: String, body: Option<String>| {
+        let request = match body {
+            Some(body) => client.post(url).body(body),
+            None => client.get(url),
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+            (status, json)
+        }
+    };
 
     // GET one id of the export; the row is the one `weir lookup` prints.
     let present = id_of(6);
-    let response = client
-        .get(format!("{base}/rows/{present}?dataset=export"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::OK);
-    let answer: serde_json::Value =
-        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let (status, answer) = ask(format!("{base}/rows/{present}?dataset=export"), None).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
     let cli = rows(&lookup(&s, "pub", DAYS[0], &["--export", &present], None));
     assert_eq!(answer["rows"], serde_json::Value::Array(cli));
     assert_eq!(answer["found"], serde_json::json!([1]));
     assert!(answer["bytes_read"].as_u64().unwrap() < answer["dataset_bytes"].as_u64().unwrap());
 
     // An id with no row: 404.
-    let response = client
-        .get(format!("{base}/rows/00-nobody?dataset=export"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::NOT_FOUND);
+    let (status, _) = ask(format!("{base}/rows/00-nobody?dataset=export"), None).await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
 
     // Personal ids in a POST body: rows for the present ones, positions
     // for the missing ones.
     let personal = "5e-person-B-987654";
     let body = serde_json::json!({ "ids": [personal, present.clone(), id_of(7)] });
-    let response = client
-        .post(format!("{base}/rows?dataset=export"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::OK);
-    let answer: serde_json::Value =
-        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let (status, answer) = ask(
+        format!("{base}/rows?dataset=export"),
+        Some(body.to_string()),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
     assert_eq!(answer["found"], serde_json::json!([0, 1, 1]));
     assert_eq!(answer["missing"], serde_json::json!([1]));
     assert_eq!(answer["rows"].as_array().unwrap().len(), 2);
 
     // A table that does not exist, a bad date: clear errors.
-    let response = client
-        .get(format!("{base}/rows/{present}?table=nope"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::NOT_FOUND);
-    let text = response.text().await.unwrap();
-    assert!(text.contains("no such table"), "{text}");
-    let response = client
-        .get(format!(
+    let (status, answer) = ask(format!("{base}/rows/{present}?table=nope"), None).await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+    assert!(answer.to_string().contains("no such table"), "{answer}");
+    let (status, _) = ask(
+        format!(
             "http://{bind}/datasets/{}/2023-02-30/rows/x",
             crate::merge::CALC
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
 
     let logged = std::fs::read_to_string(&log).unwrap();
     for id in [personal, present.as_str()] {

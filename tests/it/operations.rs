@@ -351,6 +351,7 @@ async fn of_runs_taking_a_day_at_the_same_moment_exactly_one_gets_it() {
                 prefix: object_store::path::Path::from("race"),
                 url: root.to_owned(),
                 store_url: "s3://published".to_owned(),
+                concurrency: 8,
             }
         } else {
             Location::parse(root, &S3Settings::default()).unwrap()

@@ -21,6 +21,16 @@
 //! peak RSS. `--spark` runs the old job's window over the same files under
 //! PySpark `local[2]` (`benches/spark/merge_window.py`, needs
 //! `scripts/py-readers`) beside it.
+//! `--profile` runs each local `weir run` once more under `perf record`
+//! (DWARF call chains) and prints its CPU per stage (`benches/perf_stages.py`).
+//! `--reference DWP_STEPS` runs the old job's own record code
+//! (`shared/reference/run_reference.py` under PySpark `local[2]`) on the same
+//! input right before Weir, and prints both and the ratio; without the
+//! checkout it says so.
+//! `--modes publish` publishes a day of `--files` (10,000) staged objects
+//! on moto (`scripts/moto-server`, on loopback) with Weir's commit, one
+//! request at a time and then 32 at a time (`[s3] concurrent_requests`):
+//! the first publish and a rerun (which keeps the previous version).
 //! `--modes lookup` asks `weir lookup --export` for an id present in the
 //! same `--export-rows` export and for two absent ones (one inside an ORC
 //! stripe's id range, one outside); latency of the whole process and of the
@@ -42,6 +52,9 @@ struct Args {
     slots: usize,
     export_rows: u64,
     spark: bool,
+    files: usize,
+    reference: Option<PathBuf>,
+    profile: bool,
 }
 
 fn parse_args() -> Args {
@@ -56,6 +69,9 @@ fn parse_args() -> Args {
         slots: 2,
         export_rows: 1_000_000,
         spark: false,
+        files: 10_000,
+        reference: None,
+        profile: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -100,9 +116,12 @@ fn parse_args() -> Args {
                     .unwrap_or_else(|_| die("--export-rows: a number"))
             }
             "--spark" => args.spark = true,
+            "--profile" => args.profile = true,
+            "--reference" => args.reference = Some(PathBuf::from(value())),
+            "--files" => args.files = value().parse().unwrap_or_else(|_| die("--files: a number")),
             "-h" | "--help" => {
                 println!(
-                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text] [--modes local,cluster,merge,tables,lookup] [--executors 2] [--slots 2] [--export-rows 1000000] [--spark]"
+                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text] [--modes local,cluster,merge,tables,lookup,publish] [--executors 2] [--slots 2] [--export-rows 1000000] [--files 10000] [--spark] [--reference DWP_STEPS_DIR] [--profile]"
                 );
                 std::process::exit(0);
             }
@@ -169,6 +188,21 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 fn main() {
     // The measured child of `--modes tables`.
     let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--publish-child") {
+        let [_, _, endpoint, files, concurrency] = &argv[..] else {
+            die("--publish-child ENDPOINT FILES CONCURRENCY");
+        };
+        let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| die(&e.to_string()));
+        let (first, rerun) = runtime
+            .block_on(weir_benches::publish::publish_day(
+                endpoint,
+                files.parse().unwrap_or(10_000),
+                concurrency.parse().unwrap_or(1),
+            ))
+            .unwrap_or_else(|e| die(&e));
+        println!("{}", serde_json::json!({"first": first, "rerun": rerun}));
+        return;
+    }
     if argv.get(1).map(String::as_str) == Some("--tables-child") {
         let [_, _, export, out, partitions] = &argv[..] else {
             die("--tables-child EXPORT_DIR OUT_DIR PARTITIONS");
@@ -188,6 +222,13 @@ fn main() {
     if args.modes.iter().any(|m| m == "tables") {
         tables_bench(&args);
         args.modes.retain(|m| m != "tables");
+        if args.modes.is_empty() {
+            return;
+        }
+    }
+    if args.modes.iter().any(|m| m == "publish") {
+        publish_bench(&args);
+        args.modes.retain(|m| m != "publish");
         if args.modes.is_empty() {
             return;
         }
@@ -280,37 +321,49 @@ fn main() {
                 .stdout(Stdio::null()));
         }
         let (raw, gz) = input_bytes(&source);
+        // The old job first, on the same files and key service.
+        let old_job = args
+            .reference
+            .as_ref()
+            .and_then(|steps| old_job(steps, &source, date, &url, &args.work, n));
         for mode in &args.modes {
             let dest = args.work.join(format!("out-{mode}-{n}"));
             let report = args.work.join(format!("report-{mode}-{n}.json"));
-            let mut cmd = Command::new(&weir);
-            cmd.args([
+            let mut run_args: Vec<std::ffi::OsString> = [
                 "run",
                 "--collection",
                 "calculator:calculationParts",
                 "--date",
                 date,
-            ]);
+            ]
+            .iter()
+            .map(Into::into)
+            .collect();
             if let Some(cluster) = cluster.as_ref().filter(|_| mode == "cluster") {
-                cmd.args(["--cluster", &cluster.url]);
+                run_args.extend(["--cluster".into(), cluster.url.clone().into()]);
             } else if mode != "local" {
                 die(&format!("unknown mode {mode}: local or cluster"));
             }
-            cmd.arg("--source")
-                .arg(&source)
-                .arg("--dest")
-                .arg(&dest)
-                .args(["--dks-url", &url])
-                .arg("--report")
-                .arg(&report)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
+            run_args.extend([
+                "--source".into(),
+                source.clone().into_os_string(),
+                "--dest".into(),
+                dest.clone().into_os_string(),
+                "--dks-url".into(),
+                url.clone().into(),
+                "--report".into(),
+                report.clone().into_os_string(),
+            ]);
             if let Some(p) = args.partitions {
-                cmd.args(["--partitions", &p.to_string()]);
+                run_args.extend(["--partitions".into(), p.to_string().into()]);
             }
             if let Some(f) = &args.format {
-                cmd.args(["--format", f]);
+                run_args.extend(["--format".into(), f.into()]);
             }
+            let mut cmd = Command::new(&weir);
+            cmd.args(&run_args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
             let (status, secs, peak) = run_measured(&mut cmd);
             if !status.success() {
                 die(&format!(
@@ -343,6 +396,17 @@ fn main() {
                 peak as f64 / 1024.0,
                 executor_peak
             );
+            if args.profile && mode == "local" {
+                profile(&weir, &run_args, &args.work, n);
+            }
+            if let Some((job_s, process_s)) = old_job {
+                println!(
+                    "{:>8} {mode}: {:.1}× the old job's job time, {:.1}× its whole process",
+                    "ratio",
+                    job_s / secs,
+                    process_s / secs
+                );
+            }
         }
     }
     if let Some(mut cluster) = cluster {
@@ -534,6 +598,176 @@ fn merge_bench(args: &Args, weir: &Path) {
             spark_baseline(&dest, &args.work);
         }
     }
+}
+
+/// The same `weir run` again under `perf record` (DWARF call chains), and
+/// its CPU per stage (`benches/perf_stages.py`). Not timed: perf slows it.
+fn profile(weir: &Path, run_args: &[std::ffi::OsString], work: &Path, n: u64) {
+    let data = work.join(format!("perf-{n}.data"));
+    let recorded = Command::new("perf")
+        .args(["record", "-F", "299", "--call-graph", "dwarf,16384", "-o"])
+        .arg(&data)
+        .arg("--")
+        .arg(weir)
+        .args(run_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !recorded.is_ok_and(|s| s.success()) {
+        println!("profile: perf record failed (is perf installed, perf_event_paranoid ≤ 2?)");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("perf_stages.py");
+    let _ = Command::new("python3")
+        .arg(script)
+        .arg(&data)
+        .arg(n.to_string())
+        .status();
+    let _ = std::fs::remove_file(&data);
+}
+
+/// The old job's own record code (DWP's `steps/` under PySpark
+/// `local[2]`, `shared/reference/run_reference.py`, JSON-lines sink) on
+/// the same input and key service: its row, and (job seconds, whole
+/// process seconds). `None`, said, when the checkout is absent or it fails.
+fn old_job(
+    steps: &Path,
+    source: &Path,
+    date: &str,
+    dks: &str,
+    work: &Path,
+    n: u64,
+) -> Option<(f64, f64)> {
+    if !steps.join("data.py").is_file() || !steps.join("dks.py").is_file() {
+        println!(
+            "{:>8} not measured: no checkout of the old job's steps/ at {} (data.py, dks.py)",
+            "old job",
+            steps.display()
+        );
+        return None;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("../shared/reference/run_reference.py");
+    let out_dir = work.join(format!("old-job-{n}"));
+    let started = Instant::now();
+    let out = Command::new(root.join("scripts/py-readers"))
+        .arg(&script)
+        .arg("--dwp-steps")
+        .arg(steps)
+        .arg("--input")
+        .arg(source)
+        .args([
+            "--collection",
+            "calculator:calculationParts",
+            "--export-date",
+            date,
+        ])
+        .args(["--dks-url", dks, "--sink", "jsonl", "--master", "local[2]"])
+        .arg("--out")
+        .arg(&out_dir)
+        .stderr(Stdio::null())
+        .output();
+    let process_s = started.elapsed().as_secs_f64();
+    let summary: Option<serde_json::Value> = out.ok().and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+    });
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let Some(summary) = summary else {
+        println!("{:>8} not measured: run_reference.py failed", "old job");
+        return None;
+    };
+    let job_s = summary["wall_s"].as_f64().unwrap_or(f64::NAN);
+    let records = summary["records_in"].as_u64().unwrap_or(0);
+    println!(
+        "{:>8} {:>10} {:>10} {:>10} {:>9.2} {:>12.0} {:>9} {:>13} {:>13}   (whole process {:.1} s: {:.0} records/s)",
+        "old job",
+        records,
+        "-",
+        "-",
+        job_s,
+        records as f64 / job_s,
+        "-",
+        "-",
+        "-",
+        process_s,
+        records as f64 / process_s
+    );
+    Some((job_s, process_s))
+}
+
+/// `--modes publish`: moto on a free loopback port, then one child per
+/// concurrency.
+fn publish_bench(args: &Args) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| die(&e.to_string()));
+    let mut moto = Command::new(root.join("scripts/moto-server"))
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| die(&e.to_string()));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    // Ready when it answers; then the bucket (moto takes a bare PUT).
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let created = loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let mut answer = String::new();
+            let asked =
+                s.write_all(b"PUT /bench HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+            if asked.is_ok()
+                && s.read_to_string(&mut answer).is_ok()
+                && answer.starts_with("HTTP/1")
+            {
+                break answer.contains(" 200 ");
+            }
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    if !created {
+        let _ = moto.kill();
+        die("moto never answered, or refused the bucket");
+    }
+    println!(
+        "{:>8} {:>12} {:>16} {:>14}",
+        "files", "in flight", "first publish s", "rerun s"
+    );
+    for concurrency in [1, 32] {
+        let out = Command::new(std::env::current_exe().unwrap_or_else(|e| die(&e.to_string())))
+            .arg("--publish-child")
+            .arg(&endpoint)
+            .arg(args.files.to_string())
+            .arg(concurrency.to_string())
+            .env("AWS_ACCESS_KEY_ID", "bench")
+            .env("AWS_SECRET_ACCESS_KEY", "bench")
+            .env("AWS_REGION", "us-east-1")
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| die(&e.to_string()));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if !out.status.success() {
+            let _ = moto.kill();
+            die(&format!("the publish child failed ({})", out.status));
+        }
+        println!(
+            "{:>8} {:>12} {:>16.1} {:>14.1}",
+            args.files,
+            concurrency,
+            json["first"].as_f64().unwrap_or(f64::NAN),
+            json["rerun"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    let _ = moto.kill();
+    let _ = moto.wait();
 }
 
 /// `--modes lookup`: `weir lookup --export` on the merge benchmark's

@@ -21,7 +21,7 @@
 
 use std::path::PathBuf;
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
@@ -452,15 +452,16 @@ async fn publish_object_store(
         for out in outputs {
             let final_dir = dest.child(out.dir);
             let mut keep = std::collections::HashSet::new();
+            let mut pairs = Vec::with_capacity(out.files.len());
             for f in out.files {
                 let to = raw_join(&final_dir, &f.target);
-                store
-                    .copy(&stored_path(&f.staged)?, &to)
-                    .await
-                    .map_err(|e| storage("copy", dest.display(&to), e))?;
+                pairs.push((stored_path(&f.staged)?, to.clone()));
+                // Counted as copied before it is made: a failed commit
+                // deletes every target it may have written.
                 copied.push(to.clone());
                 keep.insert(to);
             }
+            copy_all(dest, pairs).await?;
             fault_at("prepare", out.dir)
                 .map_err(|e| Error::storage("copy", dest.display(&final_dir), &e))?;
             keeps.push((final_dir, keep));
@@ -564,13 +565,12 @@ async fn keep_version(
         field: dest.display(&markers[0].0),
         detail: crate::redact::json_error(&e),
     })?;
-    for f in &listed.files {
-        let (from, target) = (raw_join(dir, &f.path), raw_join(to, &f.path));
-        dest.store
-            .copy(&from, &target)
-            .await
-            .map_err(|e| storage("copy", dest.display(&from), e))?;
-    }
+    let pairs = listed
+        .files
+        .iter()
+        .map(|f| (raw_join(dir, &f.path), raw_join(to, &f.path)))
+        .collect();
+    copy_all(dest, pairs).await?;
     for (name, bytes) in [
         ("_manifest.json", manifest.clone()),
         ("_SUCCESS", bytes::Bytes::new()),
@@ -596,18 +596,39 @@ pub(crate) async fn delete_prefix(dest: &Location, prefix: &ObjectPath) -> Resul
     delete_all(dest.store.as_ref(), dest, paths).await
 }
 
+/// Server-side copies, [`Location::concurrency`] at a time; the first
+/// failure fails them all (the caller rolls back every target).
+pub(crate) async fn copy_all(dest: &Location, pairs: Vec<(ObjectPath, ObjectPath)>) -> Result<()> {
+    let store = &dest.store;
+    futures::stream::iter(pairs)
+        .map(|(from, to)| async move {
+            store
+                .copy(&from, &to)
+                .await
+                .map_err(|e| storage("copy", dest.display(&to), e))
+        })
+        .buffer_unordered(dest.concurrency)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(drop)
+}
+
 pub(crate) async fn delete_all(
     store: &dyn ObjectStore,
     dest: &Location,
     paths: Vec<ObjectPath>,
 ) -> Result<()> {
-    for path in paths {
-        match store.delete(&path).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(storage("delete", dest.display(&path), e)),
-        }
-    }
-    Ok(())
+    futures::stream::iter(paths)
+        .map(|path| async move {
+            match store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(storage("delete", dest.display(&path), e)),
+            }
+        })
+        .buffer_unordered(dest.concurrency)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(drop)
 }
 
 /// Removes a run's staging area for a day (after publishing, or after a
