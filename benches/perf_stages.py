@@ -7,9 +7,12 @@ chains (`weir-e2e-bench --profile` records it):
 Each sample is given to the first stage whose pattern matches one of its
 frames, from the innermost frame outwards, inlined frames included (so a
 `memcpy` inside the inflater counts as gunzip, the JSON parser inside the
-record pipeline's document step as document work). A sample no pattern
-matches is `other`. Prints one row per stage: its share of the process's
-CPU and its CPU microseconds per record; then the total.
+record pipeline's document step as document work). Allocator and kernel
+frames are passed through to their caller's stage (a stage owns the
+memory it asks for and the system calls it makes); the `alloc %` and
+`kernel %` columns say how much of the stage's share was spent there. A
+sample no pattern matches is `other`. Prints one row per stage: its share
+of the process's CPU and its CPU microseconds per record; then the total.
 """
 
 import re
@@ -26,17 +29,31 @@ STAGES = [
     ("envelope", r"envelope|Envelope"),
     ("document", r"process_plaintext|pipeline::.*finish|transform|validate|sanitise|canonical"),
     ("key cache", r"keys::|DataKeys|moka|data_key"),
-    ("line split", r"memchr|split_lines|lines_of|LineSplitter|scan::"),
-    ("sort", r"sort|Sort|lexsort|merge::|Merge"),
-    ("ORC encode", r"output::orc|orc::|rle|Rle|bloom"),
+    ("read input", r"read_from|poll_read|AsyncRead|File as std::io::Read|sys::fs::|tokio::fs::file"),
+    ("line split", r"memchr|split_lines|lines_of|LineSplitter|exec::scan::"),
+    ("sort and gather", r"sort|Sort|lexsort|flush::Sorted|gather|arrow_select::take|exec::merge::|streaming_merge"),
+    ("ORC encode", r"output::orc|orc_rust|\borc::|bloom"),
     ("Parquet encode", r"parquet::"),
-    ("JSON lines encode", r"json::writer|LineDelimited|arrow_json"),
-    ("row building", r"Builder|append|ingest::"),
-    ("write and commit", r"commit|publish|object_store|write::|WriteExec|flush|std::fs|tokio::fs"),
-    ("allocator", r"mi_|mimalloc|malloc|free|realloc"),
-    ("kernel", r"^\[unknown\]$|entry_SYSCALL|do_syscall"),
+    ("JSON lines encode", r"serde_json::ser|arrow_json|output::encode::"),
+    ("row building", r"Builder|append|exec::ingest::"),
+    ("write and commit", r"exec::write::|WriteExec|output::commit|publish|object_store|exec::flush::|tokio::fs|CompactExec|exec::compact::"),
 ]
 COMPILED = [(name, re.compile(pattern)) for name, pattern in STAGES]
+ALLOCATOR = re.compile(r"^mi_|mimalloc|^_?_?(malloc|free|realloc|calloc)|alloc::alloc|__rust_(alloc|dealloc|realloc)")
+KERNEL = re.compile(r"^\[unknown\]$|entry_SYSCALL|do_syscall|^__(libc_)?(read|write|open|close)")
+
+
+GENERICS = re.compile(r"(\w)<[^<>]*>")
+
+
+def plain(symbol):
+    """The symbol without generic arguments (`f<weir::exec::flush::X>` would
+    otherwise match the stage of its type argument)."""
+    while True:
+        stripped = GENERICS.sub(r"\1", symbol)
+        if stripped == symbol:
+            return symbol
+        symbol = stripped
 
 
 def frames_of(text):
@@ -56,17 +73,26 @@ def frames_of(text):
         else:
             parts = line.strip().split(None, 1)
             symbol = parts[1] if len(parts) > 1 else "[unknown]"
-            frames.append(symbol.removesuffix(" (inlined)"))
+            frames.append(plain(symbol.removesuffix(" (inlined)")))
     if period is not None:
         yield period, frames
 
 
 def stage_of(frames):
+    """(stage, where): where is "alloc" or "kernel" when the innermost
+    frame is the allocator's or the kernel's, else None."""
+    where = None
+    if frames and ALLOCATOR.search(frames[0]):
+        where = "alloc"
+    elif frames and KERNEL.search(frames[0]):
+        where = "kernel"
     for symbol in frames:
+        if ALLOCATOR.search(symbol) or KERNEL.search(symbol):
+            continue
         for name, pattern in COMPILED:
             if pattern.search(symbol):
-                return name
-    return "other"
+                return name, where
+    return "other", where
 
 
 def main():
@@ -79,14 +105,20 @@ def main():
         text=True,
         check=True,
     ).stdout
-    totals = {}
+    totals, inner = {}, {}
     for period, frames in frames_of(out):
-        stage = stage_of(frames)
+        stage, where = stage_of(frames)
         totals[stage] = totals.get(stage, 0) + period
+        if where:
+            inner[(stage, where)] = inner.get((stage, where), 0) + period
     total = sum(totals.values()) or 1
-    print(f"{'stage':<20} {'CPU %':>7} {'µs/record':>10}")
+    print(f"{'stage':<20} {'CPU %':>7} {'µs/record':>10} {'alloc %':>8} {'kernel %':>9}")
     for stage, ns in sorted(totals.items(), key=lambda kv: -kv[1]):
-        print(f"{stage:<20} {100 * ns / total:>7.1f} {ns / 1e3 / records:>10.2f}")
+        alloc = 100 * inner.get((stage, "alloc"), 0) / ns
+        kernel = 100 * inner.get((stage, "kernel"), 0) / ns
+        print(
+            f"{stage:<20} {100 * ns / total:>7.1f} {ns / 1e3 / records:>10.2f} {alloc:>8.0f} {kernel:>9.0f}"
+        )
     print(f"{'total':<20} {100.0:>7.1f} {total / 1e3 / records:>10.2f}")
 
 

@@ -30,8 +30,8 @@ pub async fn publish_day(
         concurrent_requests: Some(concurrency),
         ..S3Settings::default()
     };
-    let dest =
-        Location::parse(&format!("s3://bench/c{concurrency}"), &s3).map_err(|e| e.to_string())?;
+    let dest = Location::parse(&format!("s3://bench/c{concurrency}-f{files}"), &s3)
+        .map_err(|e| e.to_string())?;
     let mut seconds = Vec::new();
     for run in ["run-1", "run-2"] {
         let staging = format!("_weir_staging/{run}/day");
@@ -80,4 +80,45 @@ pub async fn publish_day(
         seconds.push(started.elapsed().as_secs_f64());
     }
     Ok((seconds[0], seconds[1]))
+}
+
+/// A loopback TCP proxy to `target` that holds each chunk a client sends
+/// for `latency` before passing it on: S3's round trip, which a server on
+/// loopback does not have (and which is what concurrent requests hide).
+/// Its port; it serves until the process ends.
+pub fn latency_proxy(target: u16, latency: std::time::Duration) -> std::io::Result<u16> {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            let pipe =
+                |mut from: TcpStream, mut to: TcpStream, delay: Option<std::time::Duration>| {
+                    std::thread::spawn(move || {
+                        let mut buf = vec![0u8; 64 << 10];
+                        while let Ok(n) = from.read(&mut buf) {
+                            if n == 0 {
+                                break;
+                            }
+                            if let Some(d) = delay {
+                                std::thread::sleep(d);
+                            }
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(Shutdown::Write);
+                    });
+                };
+            if let (Ok(c), Ok(s)) = (client.try_clone(), server.try_clone()) {
+                pipe(c, server, Some(latency));
+                pipe(s, client, None);
+            }
+        }
+    });
+    Ok(port)
 }

@@ -737,15 +737,25 @@ fn publish_bench(args: &Args) {
         let _ = moto.kill();
         die("moto never answered, or refused the bucket");
     }
+    // The same server behind 20 ms of latency per request, as S3 has: a
+    // fifth of the files, since one at a time then takes minutes.
+    let slow = weir_benches::publish::latency_proxy(port, Duration::from_millis(20))
+        .unwrap_or_else(|e| die(&e.to_string()));
     println!(
-        "{:>8} {:>12} {:>16} {:>14}",
-        "files", "in flight", "first publish s", "rerun s"
+        "{:>8} {:>12} {:>12} {:>16} {:>14}",
+        "files", "latency ms", "in flight", "first publish s", "rerun s"
     );
-    for concurrency in [1, 32] {
+    let runs = [
+        (endpoint.clone(), 0, args.files, 1),
+        (endpoint.clone(), 0, args.files, 32),
+        (format!("http://127.0.0.1:{slow}"), 20, args.files / 5, 1),
+        (format!("http://127.0.0.1:{slow}"), 20, args.files / 5, 32),
+    ];
+    for (endpoint, latency, files, concurrency) in runs {
         let out = Command::new(std::env::current_exe().unwrap_or_else(|e| die(&e.to_string())))
             .arg("--publish-child")
             .arg(&endpoint)
-            .arg(args.files.to_string())
+            .arg(files.to_string())
             .arg(concurrency.to_string())
             .env("AWS_ACCESS_KEY_ID", "bench")
             .env("AWS_SECRET_ACCESS_KEY", "bench")
@@ -759,8 +769,9 @@ fn publish_bench(args: &Args) {
             die(&format!("the publish child failed ({})", out.status));
         }
         println!(
-            "{:>8} {:>12} {:>16.1} {:>14.1}",
-            args.files,
+            "{:>8} {:>12} {:>12} {:>16.1} {:>14.1}",
+            files,
+            latency,
             concurrency,
             json["first"].as_f64().unwrap_or(f64::NAN),
             json["rerun"].as_f64().unwrap_or(f64::NAN)

@@ -393,6 +393,8 @@ where
         next_line: u64,
         done: bool,
         buf: Vec<u8>,
+        /// Line bytes of the previous batch.
+        last_bytes: Option<usize>,
     }
     let state = State {
         reader,
@@ -400,6 +402,7 @@ where
         next_line: 1,
         done: false,
         buf: Vec::with_capacity(8192),
+        last_bytes: None,
     };
     futures::stream::try_unfold(state, move |mut s| {
         let lines_read = lines_read.clone();
@@ -407,7 +410,16 @@ where
             if s.done {
                 return Ok(None);
             }
-            let mut lines = BinaryBuilder::with_capacity(batch_lines, batch_lines * 2048);
+            // Sized from the previous batch (a file's lines are alike), so
+            // the buffer is not doubled and copied near its end: with a
+            // guess of 2 KiB a line, batches of ~2.2 KB lines allocated
+            // 8 MiB, then 16 MiB, and copied; the profile put the page
+            // faults and copies at a fifth of a day's CPU.
+            let capacity = s
+                .last_bytes
+                .map_or(batch_lines * 2048, |b| b + b / 16)
+                .min(batch_bytes.saturating_add(LONG_LINE_PREFIX));
+            let mut lines = BinaryBuilder::with_capacity(batch_lines, capacity);
             let mut numbers = UInt64Builder::with_capacity(batch_lines);
             let mut overflow = StringBuilder::new();
             let mut count = 0;
@@ -443,6 +455,7 @@ where
             if count == 0 {
                 return Ok(None);
             }
+            s.last_bytes = Some(bytes);
             lines_read.add(count);
             Progress::global().lines(count as u64);
             let mut files = StringBuilder::with_capacity(count, count * s.display.len());
