@@ -3,8 +3,9 @@
 //! archived again without a copy or an overwrite, archived after a
 //! coalescer folded its files into one (read once, not twice), refused when
 //! an input file differs from its archived copy, then rebuilt from the
-//! archive alone with the source deleted — the same bytes each time — and
-//! refused when an archived file no longer matches its checksum.
+//! archive alone with the source deleted — the same bytes each time, on a
+//! cluster's executors too — and refused when an archived file no longer
+//! matches its checksum.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -206,6 +207,27 @@ fn a_day_is_archived_immutably_and_rebuilt_from_the_archive_alone() {
     let day = &report.unwrap().days[0];
     assert_eq!(day.archive.as_ref().unwrap().verified, 1);
     assert_same(&daily, &published);
+
+    // 5b. The same replay on a cluster (a scheduler and two executors):
+    // the executors read the archive, with the same bytes.
+    std::fs::create_dir_all(dir.join("cluster")).unwrap();
+    let cluster = weir_tests::TestCluster::start(&dir.join("cluster"), 2, &[]);
+    let (ok, log, report) = run(
+        &["--source-archive", "--cluster", &cluster.url()],
+        dir,
+        &dks.url,
+        "r5b.json",
+    );
+    assert!(ok, "{log}");
+    let day = &report.unwrap().days[0];
+    assert_eq!(day.status, DayStatus::Published);
+    assert!(
+        !day.tasks.is_empty() && day.tasks.iter().all(|t| t.executor.starts_with("exec-")),
+        "{:?}",
+        day.tasks
+    );
+    assert_same(&daily, &published);
+    drop(cluster);
 
     // 6. An archived file changed behind Weir's back is refused.
     let copy = archive.join(PARTITION).join(coalesced.file_name().unwrap());
