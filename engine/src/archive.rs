@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Fault;
 use crate::exec::InputFile;
+use crate::run::DayJob;
 use crate::storage::{Location, raw_join};
 use crate::{Error, Result};
 
@@ -95,6 +96,84 @@ pub struct ArchiveReport {
     pub verified: usize,
 }
 
+/// A day's input as its run reads it.
+#[derive(Debug)]
+pub(crate) struct DayInput {
+    /// The root its files are under.
+    pub(crate) location: Location,
+    /// The files to read.
+    pub(crate) files: Vec<InputFile>,
+    /// Files under the day's prefix not read (not `*.jsonl.gz`, `*.json.gz`).
+    pub(crate) skipped: Vec<String>,
+    /// What the archive did, when the files are the archive's.
+    pub(crate) archived: Option<ArchiveReport>,
+}
+
+/// The day's input through the archive: archived (listing the day again
+/// once when a file went away between listing and copying, as when a
+/// coalescing job replaced it), or replayed from it. A day with no input
+/// files is returned as listed, from the source, for the run to refuse.
+pub(crate) async fn day_input(job: &DayJob, archive: &InputArchive) -> Result<DayInput> {
+    let store = Location::parse(&archive.root, &job.s3)?;
+    if archive.mode == ArchiveMode::Replay {
+        let (files, report) = replay_day(job, &store, &archive.dir).await?;
+        return Ok(DayInput {
+            location: store,
+            files,
+            skipped: Vec::new(),
+            archived: Some(report),
+        });
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (source, listed, skipped) = job.list_input().await?;
+        if listed.is_empty() {
+            return Ok(DayInput {
+                location: source,
+                files: listed,
+                skipped,
+                archived: None,
+            });
+        }
+        let prefix = source.child(&job.input_prefix);
+        let (files, report, gone) =
+            archive_day(job, &source, &prefix, &listed, &store, &archive.dir).await?;
+        if gone.is_empty() {
+            return Ok(DayInput {
+                location: store,
+                files,
+                skipped,
+                archived: Some(report),
+            });
+        }
+        if attempt == 2 {
+            return Err(refused(
+                job,
+                format!(
+                    "input files went away between listing and archiving, twice: {}",
+                    gone.join(", ")
+                ),
+            ));
+        }
+        tracing::warn!(
+            gone = gone.len(),
+            first = %gone[0],
+            "input files went away before they were archived; listing the day again"
+        );
+    }
+}
+
+/// The day refused for its input.
+fn refused(job: &DayJob, detail: String) -> Error {
+    Error::DayCheck {
+        collection: job.ingest.collection.to_string(),
+        export_date: job.export_date.to_string(),
+        fault: Fault::Input,
+        detail,
+    }
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -110,15 +189,17 @@ enum Copied {
 }
 
 /// Copies `files` (listed under `prefix` in `source`) into the partition
-/// and writes the manifest; the day's files, in the archive.
-pub async fn archive_day(
+/// and writes the manifest; the day's files, in the archive, and the files
+/// that went away before they were copied (then no manifest is written).
+async fn archive_day(
+    job: &DayJob,
     source: &Location,
     prefix: &ObjectPath,
     files: &[InputFile],
     archive: &Location,
     dir: &str,
-    run_id: &str,
 ) -> Result<(Vec<InputFile>, ArchiveReport, Vec<String>)> {
+    let run_id = job.run_id.as_str();
     let partition = archive.child(dir);
     let prefix_text = format!("{}/", prefix.as_ref().trim_end_matches('/'));
     let copies: Vec<Copied> = futures::stream::iter(files.iter().map(|f| {
@@ -128,6 +209,7 @@ pub async fn archive_day(
             .unwrap_or(&f.path)
             .to_owned();
         archive_file(
+            job,
             source,
             ObjectPath::from(f.path.as_str()),
             archive,
@@ -189,6 +271,7 @@ fn create() -> PutOptions {
 }
 
 async fn archive_file(
+    job: &DayJob,
     source: &Location,
     from: ObjectPath,
     archive: &Location,
@@ -215,17 +298,15 @@ async fn archive_file(
             if sha256_hex(&there) == file.sha256 {
                 Ok(Copied::Already(file))
             } else {
-                Err(Error::DayCheck {
-                    collection: String::new(),
-                    export_date: String::new(),
-                    fault: Fault::Input,
-                    detail: format!(
+                Err(refused(
+                    job,
+                    format!(
                         "input file {} differs from its archived copy {} (the archive is never overwritten): \
                          rerun from the archive with --source-archive, or archive under another prefix",
                         source.display(&from),
                         archive.display(&to)
                     ),
-                })
+                ))
             }
         }
         Err(e) => Err(Error::storage("put", archive.display(&to), &e)),
@@ -264,7 +345,11 @@ fn in_archive(partition: &ObjectPath, manifest: &ArchiveManifest) -> Vec<InputFi
 
 /// The day's files from the partition's newest manifest, each checked
 /// against its size and checksum (`--source-archive`).
-pub async fn replay_day(archive: &Location, dir: &str) -> Result<(Vec<InputFile>, ArchiveReport)> {
+async fn replay_day(
+    job: &DayJob,
+    archive: &Location,
+    dir: &str,
+) -> Result<(Vec<InputFile>, ArchiveReport)> {
     let partition = archive.child(dir);
     let manifests = raw_join(&partition, MANIFESTS);
     let listed: Vec<object_store::ObjectMeta> = archive
@@ -279,10 +364,13 @@ pub async fn replay_day(archive: &Location, dir: &str) -> Result<(Vec<InputFile>
         .filter(|p| p.as_ref().ends_with(".json"))
         .max_by(|a, b| a.as_ref().cmp(b.as_ref()))
     else {
-        return Err(not_archived(format!(
-            "no archive of the day under {} (no manifest in {MANIFESTS}/)",
-            archive.display(&partition)
-        )));
+        return Err(refused(
+            job,
+            format!(
+                "no archive of the day under {} (no manifest in {MANIFESTS}/)",
+                archive.display(&partition)
+            ),
+        ));
     };
     let manifest: ArchiveManifest = serde_json::from_slice(&read_all(archive, newest).await?)
         .map_err(|e| Error::Config {
@@ -293,7 +381,7 @@ pub async fn replay_day(archive: &Location, dir: &str) -> Result<(Vec<InputFile>
         let path = raw_join(&partition, &f.name);
         async move {
             let Some(bytes) = read_opt(archive, &path).await? else {
-                return Err(not_archived(format!(
+                return Err(refused(job, format!(
                     "{} is listed in {} but missing",
                     archive.display(&path),
                     archive.display(newest)
@@ -301,7 +389,7 @@ pub async fn replay_day(archive: &Location, dir: &str) -> Result<(Vec<InputFile>
             };
             let sha = sha256_hex(&bytes);
             if bytes.len() as u64 != f.bytes || sha != f.sha256 {
-                return Err(not_archived(format!(
+                return Err(refused(job, format!(
                     "{} does not match its manifest {} ({} bytes, sha256 {sha}; the manifest says {} bytes, sha256 {})",
                     archive.display(&path),
                     archive.display(newest),
@@ -323,15 +411,6 @@ pub async fn replay_day(archive: &Location, dir: &str) -> Result<(Vec<InputFile>
         ..ArchiveReport::default()
     };
     Ok((in_archive(&partition, &manifest), report))
-}
-
-fn not_archived(detail: String) -> Error {
-    Error::DayCheck {
-        collection: String::new(),
-        export_date: String::new(),
-        fault: Fault::Input,
-        detail,
-    }
 }
 
 #[cfg(test)]

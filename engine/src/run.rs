@@ -194,83 +194,6 @@ impl DayJob {
         Ok((source, files, skipped))
     }
 
-    /// The day's input through the archive: archived (listing the day again
-    /// once when a file went away between listing and copying, as when a
-    /// coalescing job replaced it), or replayed from it. The files are the
-    /// archive's, under its root.
-    async fn archived_input(
-        &self,
-        archive: &crate::archive::InputArchive,
-    ) -> Result<(
-        Location,
-        Vec<InputFile>,
-        Vec<String>,
-        crate::archive::ArchiveReport,
-    )> {
-        use crate::archive::{ArchiveMode, archive_day, replay_day};
-        let store = Location::parse(&archive.root, &self.s3)?;
-        if archive.mode == ArchiveMode::Replay {
-            let (files, report) = replay_day(&store, &archive.dir).await?;
-            return Ok((store, files, Vec::new(), report));
-        }
-        let mut attempt = 0;
-        loop {
-            let (source, listed, skipped) = self.list_input().await?;
-            if listed.is_empty() {
-                return Ok((source, listed, skipped, Default::default()));
-            }
-            let prefix = source.child(&self.input_prefix);
-            let (files, report, gone) = archive_day(
-                &source,
-                &prefix,
-                &listed,
-                &store,
-                &archive.dir,
-                &self.run_id,
-            )
-            .await?;
-            if gone.is_empty() {
-                return Ok((store, files, skipped, report));
-            }
-            attempt += 1;
-            tracing::warn!(
-                gone = gone.len(),
-                first = %gone[0],
-                attempt,
-                "input files went away before they were archived; listing the day again"
-            );
-            if attempt >= 2 {
-                return Err(Error::DayCheck {
-                    collection: self.ingest.collection.to_string(),
-                    export_date: self.export_date.to_string(),
-                    fault: Fault::Input,
-                    detail: format!(
-                        "input files went away between listing and archiving, twice: {}",
-                        gone.join(", ")
-                    ),
-                });
-            }
-        }
-    }
-
-    /// `e` with this day's collection and date, where it names none.
-    fn owns(&self, e: Error) -> Error {
-        match e {
-            Error::DayCheck {
-                collection,
-                export_date: _,
-                detail,
-                fault,
-            } if collection.is_empty() => Error::DayCheck {
-                collection: self.ingest.collection.to_string(),
-                export_date: self.export_date.to_string(),
-                detail,
-                fault,
-            },
-            e => e,
-        }
-    }
-
     /// The physical plan: file groups → scan → ingest → write.
     pub fn plan(&self, files: Vec<InputFile>) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let scan = ScanSpec {
@@ -451,16 +374,29 @@ async fn run_day_inner(
     post: Option<&dyn PostProcess>,
     report: &mut DayReport,
 ) -> Result<()> {
-    let (archived_job, source, files, skipped);
-    let job = match &job.archive {
+    let input = match &job.archive {
         None => {
-            (source, files, skipped) = job.list_input().await?;
-            job
+            let (location, files, skipped) = job.list_input().await?;
+            crate::archive::DayInput {
+                location,
+                files,
+                skipped,
+                archived: None,
+            }
         }
-        Some(archive) => {
-            let (s, f, k, a) = job.archived_input(archive).await.map_err(|e| job.owns(e))?;
-            (source, files, skipped) = (s, f, k);
-            report.archive = Some(a);
+        Some(archive) => crate::archive::day_input(job, archive).await?,
+    };
+    let crate::archive::DayInput {
+        location: source,
+        files,
+        skipped,
+        archived,
+    } = input;
+    // Read from the archive: the plan's scan reads under its root.
+    let archived_job;
+    let job = match (archived, &job.archive) {
+        (Some(archived), Some(archive)) => {
+            report.archive = Some(archived);
             archived_job = DayJob {
                 source: archive.root.clone(),
                 input_prefix: archive.dir.clone(),
@@ -469,6 +405,7 @@ async fn run_day_inner(
             };
             &archived_job
         }
+        _ => job,
     };
     if !skipped.is_empty() {
         tracing::warn!(
