@@ -302,24 +302,17 @@ async fn expire_table(
     };
     let settings = crate::config::RunSettings::resolve_merge(&run_args)?;
     let ingester = registry.ingester(&rule.collection);
-    let tables = weir_ingesters::TableSettings {
-        enabled: true,
-        ..settings.tables.clone()
-    }
-    .for_ingester(ingester.as_ref());
-    let Some(def) = tables.iter().find(|t| t.name == name) else {
-        return Err(Error::usage(
-            "[[retention]] table",
-            format!("{} has no table {name:?}", rule.collection),
-        ));
-    };
+    let def = settings
+        .tables
+        .named(ingester.as_ref(), &name)
+        .map_err(|detail| Error::usage("[[retention]] table", detail))?;
     if def.replace != weir_engine::tables::Replace::Day {
         return Err(Error::usage(
             "[[retention]] table",
             format!("{name} is rebuilt whole (replace = \"table\"): it has no days to expire"),
         ));
     }
-    let table_dir = format!("{}/{}", ingester.tables_root(), def.name);
+    let table_dir = def.dir(&ingester.tables_root());
     let run_id = crate::run::new_run_id();
     match weir_engine::status::retention::expire_table(
         dest,

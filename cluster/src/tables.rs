@@ -90,7 +90,7 @@ async fn inspect(
     root: &str,
     def: &TableDef,
 ) -> Result<TableInfo, String> {
-    let table_dir = format!("{root}/{}", def.name);
+    let table_dir = def.dir(root);
     let prefix = dest.child(&table_dir);
     let listed: Vec<object_store::ObjectMeta> = dest
         .store

@@ -64,22 +64,11 @@ pub async fn lookup_published(
             (files, merge.format, ingester.rules())
         }
         Dataset::Table(name) => {
-            let settings = crate::TableSettings {
-                enabled: true,
-                ..ctx.tables.clone()
-            };
-            let tables = settings.for_ingester(ingester);
-            let Some(def) = tables.iter().find(|t| &t.name == name) else {
-                let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-                return Err(missing(format!(
-                    "no such table; the collection's tables: {}",
-                    names.join(", ")
-                )));
-            };
+            let def = ctx.tables.named(ingester, name).map_err(missing)?;
             let root = ingester.tables_root();
             // A table with a Delta log is read through it, whatever the
             // configuration says (the format is chosen per run).
-            let table_dir = format!("{root}/{}", def.name);
+            let table_dir = def.dir(&root);
             let snap = delta::snapshot(&dest, &table_dir)
                 .await
                 .map_err(|detail| Error::storage("read", table_dir.clone(), &detail))?;

@@ -50,6 +50,26 @@ impl TableSettings {
         }
         tables
     }
+
+    /// The collection's table `name` as the run's definitions make it,
+    /// whether or not this run builds tables (`weir lookup`, retention);
+    /// when there is none, what the collection's tables are.
+    pub fn named(&self, ingester: &dyn Ingester, name: &str) -> Result<TableDef, String> {
+        let tables = TableSettings {
+            enabled: true,
+            ..self.clone()
+        }
+        .for_ingester(ingester);
+        let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+        match tables.iter().find(|t| t.name == name) {
+            Some(def) => Ok(def.clone()),
+            None => Err(format!(
+                "no such table {name:?}; the tables of {}: {}",
+                ingester.collection(),
+                names.join(", ")
+            )),
+        }
+    }
 }
 
 /// Stages the day's tables: those of the day's rows, then (when the run

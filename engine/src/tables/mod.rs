@@ -214,10 +214,15 @@ impl TableDef {
         }
     }
 
+    /// The table's directory (relative to the destination).
+    pub fn dir(&self, tables_root: &str) -> String {
+        format!("{tables_root}/{}", self.name)
+    }
+
     /// Where it goes under `tables_root` and what the run replaces (a Delta
     /// table is one directory; its log says which files are live).
     pub fn spec(&self, tables_root: &str, export_date: NaiveDate) -> DerivedSpec {
-        let table_dir = format!("{tables_root}/{}", self.name);
+        let table_dir = self.dir(tables_root);
         DerivedSpec {
             name: format!("table:{}", self.name),
             dir: match (self.replace, self.format) {
