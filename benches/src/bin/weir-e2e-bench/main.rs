@@ -36,6 +36,9 @@
 //! stripe's id range, one outside); latency of the whole process and of the
 //! lookup itself, and the bytes it read against the export's.
 
+mod baseline;
+mod modes;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -227,14 +230,14 @@ fn main() {
         }
     }
     if args.modes.iter().any(|m| m == "publish") {
-        publish_bench(&args);
+        modes::publish_bench(&args);
         args.modes.retain(|m| m != "publish");
         if args.modes.is_empty() {
             return;
         }
     }
     if args.modes.iter().any(|m| m == "lookup") {
-        lookup_bench(&args, &weir);
+        modes::lookup_bench(&args, &weir);
         args.modes.retain(|m| m != "lookup");
         if args.modes.is_empty() {
             return;
@@ -325,7 +328,7 @@ fn main() {
         let old_job = args
             .reference
             .as_ref()
-            .and_then(|steps| old_job(steps, &source, date, &url, &args.work, n));
+            .and_then(|steps| baseline::old_job(steps, &source, date, &url, &args.work, n));
         for mode in &args.modes {
             let dest = args.work.join(format!("out-{mode}-{n}"));
             let report = args.work.join(format!("report-{mode}-{n}.json"));
@@ -397,7 +400,7 @@ fn main() {
                 executor_peak
             );
             if args.profile && mode == "local" {
-                profile(&weir, &run_args, &args.work, n);
+                baseline::profile(&weir, &run_args, &args.work, n);
             }
             if let Some((job_s, process_s)) = old_job {
                 println!(
@@ -600,282 +603,23 @@ fn merge_bench(args: &Args, weir: &Path) {
     }
 }
 
-/// The same `weir run` again under `perf record` (DWARF call chains), and
-/// its CPU per stage (`benches/perf_stages.py`). Not timed: perf slows it.
-fn profile(weir: &Path, run_args: &[std::ffi::OsString], work: &Path, n: u64) {
-    let data = work.join(format!("perf-{n}.data"));
-    let recorded = Command::new("perf")
-        .args(["record", "-F", "299", "--call-graph", "dwarf,16384", "-o"])
-        .arg(&data)
-        .arg("--")
-        .arg(weir)
-        .args(run_args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !recorded.is_ok_and(|s| s.success()) {
-        println!("profile: perf record failed (is perf installed, perf_event_paranoid ≤ 2?)");
-        return;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("perf_stages.py");
-    let _ = Command::new("python3")
-        .arg(script)
-        .arg(&data)
-        .arg(n.to_string())
-        .status();
-    let _ = std::fs::remove_file(&data);
-}
-
-/// The old job's own record code (DWP's `steps/` under PySpark
-/// `local[2]`, `shared/reference/run_reference.py`, JSON-lines sink) on
-/// the same input and key service: its row, and (job seconds, whole
-/// process seconds). `None`, said, when the checkout is absent or it fails.
-fn old_job(
-    steps: &Path,
-    source: &Path,
-    date: &str,
-    dks: &str,
-    work: &Path,
-    n: u64,
-) -> Option<(f64, f64)> {
-    if !steps.join("data.py").is_file() || !steps.join("dks.py").is_file() {
-        println!(
-            "{:>8} not measured: no checkout of the old job's steps/ at {} (data.py, dks.py)",
-            "old job",
-            steps.display()
+/// The merge benchmark's export of `export_rows` rows, written under
+/// `work` once (by the tables and lookup modes): its destination root and
+/// directory.
+fn export_written(work: &Path, export_rows: u64) -> (PathBuf, PathBuf) {
+    use weir_benches::merge::{EXPORT_DATE, write_merge_inputs};
+    let dest = work.join(format!("tables-{export_rows}"));
+    let export_dir = dest.join(format!(
+        "corporate_data_ingestion/exports/calculator/calculationParts/{EXPORT_DATE}"
+    ));
+    if !export_dir.join("_SUCCESS").exists() {
+        eprintln!(
+            "writing a {export_rows}-row export under {} ...",
+            dest.display()
         );
-        return None;
+        write_merge_inputs(&dest, export_rows as usize, 0).unwrap_or_else(|e| die(&e.to_string()));
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let script = root.join("../shared/reference/run_reference.py");
-    let out_dir = work.join(format!("old-job-{n}"));
-    let started = Instant::now();
-    let out = Command::new(root.join("scripts/py-readers"))
-        .arg(&script)
-        .arg("--dwp-steps")
-        .arg(steps)
-        .arg("--input")
-        .arg(source)
-        .args([
-            "--collection",
-            "calculator:calculationParts",
-            "--export-date",
-            date,
-        ])
-        .args(["--dks-url", dks, "--sink", "jsonl", "--master", "local[2]"])
-        .arg("--out")
-        .arg(&out_dir)
-        .stderr(Stdio::null())
-        .output();
-    let process_s = started.elapsed().as_secs_f64();
-    let summary: Option<serde_json::Value> = out.ok().and_then(|o| {
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .rev()
-            .find_map(|l| serde_json::from_str(l).ok())
-    });
-    let _ = std::fs::remove_dir_all(&out_dir);
-    let Some(summary) = summary else {
-        println!("{:>8} not measured: run_reference.py failed", "old job");
-        return None;
-    };
-    let job_s = summary["wall_s"].as_f64().unwrap_or(f64::NAN);
-    let records = summary["records_in"].as_u64().unwrap_or(0);
-    println!(
-        "{:>8} {:>10} {:>10} {:>10} {:>9.2} {:>12.0} {:>9} {:>13} {:>13}   (whole process {:.1} s: {:.0} records/s)",
-        "old job",
-        records,
-        "-",
-        "-",
-        job_s,
-        records as f64 / job_s,
-        "-",
-        "-",
-        "-",
-        process_s,
-        records as f64 / process_s
-    );
-    Some((job_s, process_s))
-}
-
-/// `--modes publish`: moto on a free loopback port, then one child per
-/// concurrency.
-fn publish_bench(args: &Args) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| die(&e.to_string()));
-    let mut moto = Command::new(root.join("scripts/moto-server"))
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| die(&e.to_string()));
-    let endpoint = format!("http://127.0.0.1:{port}");
-    // Ready when it answers; then the bucket (moto takes a bare PUT).
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let created = loop {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            let mut answer = String::new();
-            let asked =
-                s.write_all(b"PUT /bench HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
-            if asked.is_ok()
-                && s.read_to_string(&mut answer).is_ok()
-                && answer.starts_with("HTTP/1")
-            {
-                break answer.contains(" 200 ");
-            }
-        }
-        if Instant::now() > deadline {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    if !created {
-        let _ = moto.kill();
-        die("moto never answered, or refused the bucket");
-    }
-    // The same server behind 20 ms of latency per request, as S3 has: a
-    // fifth of the files, since one at a time then takes minutes.
-    let slow = weir_benches::publish::latency_proxy(port, Duration::from_millis(20))
-        .unwrap_or_else(|e| die(&e.to_string()));
-    println!(
-        "{:>8} {:>12} {:>12} {:>16} {:>14}",
-        "files", "latency ms", "in flight", "first publish s", "rerun s"
-    );
-    let runs = [
-        (endpoint.clone(), 0, args.files, 1),
-        (endpoint.clone(), 0, args.files, 32),
-        (format!("http://127.0.0.1:{slow}"), 20, args.files / 5, 1),
-        (format!("http://127.0.0.1:{slow}"), 20, args.files / 5, 32),
-    ];
-    for (endpoint, latency, files, concurrency) in runs {
-        let out = Command::new(std::env::current_exe().unwrap_or_else(|e| die(&e.to_string())))
-            .arg("--publish-child")
-            .arg(&endpoint)
-            .arg(files.to_string())
-            .arg(concurrency.to_string())
-            .env("AWS_ACCESS_KEY_ID", "bench")
-            .env("AWS_SECRET_ACCESS_KEY", "bench")
-            .env("AWS_REGION", "us-east-1")
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|e| die(&e.to_string()));
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        if !out.status.success() {
-            let _ = moto.kill();
-            die(&format!("the publish child failed ({})", out.status));
-        }
-        println!(
-            "{:>8} {:>12} {:>12} {:>16.1} {:>14.1}",
-            files,
-            latency,
-            concurrency,
-            json["first"].as_f64().unwrap_or(f64::NAN),
-            json["rerun"].as_f64().unwrap_or(f64::NAN)
-        );
-    }
-    let _ = moto.kill();
-    let _ = moto.wait();
-}
-
-/// `--modes lookup`: `weir lookup --export` on the merge benchmark's
-/// export (written once), five times per id; the median.
-fn lookup_bench(args: &Args, weir: &Path) {
-    use weir_benches::merge::{EXPORT_DATE, first_export_id, write_merge_inputs};
-    println!(
-        "{:>12} {:>9} {:>10} {:>10} {:>12} {:>14} {:>8}",
-        "export rows", "id", "rows found", "process ms", "lookup ms", "bytes read", "% read"
-    );
-    for scale in &args.scales {
-        let export_rows = args.export_rows * scale;
-        let dest = args.work.join(format!("tables-{export_rows}"));
-        let export_dir = dest.join(format!(
-            "corporate_data_ingestion/exports/calculator/calculationParts/{EXPORT_DATE}"
-        ));
-        if !export_dir.join("_SUCCESS").exists() {
-            eprintln!(
-                "writing a {export_rows}-row export under {} ...",
-                dest.display()
-            );
-            write_merge_inputs(&dest, export_rows as usize, 0)
-                .unwrap_or_else(|e| die(&e.to_string()));
-        }
-        let present = first_export_id(0x7a);
-        // Same id_part, inside the stripe's range (an id one character
-        // after the present one's is absent), and past every id.
-        let mut inside = present.clone();
-        inside.push('0');
-        let outside = format!("7a{}", "~".repeat(8));
-        for (label, id) in [
-            ("present", &present),
-            ("absent", &inside),
-            ("past end", &outside),
-        ] {
-            let mut runs = Vec::new();
-            for _ in 0..5 {
-                let started = Instant::now();
-                let out = Command::new(weir)
-                    .args([
-                        "lookup",
-                        "--collection",
-                        "calculator:calculationParts",
-                        "--date",
-                        EXPORT_DATE,
-                        "--export",
-                    ])
-                    .arg("--dest")
-                    .arg(&dest)
-                    .arg(id)
-                    .output()
-                    .unwrap_or_else(|e| die(&e.to_string()));
-                let process_ms = started.elapsed().as_secs_f64() * 1000.0;
-                let found = out
-                    .stdout
-                    .split(|b| *b == b'\n')
-                    .filter(|l| !l.is_empty())
-                    .count();
-                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-                let summary = stderr
-                    .lines()
-                    .find(|l| l.starts_with("weir lookup:"))
-                    .unwrap_or_else(|| die(&format!("weir lookup failed: {stderr}")))
-                    .to_owned();
-                runs.push((process_ms, found, summary));
-            }
-            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let (process_ms, found, summary) = &runs[runs.len() / 2];
-            let number_after = |word: &str| -> f64 {
-                summary
-                    .split(word)
-                    .nth(1)
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .and_then(|n| n.trim_start_matches('(').parse().ok())
-                    .unwrap_or(f64::NAN)
-            };
-            let read = number_after("; read ");
-            // `… read X of Y bytes …`
-            let total = summary
-                .split(" bytes")
-                .next()
-                .and_then(|head| head.rsplit(' ').next())
-                .and_then(|n| n.parse::<f64>().ok())
-                .unwrap_or(f64::NAN);
-            let lookup_ms = number_after(" in ");
-            println!(
-                "{:>12} {:>9} {:>10} {:>10.1} {:>12.1} {:>14.0} {:>8.4}",
-                export_rows,
-                label,
-                found,
-                process_ms,
-                lookup_ms,
-                read,
-                100.0 * read / total
-            );
-        }
-    }
+    (dest, export_dir)
 }
 
 /// `--modes tables`: calculationParts' typed tables built from an export of
@@ -888,19 +632,7 @@ fn tables_bench(args: &Args) {
     );
     for scale in &args.scales {
         let export_rows = args.export_rows * scale;
-        let dest = args.work.join(format!("tables-{export_rows}"));
-        let export_dir = dest.join(format!(
-            "corporate_data_ingestion/exports/calculator/calculationParts/{}",
-            weir_benches::merge::EXPORT_DATE
-        ));
-        if !export_dir.join("_SUCCESS").exists() {
-            eprintln!(
-                "writing a {export_rows}-row export under {} ...",
-                dest.display()
-            );
-            weir_benches::merge::write_merge_inputs(&dest, export_rows as usize, 0)
-                .unwrap_or_else(|e| die(&e.to_string()));
-        }
+        let (_, export_dir) = export_written(&args.work, export_rows);
         let out = args.work.join(format!("tables-out-{export_rows}"));
         let _ = std::fs::remove_dir_all(&out);
         let partitions = args.partitions.unwrap_or(2).to_string();
