@@ -45,6 +45,8 @@ struct State {
     default_days: i64,
     registry: weir_ingesters::Registry,
     args: ServeArgs,
+    /// The plan runner lookups' contexts carry (made on first use).
+    runner: tokio::sync::OnceCell<Arc<dyn weir_engine::run::PlanRunner>>,
 }
 
 pub(crate) fn run(args: &ServeArgs, registry: weir_ingesters::Registry) -> Result<ExitCode, Error> {
@@ -55,6 +57,7 @@ pub(crate) fn run(args: &ServeArgs, registry: weir_ingesters::Registry) -> Resul
         default_days: i64::from(args.days.clamp(1, MAX_DAYS as u32)),
         registry,
         args: args.clone(),
+        runner: tokio::sync::OnceCell::new(),
     });
     crate::runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.bind)
@@ -99,14 +102,10 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Full<Byte
     if let Some(path) = rows::parse_path(request.uri().path()) {
         let answer = match (path, request.method()) {
             (Err(e), _) => Err(e),
-            (Ok(path), &Method::GET) => {
-                rows::rows(&state.registry, &state.args, path, None, &query).await
-            }
+            (Ok(path), &Method::GET) => rows::rows(state, path, None, &query).await,
             (Ok(path), &Method::POST) => match read_body(request).await {
                 Ok(body) => match rows::ids_of_body(&body) {
-                    Ok(ids) => {
-                        rows::rows(&state.registry, &state.args, path, Some(ids), &query).await
-                    }
+                    Ok(ids) => rows::rows(state, path, Some(ids), &query).await,
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(e),

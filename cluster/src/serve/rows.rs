@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 use hyper::StatusCode;
 use serde_json::json;
 use weir_engine::record::CollectionName;
-use weir_ingesters::{Dataset, Registry};
+use weir_ingesters::Dataset;
 
 use super::{Answer, bad};
 use crate::cli::RunArgs;
@@ -111,8 +111,7 @@ pub(super) fn ids_of_body(body: &[u8]) -> Result<Vec<String>, (StatusCode, Strin
 
 /// The rows of `ids` (from the path or the body).
 pub(super) async fn rows(
-    registry: &Registry,
-    serve: &crate::cli::ServeArgs,
+    state: &super::State,
     path: RowsPath,
     body_ids: Option<Vec<String>>,
     query: &HashMap<String, String>,
@@ -130,19 +129,24 @@ pub(super) async fn rows(
         (_, Some(_)) => return Err(bad("dataset: daily or export (or table=<name>)".to_owned())),
     };
     let args = RunArgs {
-        config: serve.config.clone(),
-        dest: Some(serve.dest.clone()),
+        config: state.args.config.clone(),
+        dest: Some(state.args.dest.clone()),
         collections: vec![path.collection.to_string()],
         date: Some(path.date.to_string()),
         ..RunArgs::default()
     };
     let unavailable = |e: String| (StatusCode::SERVICE_UNAVAILABLE, e);
     let settings = RunSettings::resolve_merge(&args).map_err(|e| unavailable(e.to_string()))?;
-    let runner = crate::run::runner(&settings)
+    // A lookup plans nothing; the context carries a runner all the same,
+    // made once for the server rather than once a request.
+    let runner = state
+        .runner
+        .get_or_try_init(|| crate::run::runner(&settings))
         .await
         .map_err(|e| unavailable(e.to_string()))?;
-    let ctx = crate::run::context(&settings, runner).map_err(|e| unavailable(e.to_string()))?;
-    let ingester = registry.ingester(&path.collection);
+    let ctx = crate::run::context(&settings, std::sync::Arc::clone(runner))
+        .map_err(|e| unavailable(e.to_string()))?;
+    let ingester = state.registry.ingester(&path.collection);
     let found = weir_ingesters::lookup_published(
         ingester.as_ref(),
         &ctx,
