@@ -127,16 +127,13 @@ impl Lookup {
     pub fn json_lines(&self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(&mut out);
+        // A row that does not encode is a published file's (its types).
         for batch in &self.rows {
-            writer.write(batch).map_err(|e| Error::Config {
-                field: "lookup rows".to_owned(),
-                detail: e.to_string(),
-            })?;
+            writer
+                .write(batch)
+                .map_err(|e| published("rows found", e))?;
         }
-        writer.finish().map_err(|e| Error::Config {
-            field: "lookup rows".to_owned(),
-            detail: e.to_string(),
-        })?;
+        writer.finish().map_err(|e| published("rows found", e))?;
         Ok(out)
     }
 }
@@ -217,7 +214,10 @@ pub async fn lookup(
         let ids = cast(ids, &DataType::Utf8).map_err(|e| published("lookup rows", e))?;
         for id in ids.as_string::<i32>().iter().flatten() {
             for key in keys.iter().filter(|k| k.id == id) {
-                result.found[key.position] += 1;
+                // A caller's own key past the ids asked is not counted.
+                if let Some(n) = result.found.get_mut(key.position) {
+                    *n += 1;
+                }
             }
         }
     }
