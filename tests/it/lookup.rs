@@ -172,11 +172,7 @@ async fn serve_answers_rows_by_id_and_logs_no_id() {
         "pub",
         &["--update", "--since", DAYS[0], "--date", DAYS[0]],
     ));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = weir_tests::free_ports(1)[0];
     let log = s.path("serve.log");
     let dest = s.path("pub");
     let bind = format!("127.0.0.1:{port}");
