@@ -16,7 +16,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use crate::error::{CorruptLimit, Fault};
 use crate::exec::{
     CompactExec, CompactSpec, GzipLinesScanExec, INPUT_CHANGED, IngestExec, IngestSpec, InputFile,
-    ScanSpec, WeirOptions, WriteExec, WriteSpec, balance, file_groups, run_group_of,
+    QuarantineSpec, ScanSpec, WeirOptions, WriteExec, WriteSpec, balance, file_groups,
+    run_group_of,
 };
 use crate::keys::{CacheConfig, CacheStats, DksConfig};
 use crate::layout::landing_date;
@@ -207,6 +208,12 @@ impl DayJob {
         let scan = Arc::new(GzipLinesScanExec::new(scan, groups));
         let ingest = IngestSpec {
             scope: self.staging(),
+            quarantine: Some(QuarantineSpec {
+                dest: self.dest.clone(),
+                staging: self.staging(),
+                stop_after_corrupt: self.task_corrupt_stop(),
+                s3: self.s3.clone(),
+            }),
             ..self.ingest.clone()
         };
         let ingest = Arc::new(IngestExec::new(ingest, scan));
@@ -216,7 +223,6 @@ impl DayJob {
                 staging: self.staging(),
                 output: self.output.clone(),
                 buffer_bytes: self.buffer_bytes,
-                stop_after_corrupt: self.task_corrupt_stop(),
                 // With `id_part=` directories the tasks write sorted runs and
                 // a second plan merges them: one file per directory, not one
                 // per directory per flush per task.

@@ -131,8 +131,10 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
                 collection: self.collection().clone(),
                 rules: self.rules(),
                 cipher: ctx.cipher,
-                // The day's staging prefix; `DayJob::plan` sets it.
+                // The day's staging prefix and its quarantine there:
+                // `DayJob::plan` sets them.
                 scope: String::new(),
+                quarantine: None,
             },
             output: self.output(ctx, export_date),
             max_corrupt_ratio: ctx.max_corrupt_ratio,

@@ -183,7 +183,7 @@ impl PhysicalExtensionCodec for WeirPhysicalCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::InputFile;
+    use crate::exec::{InputFile, QuarantineSpec};
     use crate::output::{OrcCompression, OutputFormat, OutputSpec};
     use crate::record::{Cipher, CollectionName, RecordRules};
     use datafusion_proto::physical_plan::AsExecutionPlan;
@@ -233,6 +233,12 @@ mod tests {
             collection,
             cipher: Cipher::Gcm,
             scope: "_weir_staging/run/x".into(),
+            quarantine: Some(QuarantineSpec {
+                dest: "/out".into(),
+                staging: "_weir_staging/run/x".into(),
+                stop_after_corrupt: Some(3),
+                s3: crate::storage::S3Settings::default(),
+            }),
         };
         let write = WriteSpec {
             dest: "/out".into(),
@@ -246,7 +252,6 @@ mod tests {
             },
             buffer_bytes: 1 << 20,
             run_groups: 4,
-            stop_after_corrupt: Some(3),
             s3: crate::storage::S3Settings::default(),
         };
         let plan: Arc<dyn ExecutionPlan> = Arc::new(WriteExec::new(

@@ -1,15 +1,18 @@
 //! `IngestExec`: the record pipeline over batches of lines. Per batch it
 //! parses every envelope, resolves the batch's distinct data keys through the
 //! process-wide cache (concurrently, one DKS call per key per process), then
-//! turns each line into a row or a corrupt record. Both flow on.
+//! turns each line into a row or a corrupt record. Rows flow on (in
+//! [`crate::output::output_schema`]); corrupt records go to the plan's other
+//! output, the quarantine ([`super::quarantine`]), which the operator stages
+//! itself. What a task read and quarantined is handed to the writer above it
+//! when its stream ends ([`ingested`]), for the task's summary.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{
-    Array, AsArray, BinaryBuilder, RecordBatch, StringBuilder, TimestampMillisecondBuilder,
-    UInt64Array,
+    Array, AsArray, RecordBatch, StringBuilder, TimestampMillisecondBuilder, UInt64Array,
 };
 use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -18,7 +21,7 @@ use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{
-    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -30,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{engine_error, io_error};
 use super::options::WeirOptions;
+use super::quarantine::{QuarantineMetrics, QuarantineSink, QuarantineSpec, Quarantined};
 use super::schema::{col, ingested_schema, timestamp_type};
 use crate::keys::KeyCache;
 use crate::record::{Cipher, CollectionName, Corrupt, RecordPipeline, RecordRules, Scratch};
@@ -47,7 +51,26 @@ pub struct IngestSpec {
     /// per run, collection and day); see [`crate::keys::scope_stats`]. The key
     /// service itself comes from the session's [`WeirOptions`].
     pub scope: String,
+    /// Where corrupt records are staged; set by the day's plan
+    /// ([`crate::run::DayJob::plan`]), which knows the staging prefix.
+    #[serde(default)]
+    pub quarantine: Option<QuarantineSpec>,
 }
+
+/// What one ingest task attempt did besides its rows, for the writer's
+/// summary: its attempt token (the writer names its files with it too), the
+/// records it read, the input files they came from, and its quarantine.
+#[derive(Debug, Default)]
+pub(super) struct Ingested {
+    pub attempt: String,
+    pub records: u64,
+    pub inputs: Vec<String>,
+    pub quarantined: Quarantined,
+}
+
+/// Ingest tasks of one operator instance, by partition: started ones hold
+/// their attempt token, ended ones also what they did.
+type Tasks = Arc<Mutex<HashMap<usize, Ingested>>>;
 
 /// The ingest operator.
 #[derive(Debug)]
@@ -56,6 +79,7 @@ pub struct IngestExec {
     input: Arc<dyn ExecutionPlan>,
     props: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
+    tasks: Tasks,
 }
 
 impl IngestExec {
@@ -72,6 +96,7 @@ impl IngestExec {
             input,
             props: Arc::new(props),
             metrics: ExecutionPlanMetricsSet::new(),
+            tasks: Tasks::default(),
         }
     }
 
@@ -111,37 +136,57 @@ impl ExecutionPlan for IngestExec {
                 )
             })?
             .dks()?;
+        let quarantine = self.spec.quarantine.clone().ok_or_else(|| {
+            DataFusionError::Internal(
+                "IngestExec has no quarantine to stage corrupt records in".to_owned(),
+            )
+        })?;
         let input = self.input.execute(partition, context)?;
         let cache = KeyCache::shared(&dks, cache).map_err(engine_error)?;
-        let scope: Arc<str> = Arc::from(self.spec.scope.as_str());
-        let pipeline = Arc::new(RecordPipeline::new(
+        let pipeline = RecordPipeline::new(
             self.spec.collection.clone(),
             self.spec.rules.clone(),
             self.spec.cipher,
-        ));
-        let rows_out = MetricBuilder::new(&self.metrics).counter("rows_out", partition);
-        let corrupt = MetricBuilder::new(&self.metrics).counter("corrupt", partition);
-        let baseline = BaselineMetrics::new(&self.metrics, partition);
-        let stream = input.then(move |batch| {
-            let cache = Arc::clone(&cache);
-            let pipeline = Arc::clone(&pipeline);
-            let scope = Arc::clone(&scope);
-            let (rows_out, corrupt) = (rows_out.clone(), corrupt.clone());
-            let baseline = baseline.clone();
-            async move {
-                // Wall time of the batch (key lookups included): the ingest
-                // is mostly CPU, and its waits are the key service's.
-                let timer = baseline.elapsed_compute().timer();
-                let out = ingest_batch(&batch?, &pipeline, &cache, &scope).await?;
-                timer.done();
-                baseline.record_output(out.num_rows());
-                let bad = out
-                    .column_by_name(col::REASON)
-                    .map_or(0, |c| c.len() - c.null_count());
-                corrupt.add(bad);
-                rows_out.add(out.num_rows() - bad);
-                Ok(out)
-            }
+        );
+        let counter =
+            |name: &'static str| MetricBuilder::new(&self.metrics).counter(name, partition);
+        // A token per attempt: a retried task never writes over another
+        // attempt's files (the writer above names its files with it too).
+        let attempt = crate::random::attempt_token();
+        let global = super::global_partition(self.input.as_ref(), partition);
+        let sink = QuarantineSink::new(
+            quarantine,
+            global,
+            attempt.clone(),
+            QuarantineMetrics {
+                files: counter("quarantine_files"),
+                bytes: counter("quarantine_bytes"),
+            },
+        )?;
+        lock(&self.tasks).insert(
+            partition,
+            Ingested {
+                attempt,
+                ..Ingested::default()
+            },
+        );
+        let task = IngestTask {
+            input,
+            cache,
+            pipeline,
+            scope: self.spec.scope.clone(),
+            sink: Some(sink),
+            inputs: Vec::new(),
+            records: 0,
+            rows_out: counter("rows_out"),
+            corrupt: counter("corrupt"),
+            baseline: BaselineMetrics::new(&self.metrics, partition),
+            tasks: Arc::clone(&self.tasks),
+            partition,
+        };
+        let stream = futures::stream::try_unfold(task, |mut task| async move {
+            let next = task.next().await?;
+            Ok(next.map(|batch| (batch, task)))
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             ingested_schema(),
@@ -154,17 +199,111 @@ impl ExecutionPlan for IngestExec {
     }
 }
 
+/// One ingest task's state between batches.
+struct IngestTask {
+    input: SendableRecordBatchStream,
+    cache: Arc<KeyCache>,
+    pipeline: RecordPipeline,
+    scope: String,
+    /// Taken when the input ends.
+    sink: Option<QuarantineSink>,
+    inputs: Vec<String>,
+    records: u64,
+    rows_out: Count,
+    corrupt: Count,
+    baseline: BaselineMetrics,
+    tasks: Tasks,
+    partition: usize,
+}
+
+impl IngestTask {
+    /// The next batch holding rows; at the end of the input, the quarantine
+    /// is staged and the task's account left for the writer.
+    async fn next(&mut self) -> Result<Option<RecordBatch>> {
+        while let Some(batch) = self.input.next().await {
+            let Some(sink) = self.sink.as_mut() else {
+                break;
+            };
+            let batch = batch?;
+            // Wall time of the batch (key lookups included): the ingest
+            // is mostly CPU, and its waits are the key service's.
+            let timer = self.baseline.elapsed_compute().timer();
+            let files = batch_column(&batch, col::FILE)?.as_string::<i32>();
+            // A file's lines come in order, so comparing with the last name
+            // seen is enough to list the inputs without a lookup per row.
+            for file in files.iter().flatten() {
+                if self.inputs.last().map(String::as_str) != Some(file) {
+                    self.inputs.push(file.to_owned());
+                }
+            }
+            self.records += batch.num_rows() as u64;
+            let out = ingest_batch(&batch, &self.pipeline, &self.cache, &self.scope, sink).await?;
+            timer.done();
+            sink.stage_if_full().await?;
+            self.corrupt.add(batch.num_rows() - out.num_rows());
+            self.rows_out.add(out.num_rows());
+            if out.num_rows() > 0 {
+                self.baseline.record_output(out.num_rows());
+                return Ok(Some(out));
+            }
+        }
+        if let Some(sink) = self.sink.take() {
+            let quarantined = sink.finish().await?;
+            let mut tasks = lock(&self.tasks);
+            let task = tasks.entry(self.partition).or_default();
+            task.records = self.records;
+            task.inputs = std::mem::take(&mut self.inputs);
+            task.quarantined = quarantined;
+        }
+        Ok(None)
+    }
+}
+
+/// The tasks' map, whoever panicked while holding it (it holds plain data).
+fn lock(tasks: &Tasks) -> std::sync::MutexGuard<'_, HashMap<usize, Ingested>> {
+    tasks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The attempt token of `plan`'s partition `local`, for a plan whose
+/// single-input chain holds an [`IngestExec`] whose task has started.
+pub(super) fn ingest_attempt(plan: &dyn ExecutionPlan, local: usize) -> Option<String> {
+    tasks_of(plan).and_then(|tasks| lock(&tasks).get(&local).map(|t| t.attempt.clone()))
+}
+
+/// What the ingest task of `plan`'s partition `local` did, once its stream
+/// has ended (taken: asked once, by the writer above it). Two attempts of
+/// one partition run one after the other in a process, never at once.
+pub(super) fn ingested(plan: &dyn ExecutionPlan, local: usize) -> Option<Ingested> {
+    tasks_of(plan).and_then(|tasks| lock(&tasks).remove(&local))
+}
+
+fn tasks_of(plan: &dyn ExecutionPlan) -> Option<Tasks> {
+    if let Some(ingest) = plan.downcast_ref::<IngestExec>() {
+        return Some(Arc::clone(&ingest.tasks));
+    }
+    match plan.children().as_slice() {
+        [child] => tasks_of(child.as_ref()),
+        _ => None,
+    }
+}
+
+fn batch_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Arc<dyn Array>> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| DataFusionError::Internal(format!("IngestExec input lacks {name}")))
+}
+
+/// The good rows of `batch`; its corrupt records go to `quarantine`.
 async fn ingest_batch(
     batch: &RecordBatch,
     pipeline: &RecordPipeline,
     cache: &KeyCache,
     scope: &str,
+    quarantine: &mut QuarantineSink,
 ) -> Result<RecordBatch> {
-    let column = |name: &str| {
-        batch
-            .column_by_name(name)
-            .ok_or_else(|| DataFusionError::Internal(format!("IngestExec input lacks {name}")))
-    };
+    let column = |name: &str| batch_column(batch, name);
     let lines = column(col::LINE)?.as_binary::<i32>();
     let files = column(col::FILE)?.as_string::<i32>();
     let numbers: &UInt64Array = column(col::LINE_NUMBER)?.as_primitive::<UInt64Type>();
@@ -207,10 +346,6 @@ async fn ingest_batch(
     let mut last_modified =
         TimestampMillisecondBuilder::with_capacity(n).with_data_type(timestamp_type());
     let mut val = StringBuilder::with_capacity(n, lines.value_data().len());
-    let mut reason = StringBuilder::with_capacity(n, 0);
-    let mut field = StringBuilder::with_capacity(n, 0);
-    let mut detail = StringBuilder::with_capacity(n, 0);
-    let mut original = BinaryBuilder::with_capacity(n, 0);
     let mut scratch = Scratch::default();
     for (i, envelope) in envelopes.iter().enumerate() {
         let outcome = match envelope {
@@ -224,22 +359,8 @@ async fn ingest_batch(
                 db_type.append_value(row.db_type.as_str());
                 last_modified.append_value(row.last_modified.unix_millis());
                 val.append_value(&row.val);
-                reason.append_null();
-                field.append_null();
-                detail.append_null();
-                original.append_null();
             }
-            Err(c) => {
-                id.append_null();
-                id_part.append_null();
-                db_type.append_null();
-                last_modified.append_null();
-                val.append_null();
-                reason.append_value(c.reason.code());
-                field.append_value(&c.field);
-                detail.append_value(&c.detail);
-                original.append_value(lines.value(i));
-            }
+            Err(c) => quarantine.add(files.value(i), numbers.value(i), &c, lines.value(i))?,
         }
     }
     RecordBatch::try_new(
@@ -250,12 +371,6 @@ async fn ingest_batch(
             Arc::new(db_type.finish()),
             Arc::new(last_modified.finish()),
             Arc::new(val.finish()),
-            Arc::new(files.clone()),
-            Arc::new(numbers.clone()),
-            Arc::new(reason.finish()),
-            Arc::new(field.finish()),
-            Arc::new(detail.finish()),
-            Arc::new(original.finish()),
         ],
     )
     .map_err(DataFusionError::from)

@@ -60,6 +60,7 @@ mod merge;
 mod options;
 mod output_scan;
 mod progress;
+mod quarantine;
 mod scan;
 pub mod schema;
 mod summary;
@@ -78,6 +79,7 @@ pub use options::{WeirOptions, with_weir_options};
 pub(crate) use output_scan::hive_value;
 pub use output_scan::{OutputScanExec, OutputScanSpec, hive_unescape};
 pub use progress::Progress;
+pub use quarantine::QuarantineSpec;
 pub use scan::{
     BATCH_BYTES, DEFAULT_MAX_LINE_BYTES, GzipLinesScanExec, InputFile, LONG_LINE_PREFIX, ScanSpec,
     balance, file_groups, global_partition,

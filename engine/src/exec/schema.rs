@@ -24,12 +24,6 @@ pub mod col {
     pub const LAST_MODIFIED: &str = "last_modified";
     /// Row `val`.
     pub const VAL: &str = "val";
-    /// Corrupt: reason code (null for good rows).
-    pub const REASON: &str = "reason";
-    /// Corrupt: field path.
-    pub const FIELD: &str = "field";
-    /// Corrupt: detail (never plaintext).
-    pub const DETAIL: &str = "detail";
     /// The write operator's per-task summary (JSON).
     pub const SUMMARY: &str = "summary";
 }
@@ -54,25 +48,11 @@ pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
 }
 
-/// The ingest operator's output: good rows and corrupt records in one stream;
-/// `reason` is null exactly for good rows. A corrupt record keeps its original
-/// (still encrypted) `line`; a good row's `line` is null.
+/// The ingest operator's output: good rows only, in the published columns
+/// (`id_part` included; a writer makes it a directory when the layout says
+/// so). Corrupt records are the ingest's other output, its quarantine.
 pub fn ingested_schema() -> SchemaRef {
-    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-        Arc::new(Schema::new(vec![
-            Field::new(col::ID, DataType::Utf8, true),
-            Field::new(col::ID_PART, DataType::Utf8, true),
-            Field::new(col::DB_TYPE, DataType::Utf8, true),
-            Field::new(col::LAST_MODIFIED, timestamp_type(), true),
-            Field::new(col::VAL, DataType::Utf8, true),
-            Field::new(col::FILE, DataType::Utf8, false),
-            Field::new(col::LINE_NUMBER, DataType::UInt64, false),
-            Field::new(col::REASON, DataType::Utf8, true),
-            Field::new(col::FIELD, DataType::Utf8, true),
-            Field::new(col::DETAIL, DataType::Utf8, true),
-            Field::new(col::LINE, DataType::Binary, true),
-        ]))
-    });
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| crate::output::output_schema(true));
     Arc::clone(&SCHEMA)
 }
 

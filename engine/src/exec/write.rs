@@ -4,17 +4,15 @@
 //! successful attempts only (see [`crate::output::publish`]).
 //!
 //! Good rows are buffered up to a bound, sorted by `id` (within `id_part`),
-//! and written as one file per Hive partition per flush; corrupt records go to
-//! gzip JSON lines in the quarantine. Memory is bounded by the buffer, not by
-//! the input.
+//! and written as one file per Hive partition per flush. Memory is bounded by
+//! the buffer, not by the input. Corrupt records never reach it: they are the
+//! ingest's own output ([`super::quarantine`]); the writer only adds what the
+//! ingest below it read and quarantined to the task's summary.
 
 use std::fmt;
-use std::io::Write;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
-use datafusion::arrow::compute::{filter_record_batch, is_null};
-use datafusion::arrow::datatypes::UInt64Type;
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
@@ -27,7 +25,6 @@ use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
     ReplaceChildrenOptions, SendableRecordBatchStream,
 };
-use flate2::write::GzEncoder;
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
@@ -38,8 +35,7 @@ use super::flush::{EncodedFile, column, encode_flush, encode_runs};
 use super::schema::col;
 use super::summary::{summary_properties, summary_stream};
 use crate::keys::scope_stats;
-use crate::output::{FileKind, OutputSpec, StagedFile, TaskSummary, output_schema};
-use crate::record::base64;
+use crate::output::{FileKind, OutputSpec, StagedFile, TaskSummary};
 use crate::storage::{Location, S3Settings, raw_join};
 
 /// What the write operator does: plain data, so it can travel to executors.
@@ -58,10 +54,6 @@ pub struct WriteSpec {
     /// `id_part` directory (instead of one per directory per flush per task).
     #[serde(default)]
     pub run_groups: usize,
-    /// When set, a task whose own corrupt records pass this count fails the
-    /// day at once (the day is then certain to fail its corrupt limit).
-    #[serde(default)]
-    pub stop_after_corrupt: Option<u64>,
     /// How to reach S3, when the destination is there.
     pub s3: S3Settings,
 }
@@ -134,7 +126,9 @@ impl ExecutionPlan for WriteExec {
         // A token per attempt: a retried or duplicated task never writes over
         // another attempt's files, and only the committed list is published.
         let dest = super::allow::staging_dest(&self.spec.dest, &self.spec.s3, &self.spec.staging)?;
-        let attempt = crate::random::attempt_token();
+        // The ingest below has drawn one (its quarantine is named with it).
+        let attempt = super::ingest::ingest_attempt(self.input.as_ref(), partition)
+            .unwrap_or_else(crate::random::attempt_token);
         // On a cluster a task runs a cut-down plan: name files and summaries
         // by the partition's number in the whole plan, not in the task's.
         let global = super::global_partition(self.input.as_ref(), partition);
@@ -160,6 +154,15 @@ impl ExecutionPlan for WriteExec {
                 writer.push(batch?).await?;
             }
             let (mut summary, writer_metrics) = writer.finish().await?;
+            // Good rows only came up: what else the task read, and its
+            // quarantine, the ingest tells.
+            summary.records = summary.rows;
+            if let Some(ingested) = super::ingest::ingested(scan_side.as_ref(), partition) {
+                summary.records = ingested.records;
+                summary.inputs = ingested.inputs;
+                summary.corrupt = ingested.quarantined.corrupt;
+                summary.files.extend(ingested.quarantined.files);
+            }
             if let Some((lines, bytes)) = super::scan::scanned(scan_side.as_ref(), partition) {
                 summary.lines_scanned = lines;
                 summary.bytes_scanned = bytes;
@@ -195,18 +198,8 @@ struct TaskWriter {
     /// What the buffer holds from the memory pool (twice its bytes: the
     /// sorted copy made at a flush is as large).
     reservation: MemoryReservation,
-    quarantine: Option<GzEncoder<Vec<u8>>>,
-    /// Rows in the open quarantine part.
-    quarantine_rows: u64,
-    /// Quarantine parts staged so far.
-    quarantine_parts: usize,
-    corrupt: u64,
     flushes: usize,
 }
-
-/// A task stages its quarantine in parts of about this much gzip, so a day of
-/// corrupt lines (a rejected key, a run of blank lines) is never held whole.
-const QUARANTINE_PART_BYTES: usize = 8 << 20;
 
 impl TaskWriter {
     fn new(
@@ -229,142 +222,40 @@ impl TaskWriter {
             good: Vec::new(),
             good_bytes: 0,
             reservation,
-            quarantine: None,
-            quarantine_rows: 0,
-            quarantine_parts: 0,
-            corrupt: 0,
             flushes: 0,
         }
     }
 
-    async fn push(&mut self, batch: RecordBatch) -> Result<()> {
-        let reason = column(&batch, col::REASON)?;
-        let is_good: BooleanArray = is_null(reason.as_ref())?;
-        self.summary.records += batch.num_rows() as u64;
-        // A file's lines come in order, so comparing with the last name seen
-        // is enough to list the inputs without a lookup per row.
-        let files = column(&batch, col::FILE)?;
-        for file in files.as_string::<i32>().iter().flatten() {
-            if self.summary.inputs.last().map(String::as_str) != Some(file) {
-                self.summary.inputs.push(file.to_owned());
-            }
+    async fn push(&mut self, good: RecordBatch) -> Result<()> {
+        if good.num_rows() == 0 {
+            return Ok(());
         }
-        let good = filter_record_batch(&batch, &is_good)?;
-        if good.num_rows() > 0 {
-            let db_type = column(&good, col::DB_TYPE)?;
-            let deletes = db_type
-                .as_string::<i32>()
-                .iter()
-                .filter(|v| *v == Some("DELETE"))
-                .count() as u64;
-            self.summary.rows += good.num_rows() as u64;
-            self.summary.deletes += deletes;
-            self.summary.inserts += good.num_rows() as u64 - deletes;
-            let projected = self.project(&good)?;
-            let size = projected.get_array_memory_size();
-            if self.reservation.try_grow(2 * size).is_err() {
-                // The pool is full: write what is buffered, then try again.
-                self.flush_good().await?;
-                self.reservation.try_grow(2 * size).map_err(|e| {
-                    DataFusionError::ResourcesExhausted(format!(
-                        "task {}: a batch of {size} bytes does not fit the memory limit \
-                         even with nothing buffered; raise --memory-limit ({e})",
-                        self.summary.partition
-                    ))
-                })?;
-            }
-            self.good_bytes += size;
-            self.good.push(projected);
+        let db_type = column(&good, col::DB_TYPE)?;
+        let deletes = db_type
+            .as_string::<i32>()
+            .iter()
+            .filter(|v| *v == Some("DELETE"))
+            .count() as u64;
+        self.summary.rows += good.num_rows() as u64;
+        self.summary.deletes += deletes;
+        self.summary.inserts += good.num_rows() as u64 - deletes;
+        let size = good.get_array_memory_size();
+        if self.reservation.try_grow(2 * size).is_err() {
+            // The pool is full: write what is buffered, then try again.
+            self.flush_good().await?;
+            self.reservation.try_grow(2 * size).map_err(|e| {
+                DataFusionError::ResourcesExhausted(format!(
+                    "task {}: a batch of {size} bytes does not fit the memory limit \
+                     even with nothing buffered; raise --memory-limit ({e})",
+                    self.summary.partition
+                ))
+            })?;
         }
-        let bad = filter_record_batch(&batch, &datafusion::arrow::compute::not(&is_good)?)?;
-        if bad.num_rows() > 0 {
-            self.quarantine(&bad)?;
-            self.corrupt += bad.num_rows() as u64;
-            if let Some(limit) = self.spec.stop_after_corrupt
-                && self.corrupt > limit
-            {
-                // Final, not retried: another attempt reads the same lines.
-                return Err(DataFusionError::Execution(format!(
-                    "task {} stopped the day early: {} corrupt records in this task alone, \
-                     above the allowed count {limit} (by reason: {})",
-                    self.summary.partition,
-                    self.corrupt,
-                    self.summary
-                        .corrupt
-                        .iter()
-                        .map(|(reason, n)| format!("{reason} {n}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            if self
-                .quarantine
-                .as_ref()
-                .is_some_and(|gz| gz.get_ref().len() >= QUARANTINE_PART_BYTES)
-            {
-                self.stage_quarantine_part().await?;
-            }
-        }
+        self.good_bytes += size;
+        self.good.push(good);
         if self.good_bytes >= self.spec.buffer_bytes {
             self.flush_good().await?;
         }
-        Ok(())
-    }
-
-    /// The published columns, from the ingest output.
-    /// (`id_part` is kept while buffering; it becomes a directory on flush
-    /// when the layout says so.)
-    fn project(&self, good: &RecordBatch) -> Result<RecordBatch> {
-        let schema = output_schema(true);
-        let columns: Vec<ArrayRef> = schema
-            .fields()
-            .iter()
-            .map(|f| column(good, f.name()))
-            .collect::<Result<_>>()?;
-        // Good rows always have db_type, last_modified and val.
-        RecordBatch::try_new(schema, columns).map_err(DataFusionError::from)
-    }
-
-    fn quarantine(&mut self, bad: &RecordBatch) -> Result<()> {
-        let strings = |name: &str| column(bad, name).map(|c| c.as_string::<i32>().clone());
-        let (file, reason, field, detail) = (
-            strings(col::FILE)?,
-            strings(col::REASON)?,
-            strings(col::FIELD)?,
-            strings(col::DETAIL)?,
-        );
-        let numbers = column(bad, col::LINE_NUMBER)?
-            .as_primitive::<UInt64Type>()
-            .clone();
-        let original = column(bad, col::LINE)?.as_binary::<i32>().clone();
-        let gz = self
-            .quarantine
-            .get_or_insert_with(|| GzEncoder::new(Vec::new(), flate2::Compression::fast()));
-        for i in 0..bad.num_rows() {
-            // The original line, still encrypted; base64 if it is not UTF-8.
-            let line = original.value(i);
-            let (key, text) = match std::str::from_utf8(line) {
-                Ok(t) => ("original", t.to_owned()),
-                Err(_) => ("original_base64", base64::encode(line)),
-            };
-            let mut record = serde_json::json!({
-                "file": file.value(i),
-                "line": numbers.value(i),
-                "reason": reason.value(i),
-                "field": field.value(i),
-                "detail": detail.value(i),
-            });
-            record[key] = serde_json::Value::String(text);
-            serde_json::to_writer(&mut *gz, &record)
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            gz.write_all(b"\n")?;
-            let code = reason.value(i);
-            let reason = crate::record::CorruptReason::from_code(code).ok_or_else(|| {
-                DataFusionError::Internal(format!("the ingest gave an unknown reason {code:?}"))
-            })?;
-            *self.summary.corrupt.entry(reason).or_default() += 1;
-        }
-        self.quarantine_rows += bad.num_rows() as u64;
         Ok(())
     }
 
@@ -474,24 +365,8 @@ impl TaskWriter {
         Ok(())
     }
 
-    /// Stages the open quarantine part, if any.
-    async fn stage_quarantine_part(&mut self) -> Result<()> {
-        let Some(gz) = self.quarantine.take() else {
-            return Ok(());
-        };
-        let bytes = gz.finish()?;
-        let name = format!(
-            "part-{:05}-{:04}-{}.jsonl.gz",
-            self.summary.partition, self.quarantine_parts, self.summary.attempt
-        );
-        self.quarantine_parts += 1;
-        let rows = std::mem::take(&mut self.quarantine_rows);
-        self.stage(FileKind::Quarantine, name, bytes, rows).await
-    }
-
     async fn finish(mut self) -> Result<(TaskSummary, WriteMetrics)> {
         self.flush_good().await?;
-        self.stage_quarantine_part().await?;
         Ok((self.summary, self.metrics))
     }
 }
