@@ -8,7 +8,7 @@ use crate::record::CollectionName;
 /// A day's input prefix under the source root:
 /// `corporate_storage/<consumer>/YYYY/MM/DD/<db>/<collection>`, where the
 /// consumer is the K2HB consumer that wrote the collection (the ingester
-/// knows which: `ucfs_main`, `ucfs_audit`, …).
+/// knows which).
 pub fn input_prefix(consumer: &str, collection: &CollectionName, landing: NaiveDate) -> String {
     format!(
         "corporate_storage/{consumer}/{}/{}/{}",

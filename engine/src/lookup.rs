@@ -37,7 +37,7 @@ pub const ID_COLUMN: &str = "id";
 pub struct LookupKey {
     /// The `id` column's value.
     pub id: String,
-    /// The `id_part` it falls in (collections keyed like calculationParts).
+    /// The `id_part` it falls in (collections whose layout has `id_part=` directories).
     pub id_part: Option<String>,
     /// Its position among the ids asked (what reports name instead of it).
     pub position: usize,
