@@ -179,6 +179,22 @@ fn run_measured(cmd: &mut Command) -> (std::process::ExitStatus, f64, u64) {
     (status, started.elapsed().as_secs_f64(), peak)
 }
 
+/// Runs `cmd` (`what`, writing its run report to `report`) measured as
+/// [`run_measured`] does: the report, wall seconds and peak RSS; a failed
+/// run stops the benchmark naming the report.
+fn run_reported(cmd: &mut Command, what: &str, report: &Path) -> (serde_json::Value, f64, u64) {
+    let (status, secs, peak) = run_measured(cmd);
+    if !status.success() {
+        die(&format!(
+            "{what} failed ({status}); see {}",
+            report.display()
+        ));
+    }
+    let json =
+        serde_json::from_slice(&std::fs::read(report).unwrap_or_default()).unwrap_or_default();
+    (json, secs, peak)
+}
+
 /// Peak resident set (VmHWM) of a running process, in KiB.
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -367,16 +383,7 @@ fn main() {
             cmd.args(&run_args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            let (status, secs, peak) = run_measured(&mut cmd);
-            if !status.success() {
-                die(&format!(
-                    "weir run failed ({status}); see {}",
-                    report.display()
-                ));
-            }
-            let json: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(&report).unwrap_or_default())
-                    .unwrap_or_default();
+            let (json, secs, peak) = run_reported(&mut cmd, "weir run", &report);
             let records = json["days"][0]["records_in"].as_u64().unwrap_or(0);
             if records != n {
                 die(&format!("weir run read {records} records, expected {n}"));
@@ -570,15 +577,7 @@ fn merge_bench(args: &Args, weir: &Path) {
         if let Some(p) = args.partitions {
             cmd.args(["--partitions", &p.to_string()]);
         }
-        let (status, secs, peak) = run_measured(&mut cmd);
-        if !status.success() {
-            die(&format!(
-                "weir merge failed ({status}); see {}",
-                report.display()
-            ));
-        }
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&report).unwrap_or_default()).unwrap_or_default();
+        let (json, secs, peak) = run_reported(&mut cmd, "weir merge", &report);
         let rows_in = json["days"][0]["merge"]["rows_in"].as_u64().unwrap_or(0);
         let expected = inputs["export_rows"].as_u64().unwrap_or(0)
             + inputs["daily_rows"].as_u64().unwrap_or(0);
