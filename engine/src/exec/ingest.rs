@@ -234,8 +234,17 @@ impl IngestTask {
             let timer = self.baseline.elapsed_compute().timer();
             let files = batch_column(&batch, col::FILE)?.as_string::<i32>();
             // A file's lines come in order, so comparing with the last name
-            // seen is enough to list the inputs without a lookup per row.
-            for file in files.iter().flatten() {
+            // seen is enough to list the inputs without a lookup per row;
+            // and the scan's batches hold one file each, so the rows are
+            // walked only when a batch's first and last files differ.
+            let rows = batch.num_rows();
+            let one_file = rows > 0 && files.value(0) == files.value(rows - 1);
+            let names: Box<dyn Iterator<Item = &str>> = if one_file {
+                Box::new(std::iter::once(files.value(0)))
+            } else {
+                Box::new(files.iter().flatten())
+            };
+            for file in names {
                 if self.inputs.last().map(String::as_str) != Some(file) {
                     self.inputs.push(file.to_owned());
                 }
