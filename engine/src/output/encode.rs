@@ -1,9 +1,10 @@
 //! Encoding sorted good rows into one file's bytes, per format.
 
 use std::io::Write;
+use std::ops::Range;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMillisecondType};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -61,34 +62,65 @@ pub fn encode_batches(
             }
             writer.finish().map_err(external)
         }
-        OutputFormat::Jsonl => gzip_lines(batches, |batch, i, out| {
-            let text = |name: &str| {
-                batch
-                    .column_by_name(name)
-                    .map(|c| c.as_string::<i32>())
-                    .filter(|c| c.is_valid(i))
-                    .map(|c| c.value(i))
-            };
+        OutputFormat::Jsonl => gzip_lines(batches, |batch, rows, out| {
+            // The old job's row as `serde_json::json!` wrote it (keys in
+            // its map's order, absent values `null`), written field by
+            // field: building a JSON value per row copied every `val`.
+            let text = |name: &str| batch.column_by_name(name).map(|c| c.as_string::<i32>());
+            let (id, id_part, db_type, val) = (
+                text(col::ID),
+                text(col::ID_PART),
+                text(col::DB_TYPE),
+                text(col::VAL),
+            );
             let millis = batch
                 .column_by_name(col::LAST_MODIFIED)
-                .map(|c| c.as_primitive::<TimestampMillisecondType>().value(i))
-                .unwrap_or_default();
-            let row = serde_json::json!({
-                "id": text(col::ID),
-                "id_part": text(col::ID_PART),
-                "db_type": text(col::DB_TYPE),
-                "last_modified": UtcDateTime::from_unix_millis(millis).map(|t| t.format_millis()),
-                "val": text(col::VAL),
-            });
-            serde_json::to_writer(&mut *out, &row).map_err(std::io::Error::other)
+                .map(|c| c.as_primitive::<TimestampMillisecondType>());
+            for i in rows {
+                let at = |c| value_at(c, i);
+                let last_modified =
+                    UtcDateTime::from_unix_millis(millis.map(|m| m.value(i)).unwrap_or_default())
+                        .map(|t| t.format_millis());
+                out.extend_from_slice(b"{\"db_type\":");
+                json_string(out, at(db_type))?;
+                out.extend_from_slice(b",\"id\":");
+                json_string(out, at(id))?;
+                out.extend_from_slice(b",\"id_part\":");
+                json_string(out, at(id_part))?;
+                out.extend_from_slice(b",\"last_modified\":");
+                json_string(out, last_modified.as_deref())?;
+                out.extend_from_slice(b",\"val\":");
+                json_string(out, at(val))?;
+                out.extend_from_slice(b"}\n");
+            }
+            Ok(())
         }),
-        OutputFormat::Text => gzip_lines(batches, |batch, i, out| {
-            let val = batch
-                .column_by_name(col::VAL)
-                .map(|c| c.as_string::<i32>().value(i))
-                .unwrap_or_default();
-            out.write_all(val.as_bytes())
+        OutputFormat::Text => gzip_lines(batches, |batch, rows, out| {
+            let val = batch.column_by_name(col::VAL).map(|c| c.as_string::<i32>());
+            for i in rows {
+                if let Some(val) = val {
+                    out.extend_from_slice(val.value(i).as_bytes());
+                }
+                out.push(b'\n');
+            }
+            Ok(())
         }),
+    }
+}
+
+/// Row `i` of a string column, `None` when null or when there is no column.
+fn value_at(column: Option<&StringArray>, i: usize) -> Option<&str> {
+    column.filter(|c| c.is_valid(i)).map(|c| c.value(i))
+}
+
+/// A JSON string as serde_json writes it, or `null`.
+fn json_string(out: &mut Vec<u8>, value: Option<&str>) -> std::io::Result<()> {
+    match value {
+        Some(v) => serde_json::to_writer(out, v).map_err(std::io::Error::other),
+        None => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
     }
 }
 
@@ -145,10 +177,13 @@ pub fn encode_table(
                     field.data_type()
                 )));
             }
-            gzip_lines(batches.iter().cloned().map(Ok), |batch, i, out| {
+            gzip_lines(batches.iter().cloned().map(Ok), |batch, rows, out| {
                 let column = batch.column(0).as_string::<i32>();
-                if column.is_valid(i) {
-                    out.write_all(column.value(i).as_bytes())?;
+                for i in rows {
+                    if column.is_valid(i) {
+                        out.extend_from_slice(column.value(i).as_bytes());
+                    }
+                    out.push(b'\n');
                 }
                 Ok(())
             })
@@ -156,18 +191,24 @@ pub fn encode_table(
     }
 }
 
+/// Rows handed to `lines` at a time: a few hundred KB of text, so the
+/// buffer stays small and the compressor gets large writes.
+const LINES_CHUNK: usize = 128;
+
+/// Gzip of the lines `lines` writes (each ending in `\n`) for chunks of
+/// each batch's rows.
 fn gzip_lines(
     batches: impl Iterator<Item = Result<RecordBatch>>,
-    mut line: impl FnMut(&RecordBatch, usize, &mut Vec<u8>) -> std::io::Result<()>,
+    mut lines: impl FnMut(&RecordBatch, Range<usize>, &mut Vec<u8>) -> std::io::Result<()>,
 ) -> Result<Vec<u8>> {
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut buf = Vec::with_capacity(4096);
+    let mut buf = Vec::with_capacity(LINES_CHUNK * 4096);
     for batch in batches {
         let batch = batch?;
-        for i in 0..batch.num_rows() {
+        let rows = batch.num_rows();
+        for start in (0..rows).step_by(LINES_CHUNK) {
             buf.clear();
-            line(&batch, i, &mut buf)?;
-            buf.push(b'\n');
+            lines(&batch, start..rows.min(start + LINES_CHUNK), &mut buf)?;
             gz.write_all(&buf)?;
         }
     }
@@ -213,6 +254,82 @@ pub fn hive_escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gunzip(bytes: &[u8]) -> String {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes), &mut text).unwrap();
+        text
+    }
+
+    /// JSON lines are the bytes `serde_json::json!` gave for each row
+    /// before they were written field by field: key order, escapes, `null`s,
+    /// and a table without `id_part`; over more rows than one chunk.
+    #[test]
+    fn json_lines_are_the_old_rows_byte_for_byte() {
+        use datafusion::arrow::array::{StringArray, TimestampMillisecondArray};
+        let vals = [
+            r#"{"a":"q\"uote","b":"\u0001 tab\t é 😀 </"}"#,
+            "plain",
+            "",
+            "line\nbreak \u{7f} \u{2028}",
+        ];
+        let n = 300;
+        let rows: Vec<usize> = (0..n).collect();
+        let ids: StringArray = rows
+            .iter()
+            .map(|i| (i % 7 != 3).then(|| format!(r#"{{"id":"{i}\""}}"#)))
+            .collect();
+        let parts: StringArray = rows
+            .iter()
+            .map(|i| (i % 5 != 1).then(|| format!("{:02x}", i % 256)))
+            .collect();
+        let types: StringArray = rows
+            .iter()
+            .map(|i| Some(if i % 2 == 0 { "INSERT" } else { "DELETE" }))
+            .collect();
+        let millis = TimestampMillisecondArray::from(
+            rows.iter()
+                .map(|i| 1_700_000_000_000 + *i as i64 * 997)
+                .collect::<Vec<_>>(),
+        )
+        .with_data_type(timestamp_type());
+        let val: StringArray = rows.iter().map(|i| Some(vals[i % vals.len()])).collect();
+        for with_id_part in [true, false] {
+            let mut columns: Vec<datafusion::arrow::array::ArrayRef> = vec![Arc::new(ids.clone())];
+            if with_id_part {
+                columns.push(Arc::new(parts.clone()));
+            }
+            columns.extend([
+                Arc::new(types.clone()) as _,
+                Arc::new(millis.clone()) as _,
+                Arc::new(val.clone()) as _,
+            ]);
+            let schema = output_schema(with_id_part);
+            let batch = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
+            let bytes = encode_batches(
+                schema,
+                [Ok(batch.slice(0, 100)), Ok(batch.slice(100, 200))].into_iter(),
+                OutputFormat::Jsonl,
+                OrcCompression::Zlib,
+            )
+            .unwrap();
+            let mut expected = String::new();
+            for i in 0..n {
+                let text = |c: &StringArray| c.is_valid(i).then(|| c.value(i).to_owned());
+                let row = serde_json::json!({
+                    "id": text(&ids),
+                    "id_part": if with_id_part { text(&parts) } else { None },
+                    "db_type": text(&types),
+                    "last_modified": UtcDateTime::from_unix_millis(millis.value(i))
+                        .map(|t| t.format_millis()),
+                    "val": text(&val),
+                });
+                expected.push_str(&serde_json::to_string(&row).unwrap());
+                expected.push('\n');
+            }
+            assert_eq!(gunzip(&bytes), expected, "with id_part: {with_id_part}");
+        }
+    }
 
     #[test]
     fn hive_escapes_what_paths_cannot_hold() {
