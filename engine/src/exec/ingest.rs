@@ -378,16 +378,16 @@ async fn ingest_batch(
     let mut scratch = Scratch::default();
     for (i, envelope) in envelopes.iter().enumerate() {
         let outcome = match envelope {
-            Ok(envelope) => pipeline.process_envelope(envelope, &keys, &mut scratch),
+            Ok(envelope) => pipeline.process_envelope_into(envelope, &keys, &mut scratch),
             Err(c) => Err(c.clone()),
         };
         match outcome {
-            Ok(row) => {
+            Ok((row, row_val)) => {
                 id.append_option(row.id);
                 id_part.append_option(row.id_part);
                 db_type.append_value(row.db_type.as_str());
                 last_modified.append_value(row.last_modified.unix_millis());
-                val.append_value(&row.val);
+                val.append_value(row_val);
             }
             Err(c) => quarantine.add(files.value(i), numbers.value(i), &c, lines.value(i))?,
         }

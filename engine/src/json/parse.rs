@@ -79,6 +79,8 @@ pub fn parse(text: &str) -> Result<Value<'_>, ParseError> {
         text,
         bytes: text.as_bytes(),
         pos: 0,
+        members: Vec::new(),
+        items: Vec::new(),
     };
     p.skip_ws();
     let value = p.value(0)?;
@@ -112,6 +114,13 @@ struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Members of the objects being parsed, innermost last: an object's
+    /// members are gathered here and moved into a vector of their exact
+    /// size when it closes, instead of each object growing its own vector
+    /// (4, 8, 16, … entries, copied at each step). Likewise `items` for
+    /// arrays.
+    members: Vec<(Cow<'a, str>, Value<'a>)>,
+    items: Vec<Value<'a>>,
 }
 
 impl<'a> Parser<'a> {
@@ -163,11 +172,12 @@ impl<'a> Parser<'a> {
         }
         self.pos += 1; // '{'
         self.skip_ws();
-        let mut object = Object::new();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Object(object));
+            return Ok(Value::Object(Object::new()));
         }
+        // Inner objects take and give back their members above this one's.
+        let base = self.members.len();
         loop {
             match self.peek() {
                 Some(b'"') => {}
@@ -183,7 +193,7 @@ impl<'a> Parser<'a> {
             }
             self.skip_ws();
             let value = self.value(depth)?;
-            object.push_unchecked(key, value);
+            self.members.push((key, value));
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
@@ -198,6 +208,9 @@ impl<'a> Parser<'a> {
                 Some(_) => return Err(self.err(ParseErrorKind::UnexpectedChar)),
             }
         }
+        let mut object = Object {
+            entries: self.members.drain(base..).collect(),
+        };
         dedup_last_wins(&mut object);
         Ok(Value::Object(object))
     }
@@ -208,13 +221,14 @@ impl<'a> Parser<'a> {
         }
         self.pos += 1; // '['
         self.skip_ws();
-        let mut items = Vec::new();
         if self.peek() == Some(b']') {
             self.pos += 1;
-            return Ok(Value::Array(items));
+            return Ok(Value::Array(Vec::new()));
         }
+        let base = self.items.len();
         loop {
-            items.push(self.value(depth)?);
+            let item = self.value(depth)?;
+            self.items.push(item);
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
@@ -223,7 +237,7 @@ impl<'a> Parser<'a> {
                 }
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Value::Array(items));
+                    return Ok(Value::Array(self.items.drain(base..).collect()));
                 }
                 None => return Err(self.err(ParseErrorKind::UnexpectedEnd)),
                 Some(_) => return Err(self.err(ParseErrorKind::UnexpectedChar)),

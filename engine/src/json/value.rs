@@ -179,8 +179,9 @@ impl<'a> Object<'a> {
         self.entries.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
-    /// Appends without checking for an existing key: for the parser, which
-    /// checks itself, and for building test documents.
+    /// Appends without checking for an existing key: for date wrapping,
+    /// which adds the one key of a new object, and for building test
+    /// documents. (The parser gathers an object's members itself.)
     pub(crate) fn push_unchecked(&mut self, key: Cow<'a, str>, value: Value<'a>) {
         self.entries.push((key, value));
     }

@@ -84,7 +84,12 @@ impl UtcDateTime {
         put(14, 2, secs / 60 % 60);
         put(17, 2, secs % 60);
         put(20, 3, millis);
-        b.iter().map(|&c| c as char).collect()
+        // ASCII digits unless the year is negative; then the bytes are
+        // mapped one to a character each, as this always did.
+        match std::str::from_utf8(&b) {
+            Ok(text) if b.is_ascii() => text.to_owned(),
+            _ => b.iter().map(|&c| c as char).collect(),
+        }
     }
 }
 

@@ -20,6 +20,8 @@ pub use corrupt::{Corrupt, CorruptReason};
 pub use crypto::{Cipher, DecryptError, decrypt, encrypt};
 pub use date::{DateError, UtcDateTime, looks_like_wrapped_date, parse_py_datetime};
 pub use envelope::{EncryptionRef, Envelope};
-pub use pipeline::{DataKeys, DbType, KeyRejected, RecordPipeline, Row, Scratch, StaticKeys};
+pub use pipeline::{
+    DataKeys, DbType, KeyRejected, RecordPipeline, Row, RowHead, Scratch, StaticKeys,
+};
 pub use rules::{BadCollectionName, CollectionName, RecordRules};
 pub use sanitise::{canonical_val, canonical_val_via_text, sanitise_text};

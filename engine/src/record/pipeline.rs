@@ -49,6 +49,32 @@ pub struct Row {
     pub val: String,
 }
 
+/// A good record's output but its `val`, which the batch path leaves in
+/// its [`Scratch`] ([`RecordPipeline::process_envelope_into`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowHead {
+    /// As [`Row::id`].
+    pub id: Option<String>,
+    /// As [`Row::id_part`].
+    pub id_part: Option<String>,
+    /// Insert or delete.
+    pub db_type: DbType,
+    /// Last-modified instant (UTC).
+    pub last_modified: UtcDateTime,
+}
+
+impl RowHead {
+    fn with_val(self, val: String) -> Row {
+        Row {
+            id: self.id,
+            id_part: self.id_part,
+            db_type: self.db_type,
+            last_modified: self.last_modified,
+            val,
+        }
+    }
+}
+
 /// A data key the key service refused for good (HTTP 400): the records under it
 /// are corrupt, the run goes on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -173,6 +199,20 @@ pub struct Scratch {
     val: Vec<u8>,
 }
 
+impl Scratch {
+    /// The last record's `val`. canonical_val writes UTF-8 (strings came
+    /// from `&str`, the rest is ASCII); checked all the same.
+    fn val_text(&self) -> Result<&str, Corrupt> {
+        std::str::from_utf8(&self.val).map_err(|_| {
+            Corrupt::new(
+                CorruptReason::InvalidDocument,
+                "dbObject",
+                "canonical text not UTF-8",
+            )
+        })
+    }
+}
+
 /// The per-record behaviour of one run: a collection, its rules and a cipher.
 #[derive(Debug, Clone)]
 pub struct RecordPipeline {
@@ -228,13 +268,27 @@ impl RecordPipeline {
         keys: &dyn DataKeys,
         scratch: &mut Scratch,
     ) -> Result<Row, Corrupt> {
+        let (head, val) = self.process_envelope_into(envelope, keys, scratch)?;
+        let val = val.to_owned();
+        Ok(head.with_val(val))
+    }
+
+    /// As [`Self::process_envelope`], with `val` left in `scratch` (valid
+    /// until its next use): a batch copies it straight into its column, so
+    /// no record allocates and grows a `val` of its own.
+    pub fn process_envelope_into<'s>(
+        &self,
+        envelope: &Envelope<'_>,
+        keys: &dyn DataKeys,
+        scratch: &'s mut Scratch,
+    ) -> Result<(RowHead, &'s str), Corrupt> {
         // Checked before decrypting: a record without its id costs no AES.
         let id_part = self.id_part(envelope)?;
         let plaintext = self.decrypt(envelope, keys, scratch)?;
-        let row = self.finish(envelope, id_part, &plaintext, scratch);
+        let head = self.finish(envelope, id_part, &plaintext, scratch);
         // Give the buffer back so the next record decodes into it.
         scratch.ciphertext = plaintext;
-        row
+        Ok((head?, scratch.val_text()?))
     }
 
     /// Decrypts `dbObject` with the record's data key.
@@ -302,7 +356,11 @@ impl RecordPipeline {
         let bad = |detail: &str| Corrupt::new(CorruptReason::BadId, "message._id.id", detail);
         match envelope.id() {
             Some(Value::Object(o)) => match o.get("id") {
-                Some(Value::Str(s)) => Ok(Some(s.chars().take(2).collect())),
+                // The first two characters (of a shorter id, all of it).
+                Some(Value::Str(s)) => {
+                    let end = s.char_indices().nth(2).map_or(s.len(), |(at, _)| at);
+                    Ok(Some(s[..end].to_owned()))
+                }
                 Some(other) => Err(bad(&format!("is {}, not a string", other.type_name()))),
                 None => Err(bad("absent")),
             },
@@ -322,7 +380,9 @@ impl RecordPipeline {
         scratch: &mut Scratch,
     ) -> Result<Row, Corrupt> {
         let id_part = self.id_part(envelope)?;
-        self.finish(envelope, id_part, plaintext, scratch)
+        let head = self.finish(envelope, id_part, plaintext, scratch)?;
+        let val = scratch.val_text()?.to_owned();
+        Ok(head.with_val(val))
     }
 
     fn finish(
@@ -331,7 +391,7 @@ impl RecordPipeline {
         id_part: Option<String>,
         plaintext: &[u8],
         scratch: &mut Scratch,
-    ) -> Result<Row, Corrupt> {
+    ) -> Result<RowHead, Corrupt> {
         let text = std::str::from_utf8(plaintext).map_err(|e| {
             Corrupt::new(
                 CorruptReason::InvalidUtf8,
@@ -363,14 +423,6 @@ impl RecordPipeline {
                 _ => false,
             };
         canonical_val(Value::Object(doc), strip, &mut scratch.val)?;
-        // canonical_val writes UTF-8 (strings came from &str, the rest is ASCII).
-        let val = String::from_utf8(std::mem::take(&mut scratch.val)).map_err(|_| {
-            Corrupt::new(
-                CorruptReason::InvalidDocument,
-                "dbObject",
-                "canonical text not UTF-8",
-            )
-        })?;
         let id = envelope.id().map(|v| match v {
             Value::Object(_) | Value::Array(_) => canonical_string(v),
             primitive => primitive
@@ -378,7 +430,7 @@ impl RecordPipeline {
                 .map(std::borrow::Cow::into_owned)
                 .unwrap_or_default(),
         });
-        Ok(Row {
+        Ok(RowHead {
             id,
             id_part,
             db_type: if validated.is_delete {
@@ -387,7 +439,6 @@ impl RecordPipeline {
                 DbType::Insert
             },
             last_modified: validated.last_modified,
-            val,
         })
     }
 }
