@@ -49,7 +49,7 @@ pub struct Row {
     pub val: String,
 }
 
-/// A good record's output but its `val`, which the batch path leaves in
+/// A good record's output without its `val`, which the batch path leaves in
 /// its [`Scratch`] ([`RecordPipeline::process_envelope_into`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowHead {
