@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use weir_engine::report::RunReport;
-use weir_tests::{spawn_dks, spawn_weir, weir_bin};
+use weir_tests::{free_ports, spawn_weir, weir_bin};
 
 const CALC: &str = "calculator:calculationParts";
 const DATES: [&str; 5] = [
@@ -55,11 +55,25 @@ fn a_backfill_whose_third_day_meets_a_dks_outage_reruns_only_that_day() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (dks, url) = spawn_dks(&master, None, &[]);
-    let bind = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    // A port from below the ephemeral range: the service is down for
+    // seconds before it binds the same port again, and an ephemeral port
+    // may meanwhile be given to any outgoing connection.
+    let bind = format!("127.0.0.1:{}", free_ports(1)[0]);
+    let url = format!("http://{bind}");
+    let serve_dks = || {
+        spawn_weir(
+            &[
+                "dks",
+                "serve",
+                "--bind",
+                &bind,
+                "--master-key-file",
+                master.to_str().unwrap(),
+            ],
+            "listening on",
+        )
+    };
+    let dks = serve_dks();
     let dest = dir.path().join("dest");
     let args = |report: &str, extra: &[&str]| -> Vec<String> {
         let mut args: Vec<String> = [
@@ -101,17 +115,7 @@ fn a_backfill_whose_third_day_meets_a_dks_outage_reruns_only_that_day() {
     wait_for_day(&dest, DATES[2], &mut run);
     drop(dks);
     wait_for_day(&dest, DATES[3], &mut run);
-    let _dks = spawn_weir(
-        &[
-            "dks",
-            "serve",
-            "--bind",
-            &bind,
-            "--master-key-file",
-            master.to_str().unwrap(),
-        ],
-        "listening on",
-    );
+    let _dks = serve_dks();
     let status = run.wait().unwrap();
     let backfill = report_of("backfill.json");
     assert_eq!(status.code(), Some(1), "a day failed: {backfill:#?}");
