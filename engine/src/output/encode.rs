@@ -97,12 +97,7 @@ pub fn encode_batches(
         }),
         OutputFormat::Text => gzip_lines(batches, |batch, rows, out| {
             let val = batch.column_by_name(col::VAL).map(|c| c.as_string::<i32>());
-            for i in rows {
-                if let Some(val) = val {
-                    out.extend_from_slice(val.value(i).as_bytes());
-                }
-                out.push(b'\n');
-            }
+            text_lines(val, rows, out);
             Ok(())
         }),
     }
@@ -111,6 +106,17 @@ pub fn encode_batches(
 /// Row `i` of a string column, `None` when null or when there is no column.
 fn value_at(column: Option<&StringArray>, i: usize) -> Option<&str> {
     column.filter(|c| c.is_valid(i)).map(|c| c.value(i))
+}
+
+/// One line per row of a string column: its value, or an empty line when
+/// it is null or there is no column.
+fn text_lines(column: Option<&StringArray>, rows: Range<usize>, out: &mut Vec<u8>) {
+    for i in rows {
+        if let Some(value) = value_at(column, i) {
+            out.extend_from_slice(value.as_bytes());
+        }
+        out.push(b'\n');
+    }
 }
 
 /// A JSON string as serde_json writes it, or `null`.
@@ -178,13 +184,7 @@ pub fn encode_table(
                 )));
             }
             gzip_lines(batches.iter().cloned().map(Ok), |batch, rows, out| {
-                let column = batch.column(0).as_string::<i32>();
-                for i in rows {
-                    if column.is_valid(i) {
-                        out.extend_from_slice(column.value(i).as_bytes());
-                    }
-                    out.push(b'\n');
-                }
+                text_lines(Some(batch.column(0).as_string::<i32>()), rows, out);
                 Ok(())
             })
         }
