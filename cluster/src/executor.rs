@@ -59,7 +59,7 @@ pub fn executor_config(args: &ExecutorArgs) -> Result<ExecutorProcessConfig, Err
 pub(crate) fn run(args: &ExecutorArgs) -> Result<std::process::ExitCode, Error> {
     let config = executor_config(args)?;
     if args.memory_limit.is_some() {
-        crate::run::return_memory_promptly();
+        crate::memory::return_memory_promptly();
     }
     if args.allow_any_location {
         tracing::warn!("this executor runs plans for any location (--allow-any-location)");

@@ -17,6 +17,7 @@ mod executor;
 mod generate;
 pub mod logging;
 mod lookup;
+mod memory;
 mod metrics;
 mod progress;
 mod recover;
@@ -87,6 +88,7 @@ pub fn run_with(cli: cli::Cli, registry: Registry) -> Result<ExitCode, Error> {
 /// `fn main() -> ExitCode { weir_cluster::main_with(my_registry()) }`.
 pub fn main_with(registry: Registry) -> ExitCode {
     use clap::Parser as _;
+    memory::no_transparent_huge_pages();
     match run_with(cli::Cli::parse(), registry) {
         Ok(code) => code,
         Err(e) => {

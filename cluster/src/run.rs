@@ -69,7 +69,7 @@ pub(crate) async fn execute(
     command: Command,
 ) -> Result<RunReport, Error> {
     if settings.memory_limit.is_some() {
-        return_memory_promptly();
+        crate::memory::return_memory_promptly();
     }
     let runner = runner(settings).await?;
     let ctx = context(settings, runner)?;
@@ -170,69 +170,4 @@ pub(crate) fn finish(settings: &RunSettings, report: &RunReport) -> Result<ExitC
     } else {
         ExitCode::FAILURE
     })
-}
-
-// The symbol comes from libmimalloc-sys, linked through the `mimalloc` crate
-// even into a team's binary that chose another global allocator (then the
-// options only tune an allocator nobody uses).
-use mimalloc as _;
-
-/// mimalloc's option numbers (`mi_option_e` in `mimalloc.h`; the same in
-/// the v2 and v3 sources libmimalloc-sys 0.1 builds, which default to v3).
-/// The crate names only some of them, so they are written out here, and
-/// `option_numbers_are_mimallocs` checks them against the defaults
-/// compiled in.
-mod mi_option {
-    pub(super) const ARENA_EAGER_COMMIT: std::ffi::c_int = 4;
-    pub(super) const PURGE_DELAY: std::ffi::c_int = 15;
-}
-
-#[allow(unsafe_code)]
-mod mi_ffi {
-    unsafe extern "C" {
-        pub(super) fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-        #[cfg(test)]
-        pub(super) fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
-    }
-}
-
-/// Under `--memory-limit`, mimalloc gives freed memory back to the system at
-/// once instead of after a delay, and commits arenas as they fill. (Off by
-/// default: the delay saves system calls on hosts with memory to spare.)
-/// Until December the arena setting went to option 1, `show_stats`, not
-/// `arena_eager_commit` (4); the measured gain below came from the purge
-/// delay alone: on a 60,000-record ORC day under `--memory-limit 256M`, peak
-/// RSS 203 MiB instead of 296 MiB with the delay (274 MiB without a limit),
-/// at the same speed.
-#[allow(unsafe_code)]
-pub(crate) fn return_memory_promptly() {
-    // SAFETY: setting an option is thread-safe in mimalloc and takes plain
-    // integers; the symbol is linked through the `mimalloc` dependency.
-    unsafe {
-        mi_ffi::mi_option_set(mi_option::ARENA_EAGER_COMMIT, 0);
-        mi_ffi::mi_option_set(mi_option::PURGE_DELAY, 0);
-    }
-}
-
-#[cfg(test)]
-mod mimalloc_tests {
-    use super::{mi_ffi, mi_option};
-
-    /// The numbers name the options meant: their values before anything
-    /// sets them are mimalloc's compiled defaults for exactly those options
-    /// (2 = eager commit on overcommitting systems; a purge delay of 1,000 ms
-    /// in v3, 10 in v2). No test of this binary sets them.
-    #[test]
-    #[allow(unsafe_code)]
-    fn option_numbers_are_mimallocs() {
-        // SAFETY: reading an option is thread-safe and takes an integer.
-        let (eager, delay) = unsafe {
-            (
-                mi_ffi::mi_option_get(mi_option::ARENA_EAGER_COMMIT),
-                mi_ffi::mi_option_get(mi_option::PURGE_DELAY),
-            )
-        };
-        assert_eq!(eager, 2, "arena_eager_commit");
-        assert!(delay == 1000 || delay == 10, "purge_delay is {delay}");
-    }
 }
