@@ -24,8 +24,13 @@ use crate::output::{OutputSpec, encode_batches, hive_escape, output_schema};
 /// One encoded file: its path under the staging directory, bytes, rows.
 pub(super) type EncodedFile = (String, Vec<u8>, u64);
 
-/// Rows decoded at once while encoding a file.
+/// Rows gathered at once while encoding a file, at most.
 const ENCODE_CHUNK: usize = 16 * 1024;
+
+/// Bytes gathered at once while encoding a file: a chunk the encoder reads
+/// back from the cache it was just written to. (Chunks of 16,384 rows of
+/// ~2 KB lines were 32 MB, written out to memory and read back in.)
+const ENCODE_CHUNK_BYTES: usize = 256 * 1024;
 
 /// The extension of run files (Arrow IPC streams, LZ4 frames).
 pub(super) const RUN_EXTENSION: &str = "arrows";
@@ -105,6 +110,17 @@ impl<'a> Sorted<'a> {
         })
     }
 
+    /// Rows per gathered chunk of about `bytes` (at least 16).
+    fn chunk_rows(&self, bytes: usize) -> usize {
+        let buffered: usize = self
+            .batches
+            .iter()
+            .map(RecordBatch::get_array_memory_size)
+            .sum();
+        let row_bytes = buffered / self.order.len().max(1);
+        (bytes / row_bytes.max(1)).clamp(16, ENCODE_CHUNK)
+    }
+
     /// The rows `order[range]` in `schema`'s columns, a chunk at a time.
     fn gather(
         &self,
@@ -145,12 +161,13 @@ pub(super) fn encode_flush(
 ) -> Result<()> {
     let sorted = Sorted::new(batches, spec.id_part_dirs)?;
     let schema = output_schema(!spec.id_part_dirs);
+    let chunk_rows = sorted.chunk_rows(ENCODE_CHUNK_BYTES);
     for (start, end, id_part) in &sorted.stretches {
         let target = match id_part {
             Some(v) => format!("id_part={}/{name}", hive_escape(v)),
             None => name.to_owned(),
         };
-        let rows = sorted.gather(*start..*end, &schema, ENCODE_CHUNK);
+        let rows = sorted.gather(*start..*end, &schema, chunk_rows);
         let bytes = encode_file(&schema, rows, spec, &target)?;
         emit((target, bytes, (end - start) as u64))?;
     }
@@ -173,9 +190,7 @@ pub(super) fn encode_runs(
         let group = run_group(id_part.as_deref().unwrap_or(""), groups);
         by_group[group].push((*start, *end));
     }
-    let buffered: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
-    let row_bytes = buffered / sorted.order.len().max(1);
-    let chunk_rows = (RUN_BATCH_BYTES / row_bytes.max(1)).clamp(16, ENCODE_CHUNK);
+    let chunk_rows = sorted.chunk_rows(RUN_BATCH_BYTES);
     let options = IpcWriteOptions::default()
         .try_with_compression(Some(CompressionType::LZ4_FRAME))
         .map_err(DataFusionError::from)?;
