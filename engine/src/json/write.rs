@@ -102,16 +102,46 @@ pub fn write_utf8_str(s: &str, out: &mut Vec<u8>) {
         out.push(b'"');
         return;
     }
+    // Escapes are found a word at a time: a `val` written as a JSON string
+    // (the JSON lines output) has a `"` every few bytes.
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let mask = escape_mask(u64::from_le_bytes(word));
+        if mask == 0 {
+            i += 8;
+            continue;
+        }
+        let at = i + (mask.trailing_zeros() / 8) as usize;
+        out.extend_from_slice(&bytes[start..at]);
+        push_escape(bytes[at], out);
+        start = at + 1;
+        i = at + 1;
+    }
+    for (at, &b) in bytes.iter().enumerate().skip(i) {
         if ESCAPE[b as usize] {
-            out.extend_from_slice(&bytes[start..i]);
+            out.extend_from_slice(&bytes[start..at]);
             push_escape(b, out);
-            start = i + 1;
+            start = at + 1;
         }
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// The bytes of a little-endian word that need an escape (a control
+/// character, `"` or `\`), as each byte's top bit. The lowest flagged byte
+/// is always one of them; a byte above it may be flagged falsely (the
+/// subtraction's borrow runs on), so callers use only the lowest.
+fn escape_mask(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    below(word, 0x20)
+        | below(word ^ (ONES * u64::from(b'"')), 1)
+        | below(word ^ (ONES * u64::from(b'\\')), 1)
 }
 
 /// `json.dumps(value)`: ASCII, insertion order, `", "` and `": "`.
@@ -225,6 +255,31 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{"k\u00e9": "\u0000\u001f\u007f\ud83d\ude00\"\\\b\f\n\r\t/"}"#
         );
+    }
+
+    /// Escapes found a word at a time are serde_json's and `json.dumps`'s
+    /// (`ensure_ascii=False`): every string of quotes, backslashes, control
+    /// characters, DEL and multi-byte characters, at every offset in a word.
+    #[test]
+    fn utf8_strings_escape_as_serde_json_does() {
+        let pieces = [
+            "a", "\"", "\\", "\n", "\u{1}", "\u{1f}", " ", "\u{7f}", "é", "😀", "xyzw1234",
+        ];
+        let mut state = 0x9e37_79b9_u32;
+        for case in 0..3_000 {
+            let mut text = String::new();
+            let len = case % 40;
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                text.push_str(pieces[state as usize % pieces.len()]);
+            }
+            let mut out = Vec::new();
+            write_utf8_str(&text, &mut out);
+            let expected = serde_json::to_string(&text).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "case {case}");
+        }
     }
 
     #[test]

@@ -82,15 +82,15 @@ pub fn encode_batches(
                     UtcDateTime::from_unix_millis(millis.map(|m| m.value(i)).unwrap_or_default())
                         .map(|t| t.format_millis());
                 out.extend_from_slice(b"{\"db_type\":");
-                json_string(out, at(db_type))?;
+                json_string(out, at(db_type));
                 out.extend_from_slice(b",\"id\":");
-                json_string(out, at(id))?;
+                json_string(out, at(id));
                 out.extend_from_slice(b",\"id_part\":");
-                json_string(out, at(id_part))?;
+                json_string(out, at(id_part));
                 out.extend_from_slice(b",\"last_modified\":");
-                json_string(out, last_modified.as_deref())?;
+                json_string(out, last_modified.as_deref());
                 out.extend_from_slice(b",\"val\":");
-                json_string(out, at(val))?;
+                json_string(out, at(val));
                 out.extend_from_slice(b"}\n");
             }
             Ok(())
@@ -119,14 +119,12 @@ fn text_lines(column: Option<&StringArray>, rows: Range<usize>, out: &mut Vec<u8
     }
 }
 
-/// A JSON string as serde_json writes it, or `null`.
-fn json_string(out: &mut Vec<u8>, value: Option<&str>) -> std::io::Result<()> {
+/// A JSON string as serde_json writes it (`write_utf8_str` escapes the
+/// same bytes the same way), or `null`.
+fn json_string(out: &mut Vec<u8>, value: Option<&str>) {
     match value {
-        Some(v) => serde_json::to_writer(out, v).map_err(std::io::Error::other),
-        None => {
-            out.extend_from_slice(b"null");
-            Ok(())
-        }
+        Some(v) => crate::json::write_utf8_str(v, out),
+        None => out.extend_from_slice(b"null"),
     }
 }
 
