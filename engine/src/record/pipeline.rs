@@ -10,7 +10,7 @@ use super::crypto::{Cipher, DecryptError, decrypt};
 use super::date::UtcDateTime;
 use super::envelope::Envelope;
 use super::rules::{CollectionName, RecordRules};
-use super::sanitise::canonical_val;
+use super::sanitise::canonical_val_from;
 use super::transform::audit_transform;
 use super::validate::validate;
 
@@ -422,7 +422,18 @@ impl RecordPipeline {
                 (Some(db), Some(coll)) => self.rules.strips_escapes(db, coll),
                 _ => false,
             };
-        canonical_val(Value::Object(doc), strip, &mut scratch.val)?;
+        // Only a string holding a backslash can need the text path, and a
+        // parsed string holds one only if the plaintext has one (every JSON
+        // escape starts with it). The audit reshape adds the envelope's
+        // timestamp, so it always looks.
+        let may_hold_backslash =
+            self.rules.audit_transform || memchr::memchr(b'\\', plaintext).is_some();
+        canonical_val_from(
+            Value::Object(doc),
+            strip,
+            may_hold_backslash,
+            &mut scratch.val,
+        )?;
         let id = envelope.id().map(|v| match v {
             Value::Object(_) | Value::Array(_) => canonical_string(v),
             primitive => primitive
