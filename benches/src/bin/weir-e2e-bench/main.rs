@@ -26,7 +26,9 @@
 //! `--reference DWP_STEPS` runs the old job's own record code
 //! (`shared/reference/run_reference.py` under PySpark `local[2]`) on the same
 //! input right before Weir, and prints both and the ratio; without the
-//! checkout it says so.
+//! checkout it says so. `--rounds N` repeats each scale N times, the old job
+//! before Weir in odd rounds and after it in even ones, and prints the
+//! medians and their ratio.
 //! `--modes publish` publishes a day of `--files` (10,000) staged objects
 //! on moto (`scripts/moto-server`, on loopback) with Weir's commit, one
 //! request at a time and then 32 at a time (`[s3] concurrent_requests`):
@@ -58,6 +60,7 @@ struct Args {
     files: usize,
     reference: Option<PathBuf>,
     profile: bool,
+    rounds: usize,
 }
 
 fn parse_args() -> Args {
@@ -75,6 +78,7 @@ fn parse_args() -> Args {
         files: 10_000,
         reference: None,
         profile: false,
+        rounds: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -121,10 +125,16 @@ fn parse_args() -> Args {
             "--spark" => args.spark = true,
             "--profile" => args.profile = true,
             "--reference" => args.reference = Some(PathBuf::from(value())),
+            "--rounds" => {
+                args.rounds = value()
+                    .parse::<usize>()
+                    .unwrap_or_else(|_| die("--rounds: a number"))
+                    .max(1)
+            }
             "--files" => args.files = value().parse().unwrap_or_else(|_| die("--files: a number")),
             "-h" | "--help" => {
                 println!(
-                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text] [--modes local,cluster,merge,tables,lookup,publish] [--executors 2] [--slots 2] [--export-rows 1000000] [--files 10000] [--spark] [--reference DWP_STEPS_DIR] [--profile]"
+                    "weir-e2e-bench [--records N] [--scale 1,4] [--work DIR] [--partitions P] [--format orc|parquet|jsonl|text] [--modes local,cluster,merge,tables,lookup,publish] [--executors 2] [--slots 2] [--export-rows 1000000] [--files 10000] [--spark] [--reference DWP_STEPS_DIR] [--rounds N] [--profile]"
                 );
                 std::process::exit(0);
             }
@@ -340,82 +350,70 @@ fn main() {
                 .stdout(Stdio::null()));
         }
         let (raw, gz) = input_bytes(&source);
-        // The old job first, on the same files and key service.
-        let old_job = args
-            .reference
-            .as_ref()
-            .and_then(|steps| baseline::old_job(steps, &source, date, &url, &args.work, n));
-        for mode in &args.modes {
-            let dest = args.work.join(format!("out-{mode}-{n}"));
-            let report = args.work.join(format!("report-{mode}-{n}.json"));
-            let mut run_args: Vec<std::ffi::OsString> = [
-                "run",
-                "--collection",
-                "calculator:calculationParts",
-                "--date",
-                date,
-            ]
-            .iter()
-            .map(Into::into)
-            .collect();
-            if let Some(cluster) = cluster.as_ref().filter(|_| mode == "cluster") {
-                run_args.extend(["--cluster".into(), cluster.url.clone().into()]);
-            } else if mode != "local" {
-                die(&format!("unknown mode {mode}: local or cluster"));
-            }
-            run_args.extend([
-                "--source".into(),
-                source.clone().into_os_string(),
-                "--dest".into(),
-                dest.clone().into_os_string(),
-                "--dks-url".into(),
-                url.clone().into(),
-                "--report".into(),
-                report.clone().into_os_string(),
-            ]);
-            if let Some(p) = args.partitions {
-                run_args.extend(["--partitions".into(), p.to_string().into()]);
-            }
-            if let Some(f) = &args.format {
-                run_args.extend(["--format".into(), f.into()]);
-            }
-            let mut cmd = Command::new(&weir);
-            cmd.args(&run_args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            let (json, secs, peak) = run_reported(&mut cmd, "weir run", &report);
-            let records = json["days"][0]["records_in"].as_u64().unwrap_or(0);
-            if records != n {
-                die(&format!("weir run read {records} records, expected {n}"));
-            }
-            let executor_peak = cluster
+        let day = Day {
+            weir: &weir,
+            date,
+            source: &source,
+            url: &url,
+            n,
+            raw,
+            gz,
+        };
+        let reference = || {
+            args.reference
                 .as_ref()
-                .filter(|_| mode == "cluster")
-                .map_or("-".to_owned(), |c| {
-                    format!("{:.0}", c.executor_peak_kib() as f64 / 1024.0)
-                });
-            println!(
-                "{:>8} {:>10} {:>10.1} {:>10.1} {:>9.2} {:>12.0} {:>9.1} {:>13.0} {:>13}",
-                mode,
-                records,
-                raw as f64 / 1e6,
-                gz as f64 / 1e6,
-                secs,
-                records as f64 / secs,
-                raw as f64 / 1e6 / secs,
-                peak as f64 / 1024.0,
-                executor_peak
-            );
-            if args.profile && mode == "local" {
-                baseline::profile(&weir, &run_args, &args.work, n);
+                .and_then(|steps| baseline::old_job(steps, &source, date, &url, &args.work, n))
+        };
+        let mut old_runs: Vec<(f64, f64)> = Vec::new();
+        let mut weir_runs: Vec<Vec<f64>> = vec![Vec::new(); args.modes.len()];
+        for round in 0..args.rounds {
+            // The old job on the same files and key service, before Weir in
+            // even rounds and after it in odd ones: run right after Spark,
+            // Weir measured slower than alone, so one order alone would
+            // favour the old job.
+            let old_first = round % 2 == 0;
+            let mut old_job = if old_first { reference() } else { None };
+            let mut this_round = Vec::new();
+            for (m, mode) in args.modes.iter().enumerate() {
+                let secs = weir_once(&args, &day, mode, cluster.as_ref(), round == 0);
+                weir_runs[m].push(secs);
+                this_round.push(secs);
             }
-            if let Some((job_s, process_s)) = old_job {
+            if !old_first {
+                old_job = reference();
+            }
+            if let Some(old) = old_job {
+                old_runs.push(old);
+                for (mode, secs) in args.modes.iter().zip(&this_round) {
+                    print_ratio(mode, old, *secs);
+                }
+            }
+        }
+        if args.rounds > 1 {
+            let old = (
+                median(old_runs.iter().map(|o| o.0).collect()),
+                median(old_runs.iter().map(|o| o.1).collect()),
+            );
+            for (mode, runs) in args.modes.iter().zip(weir_runs) {
+                let secs = median(runs);
                 println!(
-                    "{:>8} {mode}: {:.1}× the old job's job time, {:.1}× its whole process",
-                    "ratio",
-                    job_s / secs,
-                    process_s / secs
+                    "{:>8} {mode}: median of {} rounds {:.2} s, {:.0} records/s",
+                    "median",
+                    args.rounds,
+                    secs,
+                    n as f64 / secs
                 );
+                if !old_runs.is_empty() {
+                    println!(
+                        "{:>8} old job: median of {} rounds {:.2} s, {:.0} records/s (whole process {:.1} s)",
+                        "median",
+                        old_runs.len(),
+                        old.0,
+                        n as f64 / old.0,
+                        old.1
+                    );
+                    print_ratio(&format!("{mode}, medians"), old, secs);
+                }
             }
         }
     }
@@ -428,6 +426,113 @@ fn main() {
     }
     let _ = dks.kill();
     let _ = dks.wait();
+}
+
+/// One scale's input and key service, as each `weir run` of it sees them.
+struct Day<'a> {
+    weir: &'a Path,
+    date: &'a str,
+    source: &'a Path,
+    url: &'a str,
+    n: u64,
+    raw: u64,
+    gz: u64,
+}
+
+/// One `weir run` of `day` in `mode` (local, or on `cluster`): prints its
+/// row (and, with `--profile` and `profile`, its CPU per stage) and
+/// returns its wall seconds.
+fn weir_once(
+    args: &Args,
+    day: &Day<'_>,
+    mode: &str,
+    cluster: Option<&Cluster>,
+    profile: bool,
+) -> f64 {
+    let n = day.n;
+    let dest = args.work.join(format!("out-{mode}-{n}"));
+    let report = args.work.join(format!("report-{mode}-{n}.json"));
+    let mut run_args: Vec<std::ffi::OsString> = [
+        "run",
+        "--collection",
+        "calculator:calculationParts",
+        "--date",
+        day.date,
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    if let Some(cluster) = cluster.filter(|_| mode == "cluster") {
+        run_args.extend(["--cluster".into(), cluster.url.clone().into()]);
+    } else if mode != "local" {
+        die(&format!("unknown mode {mode}: local or cluster"));
+    }
+    run_args.extend([
+        "--source".into(),
+        day.source.as_os_str().to_owned(),
+        "--dest".into(),
+        dest.into_os_string(),
+        "--dks-url".into(),
+        day.url.into(),
+        "--report".into(),
+        report.clone().into_os_string(),
+    ]);
+    if let Some(p) = args.partitions {
+        run_args.extend(["--partitions".into(), p.to_string().into()]);
+    }
+    if let Some(f) = &args.format {
+        run_args.extend(["--format".into(), f.into()]);
+    }
+    let mut cmd = Command::new(day.weir);
+    cmd.args(&run_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let (json, secs, peak) = run_reported(&mut cmd, "weir run", &report);
+    let records = json["days"][0]["records_in"].as_u64().unwrap_or(0);
+    if records != n {
+        die(&format!("weir run read {records} records, expected {n}"));
+    }
+    let executor_peak = cluster
+        .filter(|_| mode == "cluster")
+        .map_or("-".to_owned(), |c| {
+            format!("{:.0}", c.executor_peak_kib() as f64 / 1024.0)
+        });
+    println!(
+        "{:>8} {:>10} {:>10.1} {:>10.1} {:>9.2} {:>12.0} {:>9.1} {:>13.0} {:>13}",
+        mode,
+        records,
+        day.raw as f64 / 1e6,
+        day.gz as f64 / 1e6,
+        secs,
+        records as f64 / secs,
+        day.raw as f64 / 1e6 / secs,
+        peak as f64 / 1024.0,
+        executor_peak
+    );
+    if args.profile && profile && mode == "local" {
+        baseline::profile(day.weir, &run_args, &args.work, n);
+    }
+    secs
+}
+
+/// Weir's seconds against the old job's (job time, whole process).
+fn print_ratio(what: &str, (job_s, process_s): (f64, f64), secs: f64) {
+    println!(
+        "{:>8} {what}: {:.1}× the old job's job time, {:.1}× its whole process",
+        "ratio",
+        job_s / secs,
+        process_s / secs
+    );
+}
+
+/// The median of some seconds (the mean of the middle two of an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
 
 /// `weir cluster up`, running.
