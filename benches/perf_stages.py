@@ -34,9 +34,9 @@ STAGES = [
     ("sort and gather", r"sort|Sort|lexsort|flush::Sorted|gather|arrow_select::take|exec::merge::|streaming_merge"),
     ("ORC encode", r"output::orc|orc_rust|\borc::|bloom"),
     ("Parquet encode", r"parquet::"),
-    ("JSON lines encode", r"serde_json::ser|arrow_json|output::encode::"),
-    ("row building", r"Builder|append|exec::ingest::"),
-    ("write and commit", r"exec::write::|WriteExec|output::commit|publish|object_store|exec::flush::|tokio::fs|CompactExec|exec::compact::"),
+    ("JSON lines encode", r"serde_json::ser|arrow_json|output::encode::|json_string|gzip_lines|text_lines"),
+    ("row building", r"Builder|append_(value|option|null|slice)|exec::ingest::"),
+    ("write and commit", r"exec::write::|WriteExec|output::commit|publish|object_store|tokio::fs|CompactExec|exec::compact::"),
 ]
 COMPILED = [(name, re.compile(pattern)) for name, pattern in STAGES]
 ALLOCATOR = re.compile(r"^mi_|mimalloc|^_?_?(malloc|free|realloc|calloc)|alloc::alloc|__rust_(alloc|dealloc|realloc)")
@@ -52,7 +52,9 @@ def plain(symbol):
     while True:
         stripped = GENERICS.sub(r"\1", symbol)
         if stripped == symbol:
-            return symbol
+            # perf cuts long names short: an argument list left open is
+            # dropped from its `<` on.
+            return re.sub(r"(\w)<.*", r"\1", symbol)
         symbol = stripped
 
 
