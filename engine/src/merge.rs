@@ -599,6 +599,7 @@ pub async fn stage_merge(
         delta: None,
         all_null_rows: None,
         read_back: Some(export_read_back(job)),
+        schema_record: None,
     };
     Ok((output, report))
 }

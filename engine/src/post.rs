@@ -99,6 +99,9 @@ pub struct DerivedOutput {
     /// How its staged files read back as a table (for checks); `None` for
     /// outputs that are not rows.
     pub read_back: Option<ReadBack>,
+    /// For a table's recorded columns, what is checked again just before
+    /// the commit.
+    pub schema_record: Option<crate::tables::SchemaRecord>,
 }
 
 /// How an output's files read back as a table.
@@ -261,6 +264,7 @@ impl StagedDay<'_> {
             delta: None,
             all_null_rows: None,
             read_back: Some(read_back),
+            schema_record: None,
         })
     }
 }

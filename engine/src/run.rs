@@ -586,99 +586,130 @@ async fn run_day_inner(
             return Err(check_failed(Fault::Input)(why));
         }
     }
-    // Delta tables publish through their logs, the rest by directory.
-    let (delta, derived): (Vec<DerivedOutput>, Vec<DerivedOutput>) =
-        derived.into_iter().partition(|d| d.delta.is_some());
-    // The quarantine, the data and every derived output are one commit.
-    let quarantine = files(FileKind::Quarantine);
-    let data: Vec<&StagedFile> = data.iter().collect();
-    let derived_files: Vec<Vec<&StagedFile>> =
-        derived.iter().map(|d| d.files.iter().collect()).collect();
-    let mut outputs = vec![
-        DirOutput {
-            dir: &job.output.quarantine_dir,
-            files: &quarantine,
-        },
-        DirOutput {
-            dir: &job.output.data_dir,
-            files: &data,
-        },
-    ];
-    for (d, files) in derived.iter().zip(&derived_files) {
-        outputs.push(DirOutput { dir: &d.dir, files });
-    }
-    if let Some(step) = post {
-        step.before_publish()
-            .await
-            .map_err(check_failed(Fault::Environment))?;
-    }
-    // The Delta commits first: each is atomic by itself, and one the rest of
-    // the day cannot follow is taken back by a commit that undoes it.
-    if !delta.is_empty() {
-        let plans: Vec<&crate::tables::delta::DeltaPlan> =
-            delta.iter().filter_map(|d| d.delta.as_deref()).collect();
-        crate::tables::delta::write_journal(&dest, &job.staging(), &plans)
-            .await
-            .map_err(check_failed(Fault::Environment))?;
-    }
-    let delta_done = commit_delta_tables(&dest, &delta)
-        .await
-        .map_err(check_failed(Fault::Environment))?;
-    let keep = crate::status::versions::keep_prefix(
-        &job.ingest.collection.to_string(),
-        &job.export_date.to_string(),
-        &job.run_id,
-    );
-    let paths = crate::output::CommitPaths {
-        staging: &job.staging(),
-        keep: &keep,
+    // What days of a collection publish outside their own day (a table's
+    // recorded columns, a table rebuilt whole, a Delta log) two days must
+    // not swap at once: a day with derived outputs commits under the
+    // collection's publish lease, and checks the tables' columns again
+    // under it.
+    let publishing = match derived.is_empty() {
+        true => None,
+        false => Some(
+            crate::status::Lease::take_publish(
+                &dest,
+                &job.ingest.collection.to_string(),
+                job.export_date,
+                &job.run_id,
+                crate::status::lease::PUBLISH_PATIENCE,
+            )
+            .await?,
+        ),
     };
-    let published = match publish_all(&dest, paths, &outputs, &job.run_id).await {
-        Ok(published) => published,
-        Err(e) => {
-            undo_delta_tables(&dest, &delta, &delta_done).await;
-            return Err(e);
+    let committed = async {
+        for record in derived.iter().filter_map(|d| d.schema_record.as_ref()) {
+            record
+                .recheck(&dest)
+                .await
+                .map_err(check_failed(Fault::Input))?;
         }
-    };
-    if !delta.is_empty()
-        && let Err(e) = crate::tables::delta::mark_done(&dest, &job.staging()).await
-    {
-        // The day is published; only a takeover's recovery would read this.
-        tracing::warn!(error = %e, "could not mark the day's Delta commits done");
-    }
-    let mut published = published.into_iter();
-    report.quarantine = published.next();
-    report.output = published.next();
-    report.merge = derived.iter().find_map(|d| d.merge.clone());
-    report.derived = derived
-        .iter()
-        .zip(published)
-        .map(|(d, dir)| {
-            let all_null_rows = d.all_null_rows;
-            (
+        // Delta tables publish through their logs, the rest by directory.
+        let (delta, derived): (Vec<DerivedOutput>, Vec<DerivedOutput>) =
+            derived.into_iter().partition(|d| d.delta.is_some());
+        // The quarantine, the data and every derived output are one commit.
+        let quarantine = files(FileKind::Quarantine);
+        let data: Vec<&StagedFile> = data.iter().collect();
+        let derived_files: Vec<Vec<&StagedFile>> =
+            derived.iter().map(|d| d.files.iter().collect()).collect();
+        let mut outputs = vec![
+            DirOutput {
+                dir: &job.output.quarantine_dir,
+                files: &quarantine,
+            },
+            DirOutput {
+                dir: &job.output.data_dir,
+                files: &data,
+            },
+        ];
+        for (d, files) in derived.iter().zip(&derived_files) {
+            outputs.push(DirOutput { dir: &d.dir, files });
+        }
+        if let Some(step) = post {
+            step.before_publish()
+                .await
+                .map_err(check_failed(Fault::Environment))?;
+        }
+        // The Delta commits first: each is atomic by itself, and one the rest of
+        // the day cannot follow is taken back by a commit that undoes it.
+        if !delta.is_empty() {
+            let plans: Vec<&crate::tables::delta::DeltaPlan> =
+                delta.iter().filter_map(|d| d.delta.as_deref()).collect();
+            crate::tables::delta::write_journal(&dest, &job.staging(), &plans)
+                .await
+                .map_err(check_failed(Fault::Environment))?;
+        }
+        let delta_done = commit_delta_tables(&dest, &delta)
+            .await
+            .map_err(check_failed(Fault::Environment))?;
+        let keep = crate::status::versions::keep_prefix(
+            &job.ingest.collection.to_string(),
+            &job.export_date.to_string(),
+            &job.run_id,
+        );
+        let paths = crate::output::CommitPaths {
+            staging: &job.staging(),
+            keep: &keep,
+        };
+        let published = match publish_all(&dest, paths, &outputs, &job.run_id).await {
+            Ok(published) => published,
+            Err(e) => {
+                undo_delta_tables(&dest, &delta, &delta_done).await;
+                return Err(e);
+            }
+        };
+        if !delta.is_empty()
+            && let Err(e) = crate::tables::delta::mark_done(&dest, &job.staging()).await
+        {
+            // The day is published; only a takeover's recovery would read this.
+            tracing::warn!(error = %e, "could not mark the day's Delta commits done");
+        }
+        let mut published = published.into_iter();
+        report.quarantine = published.next();
+        report.output = published.next();
+        report.merge = derived.iter().find_map(|d| d.merge.clone());
+        report.derived = derived
+            .iter()
+            .zip(published)
+            .map(|(d, dir)| {
+                let all_null_rows = d.all_null_rows;
+                (
+                    d.name.clone(),
+                    crate::output::PublishedDir {
+                        all_null_rows,
+                        ..dir
+                    },
+                )
+            })
+            .collect();
+        for (d, done) in delta.iter().zip(&delta_done) {
+            let table = dest.child(&d.dir);
+            report.derived.insert(
                 d.name.clone(),
                 crate::output::PublishedDir {
-                    all_null_rows,
-                    ..dir
+                    path: dest.display(&table),
+                    files: d.files.len(),
+                    rows: d.files.iter().map(|f| f.rows).sum(),
+                    bytes: d.files.iter().map(|f| f.bytes).sum(),
+                    version: Some(done.version),
+                    all_null_rows: d.all_null_rows,
                 },
-            )
-        })
-        .collect();
-    for (d, done) in delta.iter().zip(&delta_done) {
-        let table = dest.child(&d.dir);
-        report.derived.insert(
-            d.name.clone(),
-            crate::output::PublishedDir {
-                path: dest.display(&table),
-                files: d.files.len(),
-                rows: d.files.iter().map(|f| f.rows).sum(),
-                bytes: d.files.iter().map(|f| f.bytes).sum(),
-                version: Some(done.version),
-                all_null_rows: d.all_null_rows,
-            },
-        );
+            );
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    if let Some(lease) = publishing {
+        lease.release().await;
+    }
+    committed
 }
 
 /// Commits each Delta table's day; on a failure, takes back the ones made.

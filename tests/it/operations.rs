@@ -333,29 +333,35 @@ fn status_and_history_tell_each_days_runs() {
     );
 }
 
+/// Where the lease tests take their leases: a local directory, or the
+/// moto bucket `published` under `prefix` through a client with moto's
+/// credentials.
+fn lease_dest(moto: &weir_tests::Moto, root: &str, prefix: &str) -> weir_engine::storage::Location {
+    use weir_engine::storage::{Location, S3Settings};
+    if root.starts_with("s3://") {
+        Location {
+            store: crate::s3::client(moto, "published"),
+            prefix: object_store::path::Path::from(prefix),
+            url: root.to_owned(),
+            store_url: "s3://published".to_owned(),
+            concurrency: 8,
+        }
+    } else {
+        Location::parse(root, &S3Settings::default()).unwrap()
+    }
+}
+
 /// Runs taking one day at the same moment: exactly one gets it, on local
 /// disk (atomic create) and on S3 (`If-None-Match: *`, as moto honours it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_runs_taking_a_day_at_the_same_moment_exactly_one_gets_it() {
     use weir_engine::status::Lease;
-    use weir_engine::storage::{Location, S3Settings};
     let dir = tempfile::tempdir().unwrap();
     let moto = weir_tests::Moto::start();
     moto.create_bucket("published");
     let local = dir.path().to_str().unwrap().to_owned();
     for root in [local.as_str(), "s3://published/race"] {
-        let dest = if root.starts_with("s3://") {
-            // The bucket through a client with moto's credentials.
-            Location {
-                store: crate::s3::client(&moto, "published"),
-                prefix: object_store::path::Path::from("race"),
-                url: root.to_owned(),
-                store_url: "s3://published".to_owned(),
-                concurrency: 8,
-            }
-        } else {
-            Location::parse(root, &S3Settings::default()).unwrap()
-        };
+        let dest = lease_dest(&moto, root, "race");
         for round in 0..3 {
             let day = chrono::NaiveDate::from_ymd_opt(2023, 8, 1 + round).unwrap();
             let takes = (0..8).map(|i| {
@@ -386,6 +392,54 @@ async fn of_runs_taking_a_day_at_the_same_moment_exactly_one_gets_it() {
             for lease in held {
                 lease.release().await;
             }
+        }
+    }
+}
+
+/// Days of one collection publishing at once take turns: each waits for
+/// the collection's publish lease while another holds it, so no two hold
+/// it at the same time, and every one gets it (local disk and S3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn days_publishing_at_once_take_turns_and_each_gets_its_turn() {
+    use std::sync::{Arc, Mutex};
+    use weir_engine::status::Lease;
+    let dir = tempfile::tempdir().unwrap();
+    let moto = weir_tests::Moto::start();
+    moto.create_bucket("published");
+    let local = dir.path().to_str().unwrap().to_owned();
+    for root in [local.as_str(), "s3://published/turns"] {
+        let dest = lease_dest(&moto, root, "turns");
+        let held: Arc<Mutex<Vec<(Instant, Instant)>>> = Arc::default();
+        let turns = (0..6u32).map(|i| {
+            let (dest, held) = (dest.clone(), Arc::clone(&held));
+            tokio::spawn(async move {
+                let day = chrono::NaiveDate::from_ymd_opt(2023, 8, 1 + i).unwrap();
+                let lease = Lease::take_publish(
+                    &dest,
+                    "c:c",
+                    day,
+                    &format!("run-{i}"),
+                    Duration::from_secs(60),
+                )
+                .await?;
+                let from = Instant::now();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                held.lock().unwrap().push((from, Instant::now()));
+                lease.release().await;
+                Ok::<_, weir_engine::Error>(())
+            })
+        });
+        for result in futures::future::join_all(turns).await {
+            result.unwrap().unwrap();
+        }
+        let mut held = held.lock().unwrap().clone();
+        assert_eq!(held.len(), 6, "{root}: every day got its turn");
+        held.sort();
+        for pair in held.windows(2) {
+            assert!(
+                pair[0].1 <= pair[1].0,
+                "{root}: two days held the publish lease at once"
+            );
         }
     }
 }

@@ -12,6 +12,10 @@
 //! creating the next generation. A holder that sees a newer generation than
 //! its own has lost the day and must not commit. Only creates are
 //! conditional, so the scheme needs no `If-Match` (which local disk lacks).
+//!
+//! The same scheme in `<db>.<collection>/_publish/` keeps the commits of a
+//! collection's days to one at a time when they publish outside their own
+//! day ([`Lease::take_publish`]), held for the commit only.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,6 +84,23 @@ pub struct Lease {
     pub took_over: Option<Holder>,
 }
 
+/// What one attempt at a lease found.
+enum Attempt {
+    Taken(Box<Lease>),
+    /// Another live run holds it.
+    Held(Holder),
+    /// Every round lost its create to another run.
+    Contended,
+}
+
+/// The directory of one of `collection`'s leases: a day's, or [`PUBLISH`].
+fn lease_dir(dest: &Location, collection: &str, leaf: &dyn std::fmt::Display) -> ObjectPath {
+    dest.child(&format!(
+        "{LEASE_ROOT}/{}/{leaf}",
+        super::day_key(collection)
+    ))
+}
+
 fn name(generation: u64) -> String {
     format!("{generation:020}.json")
 }
@@ -116,6 +137,17 @@ async fn read_holder(dest: &Location, path: &ObjectPath) -> Result<Option<Holder
     }
 }
 
+/// How long a day's commit waits for another day's commit of the same
+/// collection before it fails (a live holder renews its lease; a dead one's
+/// expires after its ttl and is taken over).
+pub const PUBLISH_PATIENCE: Duration = Duration::from_secs(600);
+
+/// The publish lease's ttl: what a commit killed holding it costs the next.
+pub const PUBLISH_LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// The name of the collection's publish lease, beside its days' leases.
+const PUBLISH: &str = "_publish";
+
 impl Lease {
     /// Takes `collection`'s `export_date` for `run_id` for `ttl`, renewing
     /// it every third of that. Fails with [`DayHeld`] (as
@@ -127,17 +159,79 @@ impl Lease {
         run_id: &str,
         ttl: Duration,
     ) -> Result<Self> {
-        let dir = dest.child(&format!(
-            "{LEASE_ROOT}/{}/{export_date}",
-            super::day_key(collection)
-        ));
+        let dir = lease_dir(dest, collection, &export_date);
         let refused = |detail: String, fault: crate::Fault| Error::DayCheck {
             collection: collection.to_owned(),
             export_date: export_date.to_string(),
             detail,
             fault,
         };
-        // Two rounds: a create lost to a run that took the day at the same
+        match Self::take_in(dest, dir, run_id, ttl).await? {
+            Attempt::Taken(lease) => Ok(*lease),
+            Attempt::Held(holder) => Err(refused(
+                DayHeld {
+                    day: format!("{collection} {export_date}"),
+                    holder,
+                }
+                .to_string(),
+                crate::Fault::Configuration,
+            )),
+            Attempt::Contended => Err(refused(
+                "the day's lease kept changing hands; nothing done".to_owned(),
+                crate::Fault::Environment,
+            )),
+        }
+    }
+
+    /// Takes `collection`'s publish lease, waiting while another run holds
+    /// it: what two days of one collection publish outside their own day
+    /// (a table's recorded columns, a table rebuilt whole, a Delta log) is
+    /// published by one day at a time, so neither swaps a directory the
+    /// other is swapping. Fails (the environment's fault) after `patience`.
+    pub async fn take_publish(
+        dest: &Location,
+        collection: &str,
+        export_date: NaiveDate,
+        run_id: &str,
+        patience: Duration,
+    ) -> Result<Self> {
+        let dir = lease_dir(dest, collection, &PUBLISH);
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let last = match Self::take_in(dest, dir.clone(), run_id, PUBLISH_LEASE_TTL).await? {
+                Attempt::Taken(lease) => return Ok(*lease),
+                Attempt::Held(holder) => Some(holder),
+                Attempt::Contended => None,
+            };
+            if started.elapsed() >= patience {
+                let by = last.map_or_else(
+                    || "its lease kept changing hands".to_owned(),
+                    |h| format!("run {} on {} (pid {}) held it", h.run_id, h.host, h.pid),
+                );
+                return Err(Error::DayCheck {
+                    collection: collection.to_owned(),
+                    export_date: export_date.to_string(),
+                    detail: format!(
+                        "waited {}s to publish after another day of the collection: {by}; nothing published",
+                        patience.as_secs()
+                    ),
+                    fault: crate::Fault::Environment,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// One attempt at the lease in `dir`.
+    async fn take_in(
+        dest: &Location,
+        dir: ObjectPath,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<Attempt> {
+        // Two rounds: a create lost to a run that took the lease at the same
         // moment is read back as that run's lease.
         for _ in 0..3 {
             let found = generations(dest, &dir).await?;
@@ -146,16 +240,7 @@ impl Lease {
                 Some((n, path)) => {
                     let holder = read_holder(dest, path).await?;
                     match holder {
-                        Some(h) if h.holds() && h.run_id != run_id => {
-                            return Err(refused(
-                                DayHeld {
-                                    day: format!("{collection} {export_date}"),
-                                    holder: h,
-                                }
-                                .to_string(),
-                                crate::Fault::Configuration,
-                            ));
-                        }
+                        Some(h) if h.holds() && h.run_id != run_id => return Ok(Attempt::Held(h)),
                         other => (n + 1, other),
                     }
                 }
@@ -195,16 +280,13 @@ impl Lease {
                         took_over: previous.filter(|p| !p.released && p.run_id != run_id),
                     };
                     lease.renew_every(ttl);
-                    return Ok(lease);
+                    return Ok(Attempt::Taken(Box::new(lease)));
                 }
                 Err(object_store::Error::AlreadyExists { .. }) => continue,
                 Err(e) => return Err(Error::storage("create", dest.display(&path), &e)),
             }
         }
-        Err(refused(
-            "the day's lease kept changing hands; nothing done".to_owned(),
-            crate::Fault::Environment,
-        ))
+        Ok(Attempt::Contended)
     }
 
     fn renew_every(&mut self, ttl: Duration) {

@@ -33,6 +33,40 @@ pub struct Column {
     pub hive: String,
 }
 
+/// The columns a day records for a table, checked again under the
+/// collection's publish lease ([`crate::status::Lease::take_publish`]):
+/// another day of the collection may have recorded the table's first
+/// columns after this one read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaRecord {
+    /// The table.
+    pub table: String,
+    /// The collection's tables, relative to the destination.
+    pub tables_root: String,
+    /// What a run of the table replaces (a whole table may change columns).
+    pub replace: Replace,
+    /// The day's columns.
+    pub columns: Vec<Column>,
+}
+
+impl SchemaRecord {
+    /// Whether the day's columns still fit the table's recorded ones.
+    pub async fn recheck(&self, dest: &Location) -> Result<(), String> {
+        if self.replace == Replace::Table {
+            return Ok(());
+        }
+        match recorded_columns(dest, &self.tables_root, &self.table).await? {
+            Some(recorded) if recorded != self.columns => Err(format!(
+                "table {}: another day recorded its columns while this one ran, and the day's \
+                 rows do not fit them: {}; nothing published",
+                self.table,
+                differences(&recorded, &self.columns).join("; ")
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The columns of rows of `schema`.
 pub(crate) fn columns_of(schema: &Schema) -> Vec<Column> {
     schema
@@ -173,6 +207,12 @@ pub(crate) async fn enforce(
         delta: None,
         all_null_rows: None,
         read_back: None,
+        schema_record: Some(SchemaRecord {
+            table: table.name.clone(),
+            tables_root: tables_root.to_owned(),
+            replace: table.replace,
+            columns: columns.to_vec(),
+        }),
     }))
 }
 
@@ -199,6 +239,54 @@ mod tests {
             hive_type(&ty),
             "STRUCT<`a`:DECIMAL(12,2),`b`:ARRAY<STRING>>"
         );
+    }
+
+    /// A day that staged a table's first columns fails at the commit when
+    /// another day recorded different ones meanwhile; the same columns, or
+    /// a table rebuilt whole, pass.
+    #[tokio::test]
+    async fn the_recheck_fails_a_day_whose_columns_another_day_recorded_otherwise() {
+        let dest = Location {
+            store: std::sync::Arc::new(object_store::memory::InMemory::new()),
+            prefix: "out".into(),
+            url: "memory:///out".to_owned(),
+            store_url: "memory://".to_owned(),
+            concurrency: 1,
+        };
+        let record = |replace, columns: Vec<Column>| SchemaRecord {
+            table: "t".into(),
+            tables_root: "tables".into(),
+            replace,
+            columns,
+        };
+        let day = vec![col("a", "Int32"), col("b", "Utf8")];
+        // Nothing recorded yet: the day records its own.
+        record(Replace::Day, day.clone())
+            .recheck(&dest)
+            .await
+            .unwrap();
+        let recorded = vec![col("a", "Int64")];
+        dest.store
+            .put(
+                &dest.child(&format!("tables/{SCHEMA_DIR}/t/{SCHEMA_FILE}")),
+                PutPayload::from(serde_json::to_vec(&recorded).unwrap()),
+            )
+            .await
+            .unwrap();
+        let err = record(Replace::Day, day.clone())
+            .recheck(&dest)
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("table t") && err.contains("`a` is Int32 where the table has Int64"),
+            "{err}"
+        );
+        assert!(err.contains("`b` (Utf8) is new"), "{err}");
+        record(Replace::Day, recorded.clone())
+            .recheck(&dest)
+            .await
+            .unwrap();
+        record(Replace::Table, day).recheck(&dest).await.unwrap();
     }
 
     #[test]

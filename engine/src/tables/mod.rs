@@ -18,7 +18,7 @@ pub mod delta;
 mod enforce;
 pub mod keyed_hash;
 
-pub use enforce::{Column, SCHEMA_DIR, hive_type, recorded_columns};
+pub use enforce::{Column, SCHEMA_DIR, SchemaRecord, hive_type, recorded_columns};
 
 use std::fmt;
 
