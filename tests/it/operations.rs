@@ -396,9 +396,10 @@ async fn of_runs_taking_a_day_at_the_same_moment_exactly_one_gets_it() {
     }
 }
 
-/// Days of one collection publishing at once take turns: each waits for
-/// the collection's publish lease while another holds it, so no two hold
-/// it at the same time, and every one gets it (local disk and S3).
+/// Days of one collection publishing at once take turns, the days of one
+/// run too: each waits for the collection's publish lease while another
+/// holds it, so no two hold it at the same time, and every one gets it
+/// (local disk and S3).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn days_publishing_at_once_take_turns_and_each_gets_its_turn() {
     use std::sync::{Arc, Mutex};
@@ -418,7 +419,8 @@ async fn days_publishing_at_once_take_turns_and_each_gets_its_turn() {
                     &dest,
                     "c:c",
                     day,
-                    &format!("run-{i}"),
+                    // One run's days, as `weir run` publishes them.
+                    "run",
                     Duration::from_secs(60),
                 )
                 .await?;

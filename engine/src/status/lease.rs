@@ -196,10 +196,12 @@ impl Lease {
         patience: Duration,
     ) -> Result<Self> {
         let dir = lease_dir(dest, collection, &PUBLISH);
+        // One run publishes several days: each day is its own holder.
+        let holder = format!("{run_id}/{export_date}");
         let started = std::time::Instant::now();
         let mut pause = Duration::from_millis(20);
         loop {
-            let last = match Self::take_in(dest, dir.clone(), run_id, PUBLISH_LEASE_TTL).await? {
+            let last = match Self::take_in(dest, dir.clone(), &holder, PUBLISH_LEASE_TTL).await? {
                 Attempt::Taken(lease) => return Ok(*lease),
                 Attempt::Held(holder) => Some(holder),
                 Attempt::Contended => None,
