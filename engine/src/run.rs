@@ -591,18 +591,21 @@ async fn run_day_inner(
     // not swap at once: a day with derived outputs commits under the
     // collection's publish lease, and checks the tables' columns again
     // under it.
-    let publishing = match derived.is_empty() {
-        true => None,
-        false => Some(
+    let publishing = if derived.is_empty() {
+        None
+    } else {
+        let collection = job.ingest.collection.to_string();
+        let patience = crate::status::lease::PUBLISH_PATIENCE;
+        Some(
             crate::status::Lease::take_publish(
                 &dest,
-                &job.ingest.collection.to_string(),
+                &collection,
                 job.export_date,
                 &job.run_id,
-                crate::status::lease::PUBLISH_PATIENCE,
+                patience,
             )
             .await?,
-        ),
+        )
     };
     let committed = async {
         for record in derived.iter().filter_map(|d| d.schema_record.as_ref()) {

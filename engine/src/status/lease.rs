@@ -304,14 +304,14 @@ impl Lease {
                 tokio::time::sleep(ttl / 3).await;
                 if !still_newest(&dest, &dir, generation).await.unwrap_or(false) {
                     lost.store(true, Ordering::SeqCst);
-                    tracing::error!(run_id = %holder.run_id, "the day's lease was taken by another run");
+                    tracing::error!(run_id = %holder.run_id, lease = %dir, "the lease was taken by another run");
                     return;
                 }
                 holder.expires_at = Utc::now() + ttl;
                 let path = crate::storage::raw_join(&dir, &name(generation));
                 let body = serde_json::to_vec(&holder).unwrap_or_default();
                 if let Err(e) = dest.store.put(&path, PutPayload::from(body)).await {
-                    tracing::warn!(error = %crate::redact::secrets(&e.to_string()), "could not renew the day's lease");
+                    tracing::warn!(error = %crate::redact::secrets(&e.to_string()), lease = %dir, "could not renew the lease");
                 }
             }
         }));
