@@ -76,6 +76,11 @@ pub struct DayJob {
     /// Archive the day's input first and read it from there, or read it
     /// from the archive alone (`--archive-input`, `--source-archive`).
     pub archive: Option<crate::archive::InputArchive>,
+    /// The day lease's ttl. The publish lease's follows it up to
+    /// [`crate::status::lease::PUBLISH_LEASE_TTL`]: a deployment that
+    /// renews its day leases often accepts that rate for the commit too,
+    /// and a commit killed holding the lease costs the next day no more.
+    pub lease_ttl: std::time::Duration,
 }
 
 /// What to do when a listed input file is gone when read (a coalescing job
@@ -596,12 +601,14 @@ async fn run_day_inner(
     } else {
         let collection = job.ingest.collection.to_string();
         let patience = crate::status::lease::PUBLISH_PATIENCE;
+        let ttl = job.lease_ttl.min(crate::status::lease::PUBLISH_LEASE_TTL);
         Some(
             crate::status::Lease::take_publish(
                 &dest,
                 &collection,
                 job.export_date,
                 &job.run_id,
+                ttl,
                 patience,
             )
             .await?,

@@ -119,6 +119,7 @@ pub trait Ingester: Send + Sync + std::fmt::Debug {
     fn day_job(&self, ctx: &RunContext, export_date: NaiveDate) -> DayJob {
         DayJob {
             run_id: ctx.run_id.clone(),
+            lease_ttl: ctx.lease_ttl,
             export_date,
             source: ctx.source.clone(),
             input_prefix: input_prefix(

@@ -276,11 +276,33 @@ fn a_run_killed_after_its_delta_commits_has_them_taken_back_by_the_next() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    let killed_at = chrono::Utc::now();
     assert_eq!(
         local(&dest, "auditlog")["version"],
         1,
         "the dead run committed"
     );
+
+    // It died holding the collection's publish lease too, renewed for the
+    // configured lease ttl (3 s) rather than the 30 s default (which would
+    // leave at least 20 s): the next run waits no longer for it than for
+    // the day.
+    let publish = dest.join("_weir/leases/data.businessAudit/_publish");
+    let holders: Vec<serde_json::Value> = std::fs::read_dir(&publish)
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    let [holder] = holders.as_slice() else {
+        panic!("one publish lease: {holders:?}")
+    };
+    assert_eq!(holder["released"], false, "{holder}");
+    let expires: chrono::DateTime<chrono::Utc> =
+        holder["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        expires <= killed_at + chrono::Duration::seconds(3),
+        "{holder}, killed at {killed_at}"
+    );
+    crate::operations::wait_until_expired(&publish);
 
     // Once its lease has expired, the next run takes the day over, takes the
     // dead run's commits back, and publishes its own.

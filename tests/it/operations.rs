@@ -421,6 +421,7 @@ async fn days_publishing_at_once_take_turns_and_each_gets_its_turn() {
                     day,
                     // One run's days, as `weir run` publishes them.
                     "run",
+                    weir_engine::status::lease::PUBLISH_LEASE_TTL,
                     Duration::from_secs(60),
                 )
                 .await?;

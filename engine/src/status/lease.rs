@@ -142,7 +142,8 @@ async fn read_holder(dest: &Location, path: &ObjectPath) -> Result<Option<Holder
 /// expires after its ttl and is taken over).
 pub const PUBLISH_PATIENCE: Duration = Duration::from_secs(600);
 
-/// The publish lease's ttl: what a commit killed holding it costs the next.
+/// The publish lease's longest ttl: what a commit killed holding it costs
+/// the next at most.
 pub const PUBLISH_LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// The name of the collection's publish lease, beside its days' leases.
@@ -187,12 +188,14 @@ impl Lease {
     /// it: what two days of one collection publish outside their own day
     /// (a table's recorded columns, a table rebuilt whole, a Delta log) is
     /// published by one day at a time, so neither swaps a directory the
-    /// other is swapping. Fails (the environment's fault) after `patience`.
+    /// other is swapping. Held for `ttl` unless renewed; fails (the
+    /// environment's fault) after `patience`.
     pub async fn take_publish(
         dest: &Location,
         collection: &str,
         export_date: NaiveDate,
         run_id: &str,
+        ttl: Duration,
         patience: Duration,
     ) -> Result<Self> {
         let dir = lease_dir(dest, collection, &PUBLISH);
@@ -201,7 +204,7 @@ impl Lease {
         let started = std::time::Instant::now();
         let mut pause = Duration::from_millis(20);
         loop {
-            let last = match Self::take_in(dest, dir.clone(), &holder, PUBLISH_LEASE_TTL).await? {
+            let last = match Self::take_in(dest, dir.clone(), &holder, ttl).await? {
                 Attempt::Taken(lease) => return Ok(*lease),
                 Attempt::Held(holder) => Some(holder),
                 Attempt::Contended => None,
