@@ -21,13 +21,13 @@ use crate::exec::{
 };
 use crate::keys::{CacheConfig, CacheStats, DksConfig};
 use crate::layout::landing_date;
-use crate::output::{
-    DirOutput, FileKind, OutputSpec, StagedFile, TaskSummary, discard_staging, publish_all,
-};
+use crate::output::{FileKind, OutputSpec, StagedFile, TaskSummary, discard_staging};
 use crate::post::{DerivedOutput, PostProcess, StagedDay};
 use crate::report::{DayReport, DayStatus, OutputRef, TaskReport};
 use crate::storage::{Location, S3Settings};
 use crate::{Error, Result};
+
+mod commit;
 
 /// The staging root under the destination; one directory per run below it.
 pub const STAGING_ROOT: &str = "_weir_staging";
@@ -591,172 +591,8 @@ async fn run_day_inner(
             return Err(check_failed(Fault::Input)(why));
         }
     }
-    // What days of a collection publish outside their own day (a table's
-    // recorded columns, a table rebuilt whole, a Delta log) two days must
-    // not swap at once: a day with derived outputs commits under the
-    // collection's publish lease, and checks the tables' columns again
-    // under it.
-    let publishing = if derived.is_empty() {
-        None
-    } else {
-        let collection = job.ingest.collection.to_string();
-        let patience = crate::status::lease::PUBLISH_PATIENCE;
-        let ttl = job.lease_ttl.min(crate::status::lease::PUBLISH_LEASE_TTL);
-        Some(
-            crate::status::Lease::take_publish(
-                &dest,
-                &collection,
-                job.export_date,
-                &job.run_id,
-                ttl,
-                patience,
-            )
-            .await?,
-        )
-    };
-    let committed = async {
-        for record in derived.iter().filter_map(|d| d.schema_record.as_ref()) {
-            record
-                .recheck(&dest)
-                .await
-                .map_err(check_failed(Fault::Input))?;
-        }
-        // Delta tables publish through their logs, the rest by directory.
-        let (delta, derived): (Vec<DerivedOutput>, Vec<DerivedOutput>) =
-            derived.into_iter().partition(|d| d.delta.is_some());
-        // The quarantine, the data and every derived output are one commit.
-        let quarantine = files(FileKind::Quarantine);
-        let data: Vec<&StagedFile> = data.iter().collect();
-        let derived_files: Vec<Vec<&StagedFile>> =
-            derived.iter().map(|d| d.files.iter().collect()).collect();
-        let mut outputs = vec![
-            DirOutput {
-                dir: &job.output.quarantine_dir,
-                files: &quarantine,
-            },
-            DirOutput {
-                dir: &job.output.data_dir,
-                files: &data,
-            },
-        ];
-        for (d, files) in derived.iter().zip(&derived_files) {
-            outputs.push(DirOutput { dir: &d.dir, files });
-        }
-        if let Some(step) = post {
-            step.before_publish()
-                .await
-                .map_err(check_failed(Fault::Environment))?;
-        }
-        // The Delta commits first: each is atomic by itself, and one the rest of
-        // the day cannot follow is taken back by a commit that undoes it.
-        if !delta.is_empty() {
-            let plans: Vec<&crate::tables::delta::DeltaPlan> =
-                delta.iter().filter_map(|d| d.delta.as_deref()).collect();
-            crate::tables::delta::write_journal(&dest, &job.staging(), &plans)
-                .await
-                .map_err(check_failed(Fault::Environment))?;
-        }
-        let delta_done = commit_delta_tables(&dest, &delta)
-            .await
-            .map_err(check_failed(Fault::Environment))?;
-        let keep = crate::status::versions::keep_prefix(
-            &job.ingest.collection.to_string(),
-            &job.export_date.to_string(),
-            &job.run_id,
-        );
-        let paths = crate::output::CommitPaths {
-            staging: &job.staging(),
-            keep: &keep,
-        };
-        let published = match publish_all(&dest, paths, &outputs, &job.run_id).await {
-            Ok(published) => published,
-            Err(e) => {
-                undo_delta_tables(&dest, &delta, &delta_done).await;
-                return Err(e);
-            }
-        };
-        if !delta.is_empty()
-            && let Err(e) = crate::tables::delta::mark_done(&dest, &job.staging()).await
-        {
-            // The day is published; only a takeover's recovery would read this.
-            tracing::warn!(error = %e, "could not mark the day's Delta commits done");
-        }
-        let mut published = published.into_iter();
-        report.quarantine = published.next();
-        report.output = published.next();
-        report.merge = derived.iter().find_map(|d| d.merge.clone());
-        report.derived = derived
-            .iter()
-            .zip(published)
-            .map(|(d, dir)| {
-                let all_null_rows = d.all_null_rows;
-                (
-                    d.name.clone(),
-                    crate::output::PublishedDir {
-                        all_null_rows,
-                        ..dir
-                    },
-                )
-            })
-            .collect();
-        for (d, done) in delta.iter().zip(&delta_done) {
-            let table = dest.child(&d.dir);
-            report.derived.insert(
-                d.name.clone(),
-                crate::output::PublishedDir {
-                    path: dest.display(&table),
-                    files: d.files.len(),
-                    rows: d.files.iter().map(|f| f.rows).sum(),
-                    bytes: d.files.iter().map(|f| f.bytes).sum(),
-                    version: Some(done.version),
-                    all_null_rows: d.all_null_rows,
-                },
-            );
-        }
-        Ok(())
-    }
-    .await;
-    if let Some(lease) = publishing {
-        lease.release().await;
-    }
-    committed
-}
-
-/// Commits each Delta table's day; on a failure, takes back the ones made.
-async fn commit_delta_tables(
-    dest: &Location,
-    delta: &[DerivedOutput],
-) -> std::result::Result<Vec<crate::tables::delta::DeltaCommitted>, String> {
-    let mut done = Vec::with_capacity(delta.len());
-    for d in delta {
-        let Some(plan) = &d.delta else { continue };
-        let files: Vec<&StagedFile> = d.files.iter().collect();
-        match crate::tables::delta::publish(dest, plan, &files).await {
-            Ok(c) => done.push(c),
-            Err(detail) => {
-                undo_delta_tables(dest, delta, &done).await;
-                return Err(format!(
-                    "committing Delta table {}: {detail}; nothing published",
-                    d.name
-                ));
-            }
-        }
-    }
-    Ok(done)
-}
-
-async fn undo_delta_tables(
-    dest: &Location,
-    delta: &[DerivedOutput],
-    done: &[crate::tables::delta::DeltaCommitted],
-) {
-    for (d, committed) in delta.iter().zip(done) {
-        if let Some(plan) = &d.delta
-            && let Err(e) = crate::tables::delta::undo(dest, plan, committed).await
-        {
-            tracing::error!(table = %d.name, error = %e, "could not undo a Delta commit");
-        }
-    }
+    let quarantine = files(FileKind::Quarantine);
+    commit::commit_day(job, &dest, &data, &quarantine, derived, post, report).await
 }
 
 /// Derived outputs each replace their own directory, never the day's data

@@ -333,22 +333,40 @@ fn status_and_history_tell_each_days_runs() {
     );
 }
 
-/// Where the lease tests take their leases: a local directory, or the
+/// Where the lease tests take their leases: a local directory, and the
 /// moto bucket `published` under `prefix` through a client with moto's
-/// credentials.
-fn lease_dest(moto: &weir_tests::Moto, root: &str, prefix: &str) -> weir_engine::storage::Location {
+/// credentials; each with its URL. The directory and moto live as long as
+/// the guards returned with them.
+fn lease_dests(
+    prefix: &str,
+) -> (
+    tempfile::TempDir,
+    weir_tests::Moto,
+    Vec<(String, weir_engine::storage::Location)>,
+) {
     use weir_engine::storage::{Location, S3Settings};
-    if root.starts_with("s3://") {
-        Location {
-            store: crate::s3::client(moto, "published"),
-            prefix: object_store::path::Path::from(prefix),
-            url: root.to_owned(),
-            store_url: "s3://published".to_owned(),
-            concurrency: 8,
-        }
-    } else {
-        Location::parse(root, &S3Settings::default()).unwrap()
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let moto = weir_tests::Moto::start();
+    moto.create_bucket("published");
+    let local = dir.path().to_str().unwrap().to_owned();
+    let s3 = format!("s3://published/{prefix}");
+    let dests = vec![
+        (
+            local.clone(),
+            Location::parse(&local, &S3Settings::default()).unwrap(),
+        ),
+        (
+            s3.clone(),
+            Location {
+                store: crate::s3::client(&moto, "published"),
+                prefix: object_store::path::Path::from(prefix),
+                url: s3,
+                store_url: "s3://published".to_owned(),
+                concurrency: 8,
+            },
+        ),
+    ];
+    (dir, moto, dests)
 }
 
 /// Runs taking one day at the same moment: exactly one gets it, on local
@@ -356,12 +374,8 @@ fn lease_dest(moto: &weir_tests::Moto, root: &str, prefix: &str) -> weir_engine:
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_runs_taking_a_day_at_the_same_moment_exactly_one_gets_it() {
     use weir_engine::status::Lease;
-    let dir = tempfile::tempdir().unwrap();
-    let moto = weir_tests::Moto::start();
-    moto.create_bucket("published");
-    let local = dir.path().to_str().unwrap().to_owned();
-    for root in [local.as_str(), "s3://published/race"] {
-        let dest = lease_dest(&moto, root, "race");
+    let (_dir, _moto, dests) = lease_dests("race");
+    for (root, dest) in &dests {
         for round in 0..3 {
             let day = chrono::NaiveDate::from_ymd_opt(2023, 8, 1 + round).unwrap();
             let takes = (0..8).map(|i| {
@@ -404,12 +418,8 @@ async fn of_runs_taking_a_day_at_the_same_moment_exactly_one_gets_it() {
 async fn days_publishing_at_once_take_turns_and_each_gets_its_turn() {
     use std::sync::{Arc, Mutex};
     use weir_engine::status::Lease;
-    let dir = tempfile::tempdir().unwrap();
-    let moto = weir_tests::Moto::start();
-    moto.create_bucket("published");
-    let local = dir.path().to_str().unwrap().to_owned();
-    for root in [local.as_str(), "s3://published/turns"] {
-        let dest = lease_dest(&moto, root, "turns");
+    let (_dir, _moto, dests) = lease_dests("turns");
+    for (root, dest) in &dests {
         let held: Arc<Mutex<Vec<(Instant, Instant)>>> = Arc::default();
         let turns = (0..6u32).map(|i| {
             let (dest, held) = (dest.clone(), Arc::clone(&held));
