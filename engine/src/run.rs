@@ -592,7 +592,14 @@ async fn run_day_inner(
         }
     }
     let quarantine = files(FileKind::Quarantine);
-    commit::commit_day(job, &dest, &data, &quarantine, derived, post, report).await
+    let day = commit::Staged {
+        job,
+        dest: &dest,
+        data: &data,
+        quarantine: &quarantine,
+        post,
+    };
+    commit::commit_day(day, derived, report).await
 }
 
 /// Derived outputs each replace their own directory, never the day's data

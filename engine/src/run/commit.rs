@@ -15,6 +15,19 @@ use crate::{Error, Result};
 
 use super::DayJob;
 
+/// What a checked day has staged, and where it goes.
+#[derive(Clone, Copy)]
+pub(super) struct Staged<'a> {
+    pub job: &'a DayJob,
+    pub dest: &'a Location,
+    /// The data files (compacted, when the day wrote runs).
+    pub data: &'a [StagedFile],
+    /// The quarantine's files.
+    pub quarantine: &'a [&'a StagedFile],
+    /// The collection's post-processing, told just before the publish.
+    pub post: Option<&'a dyn PostProcess>,
+}
+
 /// Publishes the staged day and fills the report's published directories.
 ///
 /// What days of a collection publish outside their own day (a table's
@@ -23,14 +36,11 @@ use super::DayJob;
 /// publish lease, and checks the tables' columns again under it. The lease
 /// is released however the commit ends.
 pub(super) async fn commit_day(
-    job: &DayJob,
-    dest: &Location,
-    data: &[StagedFile],
-    quarantine: &[&StagedFile],
+    day: Staged<'_>,
     derived: Vec<DerivedOutput>,
-    post: Option<&dyn PostProcess>,
     report: &mut DayReport,
 ) -> Result<()> {
+    let Staged { job, dest, .. } = day;
     let publishing = if derived.is_empty() {
         None
     } else {
@@ -46,7 +56,7 @@ pub(super) async fn commit_day(
             .await?,
         )
     };
-    let committed = publish(job, dest, data, quarantine, derived, post, report).await;
+    let committed = publish(day, derived, report).await;
     if let Some(lease) = publishing {
         lease.release().await;
     }
@@ -63,15 +73,21 @@ fn failed(job: &DayJob, fault: Fault) -> impl Fn(String) -> Error + '_ {
     }
 }
 
+/// The commit itself: the tables' columns checked again, the Delta
+/// commits, then one swap of every directory (the Delta commits are taken
+/// back if it fails).
 async fn publish(
-    job: &DayJob,
-    dest: &Location,
-    data: &[StagedFile],
-    quarantine: &[&StagedFile],
+    day: Staged<'_>,
     derived: Vec<DerivedOutput>,
-    post: Option<&dyn PostProcess>,
     report: &mut DayReport,
 ) -> Result<()> {
+    let Staged {
+        job,
+        dest,
+        data,
+        quarantine,
+        post,
+    } = day;
     for record in derived.iter().filter_map(|d| d.schema_record.as_ref()) {
         record
             .recheck(dest)
