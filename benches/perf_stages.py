@@ -22,7 +22,9 @@ import sys
 # Innermost match wins, so specific stages come first in each chain; the
 # list's order only breaks ties within one frame.
 STAGES = [
-    ("gunzip", r"inflate|Inflate|GzDecoder|GzipDecoder|decompress"),
+    ("gunzip", r"inflate|Inflate|GzDecoder|GzipDecoder"),
+    # The LZ4 frames of sorted runs (staged on object stores), not the input.
+    ("run files (LZ4)", r"lz4"),
     ("compress", r"deflate|Deflate|compress_block|zstd|ZSTD|snap::|Compress"),
     ("AES-CTR", r"\baes::|\bctr::|aes_|Aes128|cipher::"),
     ("base64", r"base64"),

@@ -171,6 +171,9 @@ impl ExecutionPlan for CompactExec {
     }
 }
 
+/// Bytes read from a local run at a time (about one of its batches).
+const RUN_READ_CHUNK: usize = 256 << 10;
+
 /// One run, streamed from the store and decoded as it arrives.
 fn read_run(dest: Location, path: String) -> SendableRecordBatchStream {
     let stream = futures::stream::once(async move {
@@ -183,12 +186,25 @@ fn read_run(dest: Location, path: String) -> SendableRecordBatchStream {
             .get(&path)
             .await
             .map_err(|e| storage_error("read", &display, e))?;
-        let body = got
-            .into_stream()
-            .map_err(move |e| storage_error("read", &display, e));
+        // A local run is read 256 KiB at a time: object_store's stream
+        // reads local files 8 KiB per blocking task.
+        let body = match got.payload {
+            object_store::GetResultPayload::File(file, _) => {
+                let display = display.clone();
+                tokio_util::io::ReaderStream::with_capacity(
+                    tokio::fs::File::from_std(file),
+                    RUN_READ_CHUNK,
+                )
+                .map_err(move |e| super::error::io_error(format!("{display}: cannot read: {e}")))
+                .boxed()
+            }
+            object_store::GetResultPayload::Stream(stream) => stream
+                .map_err(move |e| storage_error("read", &display, e))
+                .boxed(),
+        };
         let decoded = futures::stream::try_unfold(
             (
-                body.boxed(),
+                body,
                 StreamDecoder::new(),
                 Buffer::from_vec(Vec::<u8>::new()),
             ),

@@ -300,6 +300,7 @@ impl TaskWriter {
             .dest
             .is_local()
             .then(|| std::path::PathBuf::from(self.dest.display(&staging)));
+        let compress_runs = local.is_none();
         // Sorting and encoding are CPU work: off the async workers.
         let (written, to_upload) = tokio::task::spawn_blocking(move || {
             let mut written = Vec::new();
@@ -315,7 +316,7 @@ impl TaskWriter {
                 Ok(())
             };
             if groups > 0 {
-                encode_runs(&batches, groups, &name, emit)?;
+                encode_runs(&batches, groups, &name, compress_runs, emit)?;
             } else {
                 encode_flush(&batches, &spec, &name, emit)?;
             }
