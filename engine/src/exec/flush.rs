@@ -342,8 +342,7 @@ mod tests {
                 Arc::new(StringArray::from_iter_values(ids.iter().map(|i| &i[..2]))),
                 Arc::new(StringArray::from_iter_values((0..n).map(|_| "INSERT"))),
                 Arc::new(
-                    TimestampMillisecondArray::from_iter_values(0..n as i64)
-                        .with_timezone("UTC"),
+                    TimestampMillisecondArray::from_iter_values(0..n as i64).with_timezone("UTC"),
                 ),
                 Arc::new(StringArray::from_iter_values((0..n).map(|_| val))),
             ],
