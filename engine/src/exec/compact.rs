@@ -195,7 +195,13 @@ fn read_run(dest: Location, path: String) -> SendableRecordBatchStream {
                     tokio::fs::File::from_std(file),
                     RUN_READ_CHUNK,
                 )
-                .map_err(move |e| super::error::io_error(format!("{display}: cannot read: {e}")))
+                .map_err(move |e| {
+                    // Worded as `storage_error` words a failed read.
+                    super::error::io_error(format!(
+                        "cannot read {display}: {}",
+                        crate::redact::secrets(&e.to_string())
+                    ))
+                })
                 .boxed()
             }
             object_store::GetResultPayload::Stream(stream) => stream
