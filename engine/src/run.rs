@@ -104,6 +104,12 @@ pub trait PlanRunner: Send + Sync + std::fmt::Debug {
         &self,
         plan: Arc<dyn ExecutionPlan>,
     ) -> datafusion::error::Result<Vec<datafusion::arrow::array::RecordBatch>>;
+
+    /// Bytes of sorted runs a day's write tasks may hold in memory for its
+    /// compaction: only where every task runs in this process.
+    fn memory_run_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// Runs plans on this process's DataFusion runtime.
@@ -111,7 +117,19 @@ pub trait PlanRunner: Send + Sync + std::fmt::Debug {
 pub struct LocalRunner {
     /// The task context (runtime, memory pool, config).
     pub task_ctx: Arc<TaskContext>,
+    /// Bytes of runs held in memory between a day's writes and its
+    /// compaction ([`LocalRunner::memory_run_bytes`]).
+    pub memory_runs: usize,
 }
+
+/// Runs a local day holds in memory at most, without `--memory-limit`:
+/// a day of 200,000 records makes about 230 MB of runs; past this, runs are
+/// staged on disk, so a larger day's memory stays where a smaller one's is.
+pub const MEMORY_RUNS_DEFAULT: usize = 256 << 20;
+
+/// The share of `--memory-limit` runs may be held in, at most (the pool
+/// takes [`MEMORY_POOL_SHARE`]; the rest is untracked working memory).
+pub const MEMORY_RUNS_SHARE: f64 = 0.2;
 
 /// The share of `--memory-limit` given to DataFusion's memory pool, from
 /// which buffers are reserved; the rest is for what the pool does not track
@@ -139,8 +157,12 @@ impl LocalRunner {
             field: "--memory-limit".to_owned(),
             detail: e.to_string(),
         })?;
+        let memory_runs = memory_limit.map_or(MEMORY_RUNS_DEFAULT, |limit| {
+            MEMORY_RUNS_DEFAULT.min((limit as f64 * MEMORY_RUNS_SHARE) as usize)
+        });
         Ok(Self {
             task_ctx: SessionContext::new_with_config_rt(config, runtime).task_ctx(),
+            memory_runs,
         })
     }
 }
@@ -152,6 +174,10 @@ impl PlanRunner for LocalRunner {
         plan: Arc<dyn ExecutionPlan>,
     ) -> datafusion::error::Result<Vec<datafusion::arrow::array::RecordBatch>> {
         datafusion::physical_plan::collect(plan, Arc::clone(&self.task_ctx)).await
+    }
+
+    fn memory_run_bytes(&self) -> usize {
+        self.memory_runs
     }
 }
 
@@ -200,8 +226,19 @@ impl DayJob {
         Ok((source, files, skipped))
     }
 
-    /// The physical plan: file groups → scan → ingest → write.
+    /// The physical plan: file groups → scan → ingest → write, staging
+    /// every run (as on a cluster).
     pub fn plan(&self, files: Vec<InputFile>) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        self.plan_holding(files, 0)
+    }
+
+    /// [`Self::plan`] whose write tasks hold up to `memory_run_bytes` of
+    /// runs in memory for a compaction in the same process.
+    pub fn plan_holding(
+        &self,
+        files: Vec<InputFile>,
+        memory_run_bytes: usize,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let scan = ScanSpec {
             source: self.source.clone(),
             batch_lines: self.batch_lines,
@@ -236,6 +273,7 @@ impl DayJob {
                 } else {
                     0
                 },
+                memory_run_bytes,
                 s3: self.s3.clone(),
             },
             ingest,
@@ -474,7 +512,9 @@ async fn run_day_inner(
             Err(_) => f.path.clone(),
         })
         .collect();
-    let plan = job.plan(files).map_err(plan_failed)?;
+    let plan = job
+        .plan_holding(files, runner.memory_run_bytes())
+        .map_err(plan_failed)?;
     let partitions = plan.properties().output_partitioning().partition_count();
     let batches = runner.collect(plan).await.map_err(plan_failed)?;
     let summaries = summaries_of(batches)?;

@@ -12,6 +12,7 @@ mod hardening;
 mod ingester;
 mod lines;
 mod lookup;
+mod memory_runs;
 mod merge;
 mod merge_reference;
 mod operations;

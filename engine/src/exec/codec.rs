@@ -252,6 +252,7 @@ mod tests {
             },
             buffer_bytes: 1 << 20,
             run_groups: 4,
+            memory_run_bytes: 1 << 20,
             s3: crate::storage::S3Settings::default(),
         };
         let plan: Arc<dyn ExecutionPlan> = Arc::new(WriteExec::new(

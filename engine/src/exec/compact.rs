@@ -181,32 +181,18 @@ fn read_run(dest: Location, path: String) -> SendableRecordBatchStream {
         let display = dest.display(&path);
         // Runs are staged output: only where this executor may write.
         super::allow::check(super::allow::Access::Write, &display)?;
-        let got = dest
-            .store
-            .get(&path)
-            .await
-            .map_err(|e| storage_error("read", &display, e))?;
-        // A local run is read 256 KiB at a time: object_store's stream
-        // reads local files 8 KiB per blocking task.
-        let body = match got.payload {
-            object_store::GetResultPayload::File(file, _) => {
-                let display = display.clone();
-                tokio_util::io::ReaderStream::with_capacity(
-                    tokio::fs::File::from_std(file),
-                    RUN_READ_CHUNK,
-                )
-                .map_err(move |e| {
-                    // Worded as `storage_error` words a failed read.
-                    super::error::io_error(format!(
-                        "cannot read {display}: {}",
-                        crate::redact::secrets(&e.to_string())
-                    ))
-                })
-                .boxed()
-            }
-            object_store::GetResultPayload::Stream(stream) => stream
-                .map_err(move |e| storage_error("read", &display, e))
-                .boxed(),
+        let body = match super::memory_runs::take(&display) {
+            // Held by a write task of this process: no trip through the
+            // store. Handed over in the chunks a file is read in: a batch
+            // decoded from one buffer of the whole run would be counted
+            // (and reserved) as the whole run.
+            Some(run) => futures::stream::iter(
+                (0..run.len())
+                    .step_by(RUN_READ_CHUNK)
+                    .map(move |at| Ok(run.slice(at..run.len().min(at + RUN_READ_CHUNK)))),
+            )
+            .boxed(),
+            None => run_body(&dest, &path, display).await?,
         };
         let decoded = futures::stream::try_unfold(
             (
@@ -236,6 +222,42 @@ fn read_run(dest: Location, path: String) -> SendableRecordBatchStream {
     })
     .try_flatten();
     Box::pin(RecordBatchStreamAdapter::new(output_schema(true), stream))
+}
+
+/// A run's bytes from the store, as they arrive.
+async fn run_body(
+    dest: &Location,
+    path: &object_store::path::Path,
+    display: String,
+) -> Result<futures::stream::BoxStream<'static, Result<bytes::Bytes>>> {
+    let got = dest
+        .store
+        .get(&path)
+        .await
+        .map_err(|e| storage_error("read", &display, e))?;
+    // A local run is read 256 KiB at a time: object_store's stream
+    // reads local files 8 KiB per blocking task.
+    let body = match got.payload {
+        object_store::GetResultPayload::File(file, _) => {
+            let display = display.clone();
+            tokio_util::io::ReaderStream::with_capacity(
+                tokio::fs::File::from_std(file),
+                RUN_READ_CHUNK,
+            )
+            .map_err(move |e| {
+                // Worded as `storage_error` words a failed read.
+                super::error::io_error(format!(
+                    "cannot read {display}: {}",
+                    crate::redact::secrets(&e.to_string())
+                ))
+            })
+            .boxed()
+        }
+        object_store::GetResultPayload::Stream(stream) => stream
+            .map_err(move |e| storage_error("read", &display, e))
+            .boxed(),
+    };
+    Ok(body)
 }
 
 /// Writes merged rows, one file per `id_part` directory, cut every

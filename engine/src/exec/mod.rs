@@ -56,6 +56,7 @@ mod compact;
 mod error;
 mod flush;
 mod ingest;
+mod memory_runs;
 mod merge;
 mod options;
 mod output_scan;
@@ -74,6 +75,10 @@ pub use compact::{CompactExec, CompactSpec};
 pub use error::{INPUT_CHANGED, engine_error, io_error, storage_error};
 pub use flush::group_of_target as run_group_of;
 pub use ingest::{IngestExec, IngestSpec};
+pub use memory_runs::{
+    forget_under as forget_memory_runs, held_bytes as memory_run_bytes,
+    held_under as memory_runs_under,
+};
 pub use merge::{MergeExec, MergeRule, MergeSource, MergeSpec, export_schema};
 pub use options::{WeirOptions, with_weir_options};
 pub(crate) use output_scan::hive_value;

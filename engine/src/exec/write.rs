@@ -54,6 +54,11 @@ pub struct WriteSpec {
     /// `id_part` directory (instead of one per directory per flush per task).
     #[serde(default)]
     pub run_groups: usize,
+    /// Bytes of runs this process may hold in memory for the compaction
+    /// instead of staging them ([`super::memory_runs`]); 0 on a cluster,
+    /// where the compaction of a group may run in another executor.
+    #[serde(default)]
+    pub memory_run_bytes: usize,
     /// How to reach S3, when the destination is there.
     pub s3: S3Settings,
 }
@@ -301,11 +306,34 @@ impl TaskWriter {
             .is_local()
             .then(|| std::path::PathBuf::from(self.dest.display(&staging)));
         let compress_runs = local.is_none();
+        // Runs the compaction in this process will read: held in memory,
+        // within the budget, under the names they would be staged at.
+        let memory = (kind == FileKind::Run && self.spec.memory_run_bytes > 0).then(|| {
+            (
+                self.dest.clone(),
+                staging.clone(),
+                self.spec.memory_run_bytes,
+            )
+        });
         // Sorting and encoding are CPU work: off the async workers.
         let (written, to_upload) = tokio::task::spawn_blocking(move || {
             let mut written = Vec::new();
             let mut to_upload = Vec::new();
             let emit = |(target, bytes, rows): EncodedFile| {
+                let bytes = match &memory {
+                    Some((dest, staging, budget)) => {
+                        let key = dest.display(&raw_join(staging, &target));
+                        let size = bytes.len() as u64;
+                        match super::memory_runs::keep(key, bytes, *budget) {
+                            Ok(()) => {
+                                written.push((target, size, rows));
+                                return Ok(());
+                            }
+                            Err(bytes) => bytes,
+                        }
+                    }
+                    None => bytes,
+                };
                 match &local {
                     Some(root) => {
                         write_local(&root.join(&target), &bytes)?;

@@ -102,33 +102,75 @@ pub fn write_utf8_str(s: &str, out: &mut Vec<u8>) {
         out.push(b'"');
         return;
     }
-    // Escapes are found a word at a time: a `val` written as a JSON string
-    // (the JSON lines output) has a `"` every few bytes.
-    let mut start = 0;
+    // Escapes are found a word at a time and the output is written in
+    // place: a `val` written as a JSON string (the JSON lines output) has a
+    // `"` every few bytes, and a copy call per stretch between two of them
+    // cost more than the bytes (each word is stored whole, then the output
+    // moves on past its clean bytes only).
+    let base = out.len();
+    // Invariant: room for every byte left escaped as two (`\"`, `\n`...)
+    // and a spare word; a six-byte `\u00XX` makes more as it comes.
+    let room = |left: usize| 2 * left + 8;
+    out.resize(base + room(bytes.len()), 0);
+    let mut j = base;
     let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let mask = escape_mask(u64::from_le_bytes(word));
-        if mask == 0 {
-            i += 8;
+    while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            out[j..j + 8].copy_from_slice(&word);
+            let mask = escape_mask(u64::from_le_bytes(word));
+            if mask == 0 {
+                i += 8;
+                j += 8;
+                continue;
+            }
+            let clean = (mask.trailing_zeros() / 8) as usize;
+            i += clean;
+            j += clean;
+        }
+        let b = bytes[i];
+        i += 1;
+        if !ESCAPE[b as usize] {
+            out[j] = b;
+            j += 1;
             continue;
         }
-        let at = i + (mask.trailing_zeros() / 8) as usize;
-        out.extend_from_slice(&bytes[start..at]);
-        push_escape(bytes[at], out);
-        start = at + 1;
-        i = at + 1;
-    }
-    for (at, &b) in bytes.iter().enumerate().skip(i) {
-        if ESCAPE[b as usize] {
-            out.extend_from_slice(&bytes[start..at]);
-            push_escape(b, out);
-            start = at + 1;
+        let (escape, len) = escape_of(b);
+        let need = j + len + room(bytes.len() - i);
+        if need > out.len() {
+            out.resize(need, 0);
         }
+        out[j..j + len].copy_from_slice(&escape[..len]);
+        j += len;
     }
-    out.extend_from_slice(&bytes[start..]);
+    out.truncate(j);
     out.push(b'"');
+}
+
+/// The escape `json.dumps` writes for a byte of [`ESCAPE`], and its length.
+fn escape_of(b: u8) -> ([u8; 6], usize) {
+    let short = |c: u8| ([b'\\', c, 0, 0, 0, 0], 2);
+    match b {
+        b'"' => short(b'"'),
+        b'\\' => short(b'\\'),
+        b'\n' => short(b'n'),
+        b'\r' => short(b'r'),
+        b'\t' => short(b't'),
+        0x08 => short(b'b'),
+        0x0c => short(b'f'),
+        other => (
+            [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(other >> 4)],
+                HEX[usize::from(other & 0xF)],
+            ],
+            6,
+        ),
+    }
 }
 
 /// The bytes of a little-endian word that need an escape (a control
@@ -275,10 +317,28 @@ mod tests {
                 state ^= state << 5;
                 text.push_str(pieces[state as usize % pieces.len()]);
             }
+            // Written after what the buffer holds, never over it.
+            let mut out = b"[1, ".to_vec();
+            write_utf8_str(&text, &mut out);
+            let expected = format!("[1, {}", serde_json::to_string(&text).unwrap());
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "case {case}");
+        }
+    }
+
+    /// A string of control characters escapes to six bytes each, past the
+    /// room made for two-byte escapes.
+    #[test]
+    fn six_byte_escapes_make_their_own_room() {
+        for len in [1, 7, 8, 9, 64, 1000] {
+            let text: String = (0..len).map(|i| char::from((i % 0x1f) as u8)).collect();
+            let text = format!("{text}\"tail");
             let mut out = Vec::new();
             write_utf8_str(&text, &mut out);
-            let expected = serde_json::to_string(&text).unwrap();
-            assert_eq!(String::from_utf8(out).unwrap(), expected, "case {case}");
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&text).unwrap(),
+                "length {len}"
+            );
         }
     }
 

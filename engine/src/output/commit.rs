@@ -635,6 +635,9 @@ pub(crate) async fn delete_all(
 /// failure: what failed attempts left behind goes too).
 pub async fn discard_staging(dest: &Location, staging: &str) -> Result<()> {
     let prefix = dest.child(staging);
+    // Runs the write tasks held in memory go with the directory they would
+    // have been staged in (all of them read, or the day failed first).
+    crate::exec::forget_memory_runs(&dest.display(&prefix));
     if dest.is_local() {
         let path = local_path(dest, &prefix);
         return tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&path) {
