@@ -518,6 +518,13 @@ async fn run_day_inner(
     let partitions = plan.properties().output_partitioning().partition_count();
     let batches = runner.collect(plan).await.map_err(plan_failed)?;
     let summaries = summaries_of(batches)?;
+    tracing::debug!(
+        collection = %report.collection,
+        export_date = %report.export_date,
+        runs_held = crate::exec::memory_runs_under(&dest_staging_display(job)),
+        process_held_bytes = crate::exec::held_run_bytes(),
+        "write phase done"
+    );
     check_one_attempt_each(&summaries, partitions).map_err(day_failed)?;
     check_counts(&summaries, report.bytes_read).map_err(|detail| {
         let fault = if detail.contains(INPUT_CHANGED) {
@@ -640,6 +647,14 @@ async fn run_day_inner(
         post,
     };
     commit::commit_day(day, derived, report).await
+}
+
+/// The day's staging directory as users read it (held runs are keyed
+/// under it); empty when the destination does not parse.
+fn dest_staging_display(job: &DayJob) -> String {
+    Location::parse(&job.dest, &job.s3)
+        .map(|dest| dest.display(&dest.child(&job.staging())))
+        .unwrap_or_default()
 }
 
 /// Derived outputs each replace their own directory, never the day's data

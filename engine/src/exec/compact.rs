@@ -232,14 +232,13 @@ async fn run_body(
 ) -> Result<futures::stream::BoxStream<'static, Result<bytes::Bytes>>> {
     let got = dest
         .store
-        .get(&path)
+        .get(path)
         .await
         .map_err(|e| storage_error("read", &display, e))?;
     // A local run is read 256 KiB at a time: object_store's stream
     // reads local files 8 KiB per blocking task.
     let body = match got.payload {
         object_store::GetResultPayload::File(file, _) => {
-            let display = display.clone();
             tokio_util::io::ReaderStream::with_capacity(
                 tokio::fs::File::from_std(file),
                 RUN_READ_CHUNK,

@@ -76,7 +76,7 @@ pub use error::{INPUT_CHANGED, engine_error, io_error, storage_error};
 pub use flush::group_of_target as run_group_of;
 pub use ingest::{IngestExec, IngestSpec};
 pub use memory_runs::{
-    forget_under as forget_memory_runs, held_bytes as memory_run_bytes,
+    forget_under as forget_memory_runs, held_bytes as held_run_bytes,
     held_under as memory_runs_under,
 };
 pub use merge::{MergeExec, MergeRule, MergeSource, MergeSpec, export_schema};
