@@ -56,14 +56,8 @@ pub(super) fn take(key: &str) -> Option<Bytes> {
 /// Drops every run held under `prefix` (a day's staging directory, as
 /// users read it) and says how many there were.
 pub fn forget_under(prefix: &str) -> usize {
-    let dir = format!("{}/", prefix.trim_end_matches('/'));
     let mut held = held();
-    let keys: Vec<String> = held
-        .runs
-        .keys()
-        .filter(|k| k.starts_with(&dir))
-        .cloned()
-        .collect();
+    let keys: Vec<String> = held.runs.keys().filter(under(prefix)).cloned().collect();
     for key in &keys {
         if let Some(run) = held.runs.remove(key) {
             held.bytes -= run.len();
@@ -79,8 +73,13 @@ pub fn held_bytes() -> usize {
 
 /// How many runs are held under `prefix` now.
 pub fn held_under(prefix: &str) -> usize {
+    held().runs.keys().filter(under(prefix)).count()
+}
+
+/// Whether a key is inside the directory `prefix`.
+fn under(prefix: &str) -> impl Fn(&&String) -> bool {
     let dir = format!("{}/", prefix.trim_end_matches('/'));
-    held().runs.keys().filter(|k| k.starts_with(&dir)).count()
+    move |key| key.starts_with(&dir)
 }
 
 #[cfg(test)]

@@ -42,16 +42,8 @@ fn push_u_escape(unit: u32, out: &mut Vec<u8>) {
 }
 
 fn push_escape(b: u8, out: &mut Vec<u8>) {
-    match b {
-        b'"' => out.extend_from_slice(b"\\\""),
-        b'\\' => out.extend_from_slice(b"\\\\"),
-        b'\n' => out.extend_from_slice(b"\\n"),
-        b'\r' => out.extend_from_slice(b"\\r"),
-        b'\t' => out.extend_from_slice(b"\\t"),
-        0x08 => out.extend_from_slice(b"\\b"),
-        0x0c => out.extend_from_slice(b"\\f"),
-        other => push_u_escape(u32::from(other), out),
-    }
+    let (escape, len) = escape_of(b);
+    out.extend_from_slice(&escape[..len]);
 }
 
 /// Writes a string as `json.dumps` does with `ensure_ascii=True`.
