@@ -1,6 +1,7 @@
 //! Runs held in memory between a local day's writes and its compaction:
 //! the same published rows as runs staged on disk, whatever share of them
-//! fits the budget, and nothing held once the day ends, however it ends.
+//! fits the budget; only a task's last flush is held; nothing held once
+//! the day ends, however it ends.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,10 +23,23 @@ use crate::run::{
 const COLLECTION: &str = "calculator:calculationParts";
 
 /// Where the runs were when the compaction was about to read them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct RunsSeen {
     on_disk: usize,
     in_memory: usize,
+    /// The bytes of the runs on disk.
+    disk_bytes: u64,
+    /// (partition, flush) of each run on disk, from its name
+    /// (`<group>/part-<partition>-<flush>-<attempt>.arrows`), sorted.
+    disk_flushes: Vec<(u32, u32)>,
+}
+
+/// A staged run's (partition, flush).
+fn flush_of(run: &Path) -> (u32, u32) {
+    let stem = run.file_stem().unwrap().to_str().unwrap();
+    let mut parts = stem.split('-').skip(1);
+    let mut number = || parts.next().unwrap().parse::<u32>().unwrap();
+    (number(), number())
 }
 
 /// The local runner, watched: before each compaction it counts the runs
@@ -45,19 +59,23 @@ impl PlanRunner for Watched {
         plan: Arc<dyn ExecutionPlan>,
     ) -> datafusion::error::Result<Vec<RecordBatch>> {
         if plan.downcast_ref::<CompactExec>().is_some() {
-            let on_disk = if self.staging.exists() {
+            let runs: Vec<PathBuf> = if self.staging.exists() {
                 weir_tests::walk_files(&self.staging)
-                    .iter()
+                    .into_iter()
                     .filter(|p| p.extension().is_some_and(|e| e == "arrows"))
-                    .count()
+                    .collect()
             } else {
-                0
+                Vec::new()
             };
+            let mut disk_flushes: Vec<(u32, u32)> = runs.iter().map(|r| flush_of(r)).collect();
+            disk_flushes.sort();
             let in_memory = memory_runs_under(&self.staging.display().to_string());
-            self.seen
-                .lock()
-                .unwrap()
-                .push(RunsSeen { on_disk, in_memory });
+            self.seen.lock().unwrap().push(RunsSeen {
+                on_disk: runs.len(),
+                in_memory,
+                disk_bytes: runs.iter().map(|r| r.metadata().unwrap().len()).sum(),
+                disk_flushes,
+            });
             if self.fail_compaction {
                 return Err(DataFusionError::Execution(
                     "compaction refused by the test".into(),
@@ -78,15 +96,25 @@ struct Day {
     status: DayStatus,
 }
 
-/// Runs the generated day into `dest` holding at most `budget` bytes of
-/// runs in memory.
-async fn run_day(source: &Path, dest: &Path, dks_url: &str, budget: usize, fail: bool) -> Day {
+/// One write buffer per task for the whole day: one flush each.
+const ONE_FLUSH: usize = 64 << 20;
+/// Small buffers: several flushes per task, so several runs per group.
+const SEVERAL_FLUSHES: usize = 256 << 10;
+
+/// Runs the generated day into `dest` with `buffer` bytes of write buffer
+/// per task, holding at most `budget` bytes of runs in memory.
+async fn run_day(
+    source: &Path,
+    dest: &Path,
+    dks_url: &str,
+    (buffer, budget): (usize, usize),
+    fail: bool,
+) -> Day {
     std::fs::create_dir_all(dest).unwrap();
     let dest = std::fs::canonicalize(dest).unwrap();
     let mut ctx = context(source, &dest, dks_url);
     ctx.format = Some(OutputFormat::Orc);
-    // Small buffers: several flushes per task, so several runs per group.
-    ctx.buffer_bytes = 256 << 10;
+    ctx.buffer_bytes = buffer;
     let mut inner =
         LocalRunner::new(2, &DksConfig::new(dks_url), CacheConfig::default(), None).unwrap();
     inner.memory_runs = budget;
@@ -139,54 +167,76 @@ async fn runs_held_in_memory_publish_the_rows_runs_on_disk_do() {
         .valid as usize;
     let dks = local_dks(&master, 0).await;
 
-    let disk = run_day(&source, &dir.path().join("disk"), &dks.url(), 0, false).await;
-    let memory = run_day(
-        &source,
-        &dir.path().join("memory"),
-        &dks.url(),
-        usize::MAX,
-        false,
-    )
-    .await;
-    // About a third of the runs' bytes: some held, the rest staged.
-    let partly = run_day(
-        &source,
-        &dir.path().join("partly"),
-        &dks.url(),
-        400 << 10,
-        false,
-    )
-    .await;
+    let day = |name: &str, settings: (usize, usize)| {
+        let dest = dir.path().join(name);
+        let (source, url) = (source.clone(), dks.url());
+        async move { run_day(&source, &dest, &url, settings, false).await }
+    };
+    let only = |day: &Day| -> RunsSeen {
+        let [seen] = &day.seen[..] else {
+            panic!("one compaction: {:?}", day.seen)
+        };
+        seen.clone()
+    };
 
+    // One flush per task: the budget alone decides where runs go.
+    let disk = day("disk", (ONE_FLUSH, 0)).await;
     assert_eq!(disk.status, DayStatus::Published);
     assert_eq!(disk.rows.len(), valid);
-    let [seen] = disk.seen[..] else {
-        panic!("one compaction: {:?}", disk.seen)
-    };
-    assert!(seen.on_disk > 2, "several runs staged: {seen:?}");
-    assert_eq!(seen.in_memory, 0);
+    let staged = only(&disk);
+    assert!(staged.on_disk > 2, "several runs staged: {staged:?}");
+    assert_eq!(staged.in_memory, 0);
 
-    let [held] = memory.seen[..] else {
-        panic!("{:?}", memory.seen)
-    };
-    assert_eq!(
-        held,
-        RunsSeen {
-            on_disk: 0,
-            in_memory: seen.on_disk
-        }
-    );
+    let memory = day("memory", (ONE_FLUSH, usize::MAX)).await;
+    let held = only(&memory);
+    assert_eq!((held.on_disk, held.in_memory), (0, staged.on_disk));
     assert_eq!(
         memory.rows, disk.rows,
         "the same rows in the same files and order"
     );
 
-    let [split] = partly.seen[..] else {
-        panic!("{:?}", partly.seen)
-    };
+    // Half the runs' bytes: some held, the rest staged.
+    let partly = day("partly", (ONE_FLUSH, staged.disk_bytes as usize / 2)).await;
+    let split = only(&partly);
     assert!(split.on_disk > 0 && split.in_memory > 0, "{split:?}");
-    assert_eq!(split.on_disk + split.in_memory, seen.on_disk);
+    assert_eq!(split.on_disk + split.in_memory, staged.on_disk);
     assert_eq!(partly.rows, disk.rows);
+
+    // Several flushes per task: only each task's last is held, whatever
+    // the budget; the midway flushes' runs are staged as before.
+    let flushes_disk = day("flushes-disk", (SEVERAL_FLUSHES, 0)).await;
+    let all_staged = only(&flushes_disk);
+    let last_flush = |partition: u32| {
+        all_staged
+            .disk_flushes
+            .iter()
+            .filter(|(p, _)| *p == partition)
+            .map(|(_, flush)| *flush)
+            .max()
+            .unwrap()
+    };
+    assert!(
+        all_staged
+            .disk_flushes
+            .iter()
+            .any(|(p, _)| last_flush(*p) > 0),
+        "a task flushed more than once: {all_staged:?}"
+    );
+    let midway = day("flushes-memory", (SEVERAL_FLUSHES, usize::MAX)).await;
+    let last_held = only(&midway);
+    let midway_runs: Vec<(u32, u32)> = all_staged
+        .disk_flushes
+        .iter()
+        .copied()
+        .filter(|(p, flush)| *flush < last_flush(*p))
+        .collect();
+    assert_eq!(last_held.disk_flushes, midway_runs, "{last_held:?}");
+    assert_eq!(
+        last_held.in_memory,
+        all_staged.on_disk - midway_runs.len(),
+        "{last_held:?}"
+    );
+    assert_eq!(midway.rows, flushes_disk.rows);
 
     // A day that fails between its writes and its compaction drops the
     // runs it held (checked in `run_day`) and publishes nothing.
@@ -194,12 +244,12 @@ async fn runs_held_in_memory_publish_the_rows_runs_on_disk_do() {
         &source,
         &dir.path().join("failed"),
         &dks.url(),
-        usize::MAX,
+        (ONE_FLUSH, usize::MAX),
         true,
     )
     .await;
     assert_eq!(failed.status, DayStatus::Failed);
-    let [before] = failed.seen[..] else {
+    let [before] = &failed.seen[..] else {
         panic!("{:?}", failed.seen)
     };
     assert!(before.in_memory > 0, "{before:?}");

@@ -10,6 +10,11 @@
 //! bounded whatever the day's size. On a cluster the budget is 0: the
 //! compaction of a group may run in another executor.
 //!
+//! Only the runs of a task's last flush are held: that flush frees the
+//! task's buffer as its runs are kept, so they take the buffer's place. A
+//! flush midway through the input would be held beside a buffer filling
+//! again, and peak memory would grow with the day until the budget is full.
+//!
 //! A run is keyed by the path it would have been staged at (as users read
 //! it), so the compaction finds it under the name its plan lists, and a
 //! day's runs are dropped with its staging directory however the day ends.

@@ -56,7 +56,8 @@ pub struct WriteSpec {
     pub run_groups: usize,
     /// Bytes of runs this process may hold in memory for the compaction
     /// instead of staging them ([`super::memory_runs`]); 0 on a cluster,
-    /// where the compaction of a group may run in another executor.
+    /// where the compaction of a group may run in another executor. Only a
+    /// task's last flush is held.
     #[serde(default)]
     pub memory_run_bytes: usize,
     /// How to reach S3, when the destination is there.
@@ -192,6 +193,15 @@ struct WriteMetrics {
     flushes: Count,
 }
 
+/// Why a task writes its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    /// The buffer is full, or the memory pool is: more rows will follow.
+    Midway,
+    /// The input has ended.
+    Last,
+}
+
 /// One task attempt's writing state.
 struct TaskWriter {
     metrics: WriteMetrics,
@@ -247,7 +257,7 @@ impl TaskWriter {
         let size = good.get_array_memory_size();
         if self.reservation.try_grow(2 * size).is_err() {
             // The pool is full: write what is buffered, then try again.
-            self.flush_good().await?;
+            self.flush_good(Flush::Midway).await?;
             self.reservation.try_grow(2 * size).map_err(|e| {
                 DataFusionError::ResourcesExhausted(format!(
                     "task {}: a batch of {size} bytes does not fit the memory limit \
@@ -259,12 +269,12 @@ impl TaskWriter {
         self.good_bytes += size;
         self.good.push(good);
         if self.good_bytes >= self.spec.buffer_bytes {
-            self.flush_good().await?;
+            self.flush_good(Flush::Midway).await?;
         }
         Ok(())
     }
 
-    async fn flush_good(&mut self) -> Result<()> {
+    async fn flush_good(&mut self, when: Flush) -> Result<()> {
         if self.good.is_empty() {
             return Ok(());
         }
@@ -307,8 +317,13 @@ impl TaskWriter {
             .then(|| std::path::PathBuf::from(self.dest.display(&staging)));
         let compress_runs = local.is_none();
         // Runs the compaction in this process will read: held in memory,
-        // within the budget, under the names they would be staged at.
-        let memory = (kind == FileKind::Run && self.spec.memory_run_bytes > 0).then(|| {
+        // within the budget, under the names they would be staged at. Only
+        // the last flush's: its buffer is freed as its runs are kept, so they
+        // take the buffer's place. A midway flush's runs would sit beside a
+        // buffer filling again, and a day four times larger peaked 1.45
+        // times higher (762 MB against 521-643 MB) when every run was held.
+        let hold = kind == FileKind::Run && when == Flush::Last && self.spec.memory_run_bytes > 0;
+        let memory = hold.then(|| {
             (
                 self.dest.clone(),
                 staging.clone(),
@@ -395,7 +410,7 @@ impl TaskWriter {
     }
 
     async fn finish(mut self) -> Result<(TaskSummary, WriteMetrics)> {
-        self.flush_good().await?;
+        self.flush_good(Flush::Last).await?;
         Ok((self.summary, self.metrics))
     }
 }
