@@ -245,6 +245,11 @@ impl TaskWriter {
         if good.num_rows() == 0 {
             return Ok(());
         }
+        // A full buffer is written when more rows come, not when it fills:
+        // the input's end then always writes the last one ([`Flush::Last`]).
+        if self.good_bytes >= self.spec.buffer_bytes {
+            self.flush_good(Flush::Midway).await?;
+        }
         let db_type = column(&good, col::DB_TYPE)?;
         let deletes = db_type
             .as_string::<i32>()
@@ -268,9 +273,6 @@ impl TaskWriter {
         }
         self.good_bytes += size;
         self.good.push(good);
-        if self.good_bytes >= self.spec.buffer_bytes {
-            self.flush_good(Flush::Midway).await?;
-        }
         Ok(())
     }
 
