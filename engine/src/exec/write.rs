@@ -319,11 +319,8 @@ impl TaskWriter {
             .then(|| std::path::PathBuf::from(self.dest.display(&staging)));
         let compress_runs = local.is_none();
         // Runs the compaction in this process will read: held in memory,
-        // within the budget, under the names they would be staged at. Only
-        // the last flush's: its buffer is freed as its runs are kept, so they
-        // take the buffer's place. A midway flush's runs would sit beside a
-        // buffer filling again, and a day four times larger peaked 1.45
-        // times higher (762 MB against 521-643 MB) when every run was held.
+        // within the budget, under the names they would be staged at; only
+        // the last flush's (why: [`super::memory_runs`]).
         let hold = kind == FileKind::Run && when == Flush::Last && self.spec.memory_run_bytes > 0;
         let memory = hold.then(|| {
             (
