@@ -40,7 +40,7 @@ use super::flush::{column, encode_file};
 use super::scan::group_of;
 use super::schema::col;
 use super::summary::{summary_properties, summary_stream};
-use super::write::{put, staging_dir, write_local};
+use super::write::{put, staging_dir};
 use crate::output::{FileKind, OutputSpec, StagedFile, TaskSummary, hive_escape, output_schema};
 use crate::storage::{Location, S3Settings, raw_join, stored_path};
 
@@ -269,6 +269,8 @@ struct DirWriter {
     buffered: Vec<RecordBatch>,
     bytes: usize,
     files: usize,
+    /// Files written to local disk, on their way to it.
+    syncs: super::local_file::Syncs,
 }
 
 impl DirWriter {
@@ -285,6 +287,7 @@ impl DirWriter {
             buffered: Vec::new(),
             bytes: 0,
             files: 0,
+            syncs: super::local_file::Syncs::default(),
         }
     }
 
@@ -368,7 +371,8 @@ impl DirWriter {
         let size = bytes.len() as u64;
         if self.dest.is_local() {
             let file = std::path::PathBuf::from(self.dest.display(&path));
-            write_local(&file, &bytes)?;
+            let written = super::local_file::write(&file, &bytes)?;
+            self.syncs.start(written, file);
         } else {
             put(&self.dest, &path, bytes).await?;
         }
@@ -385,6 +389,7 @@ impl DirWriter {
 
     async fn finish(mut self) -> Result<TaskSummary> {
         self.flush().await?;
+        self.syncs.finish().await?;
         Ok(self.summary)
     }
 }

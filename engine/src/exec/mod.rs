@@ -56,6 +56,7 @@ mod compact;
 mod error;
 mod flush;
 mod ingest;
+mod local_file;
 mod memory_runs;
 mod merge;
 mod options;

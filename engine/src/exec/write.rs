@@ -214,6 +214,8 @@ struct TaskWriter {
     /// sorted copy made at a flush is as large).
     reservation: MemoryReservation,
     flushes: usize,
+    /// Data files written to local disk, on their way to it.
+    syncs: super::local_file::Syncs,
 }
 
 impl TaskWriter {
@@ -238,6 +240,7 @@ impl TaskWriter {
             good_bytes: 0,
             reservation,
             flushes: 0,
+            syncs: super::local_file::Syncs::default(),
         }
     }
 
@@ -340,7 +343,7 @@ impl TaskWriter {
                         let size = bytes.len() as u64;
                         match super::memory_runs::keep(key, bytes, *budget) {
                             Ok(()) => {
-                                written.push((target, size, rows));
+                                written.push((target, size, rows, None));
                                 return Ok(());
                             }
                             Err(bytes) => bytes,
@@ -350,8 +353,11 @@ impl TaskWriter {
                 };
                 match &local {
                     Some(root) => {
-                        write_local(&root.join(&target), &bytes)?;
-                        written.push((target, bytes.len() as u64, rows));
+                        let path = root.join(&target);
+                        let file = super::local_file::write(&path, &bytes)?;
+                        // Data files are made durable while the task goes on.
+                        let sync = (kind == FileKind::Data).then_some((file, path));
+                        written.push((target, bytes.len() as u64, rows, sync));
                     }
                     None => to_upload.push((target, bytes, rows)),
                 }
@@ -367,7 +373,10 @@ impl TaskWriter {
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))??;
         timer.done();
-        for (target, bytes, rows) in written {
+        for (target, bytes, rows, sync) in written {
+            if let Some((file, path)) = sync {
+                self.syncs.start(file, path);
+            }
             let path = raw_join(&staging, &target);
             self.record(kind, path, target, bytes, rows);
         }
@@ -410,6 +419,7 @@ impl TaskWriter {
 
     async fn finish(mut self) -> Result<(TaskSummary, WriteMetrics)> {
         self.flush_good(Flush::Last).await?;
+        self.syncs.finish().await?;
         Ok((self.summary, self.metrics))
     }
 }
@@ -428,14 +438,6 @@ pub(super) fn staging_dir(
         FileKind::Run => "runs",
     };
     dest.child(&format!("{staging}/{attempt}/{sub}"))
-}
-
-/// Writes a staged file on local disk, creating its directory.
-pub(super) fn write_local(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, bytes)
 }
 
 /// Large files go up in parts (S3 refuses single puts over 5 GiB and retries

@@ -310,24 +310,71 @@ fn write_err(path: &std::path::Path, e: std::io::Error) -> Error {
 fn prepare_local(d: &LocalDir) -> Result<()> {
     std::fs::create_dir_all(&d.fresh).map_err(|e| write_err(&d.fresh, e))?;
     let mut dirs = std::collections::BTreeSet::new();
+    let mut to_sync = Vec::with_capacity(d.moves.len() + 2);
     for (from, to) in &d.moves {
-        if let Some(parent) = to.parent() {
+        if let Some(parent) = to.parent()
+            && !dirs.contains(parent)
+        {
             std::fs::create_dir_all(parent).map_err(|e| write_err(parent, e))?;
             dirs.insert(parent.to_owned());
         }
         std::fs::rename(from, to).map_err(|e| write_err(to, e))?;
-        sync_file(to)?;
+        to_sync.push(to.clone());
     }
     for (name, bytes) in [("_manifest.json", &d.manifest[..]), ("_SUCCESS", b"")] {
         let path = d.fresh.join(name);
         std::fs::write(&path, bytes).map_err(|e| write_err(&path, e))?;
-        sync_file(&path)?;
+        to_sync.push(path);
     }
     dirs.insert(d.fresh.clone());
-    for dir in &dirs {
-        sync_file(dir)?;
-    }
+    to_sync.extend(dirs);
+    sync_files(&to_sync)?;
     fault_at("prepare", &d.dir).map_err(|e| write_err(&d.fresh, e))
+}
+
+/// Threads [`sync_files`] uses at most.
+const SYNC_THREADS: usize = 16;
+
+/// `fsync` of every path, several at once: one after another, a directory
+/// per `id_part` and a file in each cost a journal commit apiece (256 ORC
+/// files and their directories: ~0.1 s even with the files' bytes already
+/// on disk), while concurrent ones share commits. The first failure, in
+/// the order given, is returned once all are done.
+fn sync_files(paths: &[PathBuf]) -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let threads = paths.len().min(SYNC_THREADS);
+    let failures = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut failed = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else {
+                            return failed;
+                        };
+                        if let Err(e) = sync_file(path) {
+                            failed.push((i, e));
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    let e = std::io::Error::other("a thread syncing the day's files panicked");
+                    vec![(usize::MAX, write_err(std::path::Path::new("publish"), e))]
+                })
+            })
+            .collect::<Vec<_>>()
+    });
+    match failures.into_iter().min_by_key(|(i, _)| *i) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Writes a small file and makes it and its directory durable.
@@ -652,4 +699,36 @@ pub async fn discard_staging(dest: &Location, staging: &str) -> Result<()> {
         })?;
     }
     delete_prefix(dest, &prefix).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_is_synced_and_the_first_failure_in_order_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for i in 0..3 * SYNC_THREADS {
+            let sub = dir.path().join(format!("id_part={i:02x}"));
+            std::fs::create_dir_all(&sub).unwrap();
+            let file = sub.join("part.orc");
+            std::fs::write(&file, [i as u8; 100]).unwrap();
+            paths.push(file);
+            paths.push(sub);
+        }
+        sync_files(&paths).unwrap();
+        sync_files(&[]).unwrap();
+
+        // Two paths that cannot be opened: whichever thread meets its
+        // failure first, the error reported is the one earlier in the list.
+        let later = dir.path().join("gone-later");
+        let earlier = dir.path().join("gone-earlier");
+        paths.insert(40, later);
+        paths.insert(3, earlier.clone());
+        match sync_files(&paths) {
+            Err(Error::Write { path, .. }) => assert_eq!(path, earlier),
+            other => panic!("expected a write error, got {other:?}"),
+        }
+    }
 }
