@@ -110,6 +110,26 @@ impl<'a> Sorted<'a> {
         })
     }
 
+    /// About the bytes `rows` of these rows take in `schema`'s columns, as
+    /// an Arrow IPC stream of chunks of `chunk_rows` (rows are taken as
+    /// the buffer's average, and a little more).
+    fn ipc_bytes(&self, schema: &SchemaRef, rows: usize, chunk_rows: usize) -> usize {
+        let data: usize = self
+            .batches
+            .iter()
+            .flat_map(|b| {
+                schema
+                    .fields()
+                    .iter()
+                    .filter_map(|f| b.column_by_name(f.name()))
+                    .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
+            })
+            .sum();
+        let share = data as f64 * rows as f64 / self.order.len().max(1) as f64;
+        // A chunk's message header and 64-byte padding: under 4 KiB.
+        (share * 1.03) as usize + (rows / chunk_rows.max(1) + 2) * 4096
+    }
+
     /// Rows per gathered chunk of about `bytes` (at least 16).
     fn chunk_rows(&self, bytes: usize) -> usize {
         let buffered: usize = self
@@ -205,7 +225,14 @@ pub(super) fn encode_runs(
         }
         let rows = stretches.iter().flat_map(|(s, e)| *s..*e);
         let count: usize = stretches.iter().map(|(s, e)| e - s).sum();
-        let mut writer = StreamWriter::try_new_with_options(Vec::new(), &schema, options.clone())?;
+        // Sized up front: grown by doubling, each run was copied about once
+        // more, and a run held in memory keeps its capacity.
+        // (LZ4's output is smaller by an unknown factor: left to grow.)
+        let sized = match compress {
+            false => Vec::with_capacity(sorted.ipc_bytes(&schema, count, chunk_rows)),
+            true => Vec::new(),
+        };
+        let mut writer = StreamWriter::try_new_with_options(sized, &schema, options.clone())?;
         for batch in sorted.gather(rows, &schema, chunk_rows) {
             writer.write(&batch?)?;
         }
@@ -356,5 +383,46 @@ mod tests {
             lz4_bytes * 3 < plain_bytes,
             "LZ4 {lz4_bytes} bytes against {plain_bytes} plain"
         );
+    }
+
+    /// A plain run's bytes are allocated once: its capacity covers it (no
+    /// doubling copy) without holding much more than it.
+    #[test]
+    fn plain_runs_are_sized_up_front() {
+        use datafusion::arrow::array::{StringArray, TimestampMillisecondArray};
+        let n = 20_000;
+        let ids: Vec<String> = (0..n).map(|i| format!("{:02x}-{i}", i % 251)).collect();
+        // `val`s of 50 to 3,000 bytes, unevenly spread over the groups.
+        let vals: Vec<String> = (0..n)
+            .map(|i| "x".repeat(50 + (i * 7_919) % 2_950))
+            .collect();
+        let batch = RecordBatch::try_new(
+            output_schema(true),
+            vec![
+                Arc::new(StringArray::from_iter_values(&ids)),
+                Arc::new(StringArray::from_iter_values(ids.iter().map(|i| &i[..2]))),
+                Arc::new(StringArray::from_iter_values((0..n).map(|_| "INSERT"))),
+                Arc::new(
+                    TimestampMillisecondArray::from_iter_values(0..n as i64).with_timezone("UTC"),
+                ),
+                Arc::new(StringArray::from_iter_values(&vals)),
+            ],
+        )
+        .unwrap();
+        let mut files = Vec::new();
+        encode_runs(std::slice::from_ref(&batch), 4, "p", false, |f| {
+            files.push(f);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(files.len(), 4);
+        for (target, bytes, _) in &files {
+            let (len, cap) = (bytes.len(), bytes.capacity());
+            assert!(cap >= len, "{target}: {len} bytes outgrew {cap}");
+            assert!(
+                cap <= len + len / 10 + 64 * 1024,
+                "{target}: {cap} bytes reserved for {len}"
+            );
+        }
     }
 }

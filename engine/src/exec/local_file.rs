@@ -19,14 +19,24 @@ use datafusion::error::Result;
 use tokio::task::JoinHandle;
 
 /// Writes a staged file, creating its directory; the file is returned open
-/// so that it can be synced without opening it again.
-pub(super) fn write(path: &Path, bytes: &[u8]) -> std::io::Result<std::fs::File> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut file = std::fs::File::create(path)?;
-    file.write_all(bytes)?;
-    Ok(file)
+/// so that it can be synced without opening it again. A failure names the
+/// file and is an I/O error (the attempt is retried).
+pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<std::fs::File> {
+    let written = (|| {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut file = std::fs::File::create(path)?;
+        file.write_all(bytes)?;
+        Ok::<_, std::io::Error>(file)
+    })();
+    written.map_err(|e| {
+        super::error::io_error(format!(
+            "cannot write {}: {}",
+            path.display(),
+            crate::redact::secrets(&e.to_string())
+        ))
+    })
 }
 
 /// The `fsync`s a task has started and must see succeed before it reports
@@ -104,6 +114,20 @@ mod tests {
         match syncs.finish().await {
             Err(DataFusionError::IoError(e)) => {
                 assert!(e.to_string().contains("cannot sync /dev/null"), "{e}");
+            }
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
+
+        // A file that cannot be written is named too: here its directory
+        // is a file.
+        let blocked = dir.path().join("good/part-0.jsonl.gz");
+        match write(&blocked, b"z") {
+            Err(DataFusionError::IoError(e)) => {
+                assert!(
+                    e.to_string().contains("cannot write ")
+                        && e.to_string().contains("good/part-0.jsonl.gz"),
+                    "{e}"
+                );
             }
             other => panic!("expected an I/O error, got {other:?}"),
         }

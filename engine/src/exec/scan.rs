@@ -311,6 +311,32 @@ impl ExecutionPlan for GzipLinesScanExec {
     }
 }
 
+/// Bytes of a local input file read per blocking task.
+const LOCAL_READ_BLOCK: usize = 1 << 20;
+
+/// A local file as blocks of up to [`LOCAL_READ_BLOCK`] bytes, each read on
+/// the blocking pool straight into the buffer that is handed on. Through
+/// tokio's `File` and a `BufReader` every byte was copied once more, out of
+/// tokio's own buffer.
+fn local_blocks(
+    file: std::fs::File,
+) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
+    futures::stream::try_unfold(file, |file| async move {
+        let (file, block) = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut block = Vec::with_capacity(LOCAL_READ_BLOCK);
+            // `read_to_end` reads into the capacity without zeroing it.
+            (&file)
+                .take(LOCAL_READ_BLOCK as u64)
+                .read_to_end(&mut block)
+                .map(|_| (file, block))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok((!block.is_empty()).then(|| (bytes::Bytes::from(block), file)))
+    })
+}
+
 /// The batches of one file, streamed: memory holds one batch, whatever the
 /// file's size.
 fn read_file(
@@ -347,11 +373,10 @@ fn read_file(
                 Progress::global().bytes(file_size);
                 // Counted as read, not as listed: the writer checks the two.
                 let counted = bytes_read.clone();
-                let file = tokio_util::io::InspectReader::new(
-                    tokio::fs::File::from_std(file),
-                    move |chunk: &[u8]| counted.add(chunk.len()),
-                );
-                Box::new(tokio::io::BufReader::with_capacity(1 << 20, file))
+                let blocks = local_blocks(file)
+                    .inspect_ok(move |block| counted.add(block.len()))
+                    .boxed();
+                Box::new(tokio_util::io::StreamReader::new(blocks))
             }
             object_store::GetResultPayload::Stream(stream) => {
                 let counted = bytes_read.clone();

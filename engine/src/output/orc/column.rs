@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, OffsetSizeTrait};
 // foldhash, not SipHash: the sample below hashed whole 2 KB `val`s with
 // SipHash, 4 % of an ORC day's CPU in the profile.
 use datafusion::arrow::datatypes::{
@@ -220,11 +220,11 @@ fn values_for(
             if dictionary_pays(arrays) {
                 (Box::new(DictStrings::default()), StatsKind::Str)
             } else {
-                (Box::new(DirectStrings::new()), StatsKind::Str)
+                (Box::new(DirectStrings::new(arrays)), StatsKind::Str)
             }
         }
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
-            (Box::new(DirectStrings::new()), StatsKind::Binary)
+            (Box::new(DirectStrings::new(arrays)), StatsKind::Binary)
         }
         DataType::Timestamp(unit, _) => (Box::new(Timestamps::new(*unit)), StatsKind::Timestamp),
         DataType::Decimal128(_, scale) if *scale >= 0 => (
@@ -257,6 +257,24 @@ fn dictionary_pays(arrays: &[ArrayRef]) -> bool {
         }
     }
     n > 0 && seen.len() * 2 <= n
+}
+
+/// The bytes of the values of a string or binary array (0 for views,
+/// whose values are not laid end to end).
+fn value_bytes(array: &dyn Array) -> usize {
+    fn span<O: OffsetSizeTrait>(offsets: &[O]) -> usize {
+        match (offsets.first(), offsets.last()) {
+            (Some(first), Some(last)) => (*last - *first).as_usize(),
+            _ => 0,
+        }
+    }
+    match array.data_type() {
+        DataType::Utf8 => span(array.as_string::<i32>().value_offsets()),
+        DataType::LargeUtf8 => span(array.as_string::<i64>().value_offsets()),
+        DataType::Binary => span(array.as_binary::<i32>().value_offsets()),
+        DataType::LargeBinary => span(array.as_binary::<i64>().value_offsets()),
+        _ => 0,
+    }
 }
 
 /// The bytes of a string or binary value, `None` when null.
@@ -454,9 +472,11 @@ struct DirectStrings {
 }
 
 impl DirectStrings {
-    fn new() -> Self {
+    /// Sized for every value of `arrays`: grown by doubling, a file's
+    /// `val` stream was copied about once more (0.7 % of an ORC day's CPU).
+    fn new(arrays: &[ArrayRef]) -> Self {
         Self {
-            data: Vec::new(),
+            data: Vec::with_capacity(arrays.iter().map(|a| value_bytes(a.as_ref())).sum()),
             lengths: IntRleV2::new(false),
             lengths_out: Vec::new(),
         }
