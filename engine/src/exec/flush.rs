@@ -354,27 +354,34 @@ mod tests {
         (rows, bytes)
     }
 
-    /// Local runs are plain Arrow IPC, object-store runs LZ4 frames; the
-    /// same rows come back from either.
-    #[test]
-    fn runs_hold_the_same_rows_with_or_without_lz4() {
+    /// Rows in the runs' columns: `ids` (their first two characters as
+    /// `id_part`), inserts, and `val(i)` for row `i`.
+    fn rows_of<'a>(ids: &[String], val: impl Fn(usize) -> &'a str) -> RecordBatch {
         use datafusion::arrow::array::{StringArray, TimestampMillisecondArray};
-        let n = 2_000;
-        let ids: Vec<String> = (0..n).map(|i| format!("{:02x}-{i}", i % 7)).collect();
-        let val = "{\"amount\": \"12.50\", \"note\": \"the same words again\"}";
-        let batch = RecordBatch::try_new(
+        let n = ids.len();
+        RecordBatch::try_new(
             output_schema(true),
             vec![
-                Arc::new(StringArray::from_iter_values(&ids)),
+                Arc::new(StringArray::from_iter_values(ids)),
                 Arc::new(StringArray::from_iter_values(ids.iter().map(|i| &i[..2]))),
                 Arc::new(StringArray::from_iter_values((0..n).map(|_| "INSERT"))),
                 Arc::new(
                     TimestampMillisecondArray::from_iter_values(0..n as i64).with_timezone("UTC"),
                 ),
-                Arc::new(StringArray::from_iter_values((0..n).map(|_| val))),
+                Arc::new(StringArray::from_iter_values((0..n).map(val))),
             ],
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Local runs are plain Arrow IPC, object-store runs LZ4 frames; the
+    /// same rows come back from either.
+    #[test]
+    fn runs_hold_the_same_rows_with_or_without_lz4() {
+        let n = 2_000;
+        let ids: Vec<String> = (0..n).map(|i| format!("{:02x}-{i}", i % 7)).collect();
+        let val = "{\"amount\": \"12.50\", \"note\": \"the same words again\"}";
+        let batch = rows_of(&ids, |_| val);
         let (plain, plain_bytes) = runs(&batch, false);
         let (lz4, lz4_bytes) = runs(&batch, true);
         assert_eq!(plain, lz4);
@@ -389,26 +396,13 @@ mod tests {
     /// doubling copy) without holding much more than it.
     #[test]
     fn plain_runs_are_sized_up_front() {
-        use datafusion::arrow::array::{StringArray, TimestampMillisecondArray};
         let n = 20_000;
         let ids: Vec<String> = (0..n).map(|i| format!("{:02x}-{i}", i % 251)).collect();
         // `val`s of 50 to 3,000 bytes, unevenly spread over the groups.
         let vals: Vec<String> = (0..n)
             .map(|i| "x".repeat(50 + (i * 7_919) % 2_950))
             .collect();
-        let batch = RecordBatch::try_new(
-            output_schema(true),
-            vec![
-                Arc::new(StringArray::from_iter_values(&ids)),
-                Arc::new(StringArray::from_iter_values(ids.iter().map(|i| &i[..2]))),
-                Arc::new(StringArray::from_iter_values((0..n).map(|_| "INSERT"))),
-                Arc::new(
-                    TimestampMillisecondArray::from_iter_values(0..n as i64).with_timezone("UTC"),
-                ),
-                Arc::new(StringArray::from_iter_values(&vals)),
-            ],
-        )
-        .unwrap();
+        let batch = rows_of(&ids, |i| &vals[i]);
         let mut files = Vec::new();
         encode_runs(std::slice::from_ref(&batch), 4, "p", false, |f| {
             files.push(f);
