@@ -372,7 +372,7 @@ impl DirWriter {
         if self.dest.is_local() {
             let file = std::path::PathBuf::from(self.dest.display(&path));
             let written = super::local_file::write(&file, &bytes)?;
-            self.syncs.start(written, file);
+            self.syncs.start(written, file).await?;
         } else {
             put(&self.dest, &path, bytes).await?;
         }

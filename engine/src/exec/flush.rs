@@ -110,10 +110,9 @@ impl<'a> Sorted<'a> {
         })
     }
 
-    /// About the bytes `rows` of these rows take in `schema`'s columns, as
-    /// an Arrow IPC stream of chunks of `chunk_rows` (rows are taken as
-    /// the buffer's average, and a little more).
-    fn ipc_bytes(&self, schema: &SchemaRef, rows: usize, chunk_rows: usize) -> usize {
+    /// About the bytes a row takes in `schema`'s columns (the buffer's
+    /// average).
+    fn row_bytes(&self, schema: &SchemaRef) -> f64 {
         let data: usize = self
             .batches
             .iter()
@@ -125,9 +124,7 @@ impl<'a> Sorted<'a> {
                     .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
             })
             .sum();
-        let share = data as f64 * rows as f64 / self.order.len().max(1) as f64;
-        // A chunk's message header and 64-byte padding: under 4 KiB.
-        (share * 1.03) as usize + (rows / chunk_rows.max(1) + 2) * 4096
+        data as f64 / self.order.len().max(1) as f64
     }
 
     /// Rows per gathered chunk of about `bytes` (at least 16).
@@ -219,6 +216,7 @@ pub(super) fn encode_runs(
     let options = IpcWriteOptions::default()
         .try_with_compression(compress.then_some(CompressionType::LZ4_FRAME))
         .map_err(DataFusionError::from)?;
+    let row_bytes = sorted.row_bytes(&schema);
     for (group, stretches) in by_group.iter().enumerate() {
         if stretches.is_empty() {
             continue;
@@ -229,7 +227,7 @@ pub(super) fn encode_runs(
         // more, and a run held in memory keeps its capacity.
         // (LZ4's output is smaller by an unknown factor: left to grow.)
         let sized = match compress {
-            false => Vec::with_capacity(sorted.ipc_bytes(&schema, count, chunk_rows)),
+            false => Vec::with_capacity(ipc_bytes(row_bytes, count, chunk_rows)),
             true => Vec::new(),
         };
         let mut writer = StreamWriter::try_new_with_options(sized, &schema, options.clone())?;
@@ -241,6 +239,13 @@ pub(super) fn encode_runs(
         emit((target, writer.into_inner()?, count as u64))?;
     }
     Ok(())
+}
+
+/// About the bytes `rows` rows of `row_bytes` take as an Arrow IPC stream
+/// of chunks of `chunk_rows`, and a little more.
+fn ipc_bytes(row_bytes: f64, rows: usize, chunk_rows: usize) -> usize {
+    // A chunk's message header and 64-byte padding: under 4 KiB.
+    (row_bytes * rows as f64 * 1.03) as usize + (rows / chunk_rows.max(1) + 2) * 4096
 }
 
 /// The group of an `id_part` among `groups`: a fixed hash (FNV-1a), the

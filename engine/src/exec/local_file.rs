@@ -12,6 +12,7 @@
 //! the bytes already there. Sorted runs are not synced: they live only
 //! until the compaction, and a crash loses the whole attempt anyway.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -39,39 +40,56 @@ pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<std::fs::File> {
     })
 }
 
+/// `fsync`s a task has in flight at most: past this it waits for the
+/// oldest, so a slow disk holds the task back instead of filling the
+/// blocking pool with threads.
+const IN_FLIGHT: usize = 32;
+
 /// The `fsync`s a task has started and must see succeed before it reports
 /// its files staged: an error seen here would not be seen again by the
 /// publish's own `fsync` of the same file.
 #[derive(Debug, Default)]
 pub(super) struct Syncs {
-    pending: Vec<(PathBuf, JoinHandle<std::io::Result<()>>)>,
+    pending: VecDeque<(PathBuf, JoinHandle<std::io::Result<()>>)>,
 }
 
 impl Syncs {
-    /// Starts making `file` (at `path`) durable on the blocking pool.
-    pub(super) fn start(&mut self, file: std::fs::File, path: PathBuf) {
+    /// Starts making `file` (at `path`) durable on the blocking pool, once
+    /// fewer than [`IN_FLIGHT`] are under way.
+    pub(super) async fn start(&mut self, file: std::fs::File, path: PathBuf) -> Result<()> {
+        if self.pending.len() >= IN_FLIGHT
+            && let Some(oldest) = self.pending.pop_front()
+        {
+            wait(oldest).await?;
+        }
         let handle = tokio::task::spawn_blocking(move || file.sync_all());
-        self.pending.push((path, handle));
+        self.pending.push_back((path, handle));
+        Ok(())
     }
 
     /// Waits for every `fsync` started; the first failure fails the task
     /// (as an I/O error, so the attempt is retried).
-    pub(super) async fn finish(self) -> Result<()> {
-        for (path, handle) in self.pending {
-            let synced = handle
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))
-                .and_then(|r| r);
-            if let Err(e) = synced {
-                return Err(super::error::io_error(format!(
-                    "cannot sync {}: {}",
-                    path.display(),
-                    crate::redact::secrets(&e.to_string())
-                )));
-            }
+    pub(super) async fn finish(mut self) -> Result<()> {
+        while let Some(sync) = self.pending.pop_front() {
+            wait(sync).await?;
         }
         Ok(())
     }
+}
+
+/// One `fsync`'s outcome, its failure naming the file.
+async fn wait((path, handle): (PathBuf, JoinHandle<std::io::Result<()>>)) -> Result<()> {
+    let synced = handle
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|r| r);
+    synced.map_err(|e| {
+        super::error::io_error(format!(
+            "cannot sync {}: {}",
+            path.display(),
+            crate::redact::secrets(&e.to_string())
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -84,10 +102,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut syncs = Syncs::default();
         let mut paths = Vec::new();
-        for i in 0..40 {
+        // More files than are synced at once: the oldest are waited for.
+        for i in 0..IN_FLIGHT + 8 {
             let path = dir.path().join(format!("id_part={i:02x}/part-{i}.orc"));
             let file = write(&path, format!("bytes of file {i}").as_bytes()).unwrap();
-            syncs.start(file, path.clone());
+            syncs.start(file, path.clone()).await.unwrap();
             paths.push(path);
         }
         syncs.finish().await.unwrap();
@@ -103,14 +122,20 @@ mod tests {
         // synced.
         let mut syncs = Syncs::default();
         let good = dir.path().join("good");
-        syncs.start(write(&good, b"x").unwrap(), good);
+        syncs
+            .start(write(&good, b"x").unwrap(), good)
+            .await
+            .unwrap();
         let null = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/null")
             .unwrap();
-        syncs.start(null, PathBuf::from("/dev/null"));
+        syncs.start(null, PathBuf::from("/dev/null")).await.unwrap();
         let later = dir.path().join("later");
-        syncs.start(write(&later, b"y").unwrap(), later);
+        syncs
+            .start(write(&later, b"y").unwrap(), later)
+            .await
+            .unwrap();
         match syncs.finish().await {
             Err(DataFusionError::IoError(e)) => {
                 assert!(e.to_string().contains("cannot sync /dev/null"), "{e}");

@@ -375,7 +375,7 @@ impl TaskWriter {
         timer.done();
         for (target, bytes, rows, sync) in written {
             if let Some((file, path)) = sync {
-                self.syncs.start(file, path);
+                self.syncs.start(file, path).await?;
             }
             let path = raw_join(&staging, &target);
             self.record(kind, path, target, bytes, rows);
