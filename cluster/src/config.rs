@@ -611,16 +611,10 @@ mod tests {
     use clap::Parser as _;
 
     fn resolve(file: &str, extra: &[&str]) -> Result<RunSettings, crate::Error> {
-        let dir = std::env::temp_dir().join(format!("weir-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        // Tests run in parallel: one file per content and arguments.
-        let name = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (file, extra).hash(&mut h);
-            h.finish()
-        };
-        let path = dir.join(format!("weir-{name:016x}.toml"));
+        // A folder of this call's own, removed when it returns: tests run in
+        // parallel and nothing is left behind in the system's temp folder.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weir.toml");
         std::fs::write(&path, file).unwrap();
         let mut argv = vec!["weir", "run", "--config", path.to_str().unwrap()];
         argv.extend([
