@@ -181,19 +181,12 @@ fn read_run(dest: Location, path: String) -> SendableRecordBatchStream {
         let display = dest.display(&path);
         // Runs are staged output: only where this executor may write.
         super::allow::check(super::allow::Access::Write, &display)?;
-        let body = match super::memory_runs::take(&display) {
-            // Held by a write task of this process: no trip through the
-            // store. Handed over in the chunks a file is read in: a batch
-            // decoded from one buffer of the whole run would be counted
-            // (and reserved) as the whole run.
-            Some(run) => futures::stream::iter(
-                (0..run.len())
-                    .step_by(RUN_READ_CHUNK)
-                    .map(move |at| Ok(run.slice(at..run.len().min(at + RUN_READ_CHUNK)))),
-            )
-            .boxed(),
-            None => run_body(&dest, &path, display).await?,
-        };
+        // Held by a write task of this process: its batches, with no trip
+        // through the store and no decoding.
+        if let Some(run) = super::memory_runs::take(&display) {
+            return Ok(futures::stream::iter(run.into_iter().map(Ok)).boxed());
+        }
+        let body = run_body(&dest, &path, display).await?;
         let decoded = futures::stream::try_unfold(
             (
                 body,
@@ -218,7 +211,7 @@ fn read_run(dest: Location, path: String) -> SendableRecordBatchStream {
                 }
             },
         );
-        Ok::<_, DataFusionError>(decoded)
+        Ok::<_, DataFusionError>(decoded.boxed())
     })
     .try_flatten();
     Box::pin(RecordBatchStreamAdapter::new(output_schema(true), stream))

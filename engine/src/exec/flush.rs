@@ -191,19 +191,62 @@ pub(super) fn encode_flush(
     Ok(())
 }
 
-/// Sorts buffered rows by (`id_part`, `id`) and writes one run per group of
-/// `id_part`s ([`run_group`]) as an Arrow IPC stream: target
-/// `<group>/<name>.arrows`, in LZ4 frames when `compress`.
+/// One sorted run of a flush: a group's rows, gathered as it is consumed,
+/// either into batches to hold in memory or into its staged encoding.
+pub(super) struct Run<'a> {
+    /// `<group>/<name>.arrows`, under the staging directory.
+    pub target: String,
+    /// Rows in the run.
+    pub rows: u64,
+    /// About the bytes the run's rows take as Arrow arrays.
+    pub arrow_bytes: usize,
+    chunks: Box<dyn Iterator<Item = Result<RecordBatch>> + 'a>,
+    ipc: IpcWriteOptions,
+    compress: bool,
+    chunk_rows: usize,
+}
+
+impl Run<'_> {
+    /// The run's rows, in batches of about [`RUN_BATCH_BYTES`].
+    pub(super) fn batches(self) -> Result<Vec<RecordBatch>> {
+        self.chunks.collect()
+    }
+
+    /// The run as an Arrow IPC stream (in LZ4 frames when compressed).
+    pub(super) fn encode(self) -> Result<Vec<u8>> {
+        // Sized up front: grown by doubling, each run was copied about once
+        // more. (LZ4's output is smaller by an unknown factor: left to grow.)
+        let sized = match self.compress {
+            false => Vec::with_capacity(ipc_bytes(
+                self.arrow_bytes,
+                self.rows as usize,
+                self.chunk_rows,
+            )),
+            true => Vec::new(),
+        };
+        let schema = output_schema(true);
+        let mut writer = StreamWriter::try_new_with_options(sized, &schema, self.ipc)?;
+        for batch in self.chunks {
+            writer.write(&batch?)?;
+        }
+        writer.finish()?;
+        Ok(writer.into_inner()?)
+    }
+}
+
+/// Sorts buffered rows by (`id_part`, `id`) and hands `emit` one run per
+/// group of `id_part`s ([`run_group`]), to hold or to encode as an Arrow
+/// IPC stream, in LZ4 frames when `compress`.
 ///
 /// Runs staged on a local disk are not compressed: LZ4 there cost about 6 %
 /// of an ORC day's CPU (compressing and reading back) to save bytes that
 /// never leave the machine. On object stores they cross the network twice.
-pub(super) fn encode_runs(
+pub(super) fn sorted_runs(
     batches: &[RecordBatch],
     groups: usize,
     name: &str,
     compress: bool,
-    mut emit: impl FnMut(EncodedFile) -> Result<()>,
+    mut emit: impl FnMut(Run<'_>) -> Result<()>,
 ) -> Result<()> {
     let sorted = Sorted::new(batches, true)?;
     let schema = output_schema(true);
@@ -213,7 +256,7 @@ pub(super) fn encode_runs(
         by_group[group].push((*start, *end));
     }
     let chunk_rows = sorted.chunk_rows(RUN_BATCH_BYTES);
-    let options = IpcWriteOptions::default()
+    let ipc = IpcWriteOptions::default()
         .try_with_compression(compress.then_some(CompressionType::LZ4_FRAME))
         .map_err(DataFusionError::from)?;
     let row_bytes = sorted.row_bytes(&schema);
@@ -223,29 +266,24 @@ pub(super) fn encode_runs(
         }
         let rows = stretches.iter().flat_map(|(s, e)| *s..*e);
         let count: usize = stretches.iter().map(|(s, e)| e - s).sum();
-        // Sized up front: grown by doubling, each run was copied about once
-        // more, and a run held in memory keeps its capacity.
-        // (LZ4's output is smaller by an unknown factor: left to grow.)
-        let sized = match compress {
-            false => Vec::with_capacity(ipc_bytes(row_bytes, count, chunk_rows)),
-            true => Vec::new(),
-        };
-        let mut writer = StreamWriter::try_new_with_options(sized, &schema, options.clone())?;
-        for batch in sorted.gather(rows, &schema, chunk_rows) {
-            writer.write(&batch?)?;
-        }
-        writer.finish()?;
-        let target = format!("{group:05}/{name}.{RUN_EXTENSION}");
-        emit((target, writer.into_inner()?, count as u64))?;
+        emit(Run {
+            target: format!("{group:05}/{name}.{RUN_EXTENSION}"),
+            rows: count as u64,
+            arrow_bytes: (row_bytes * count as f64) as usize,
+            chunks: Box::new(sorted.gather(rows, &schema, chunk_rows)),
+            ipc: ipc.clone(),
+            compress,
+            chunk_rows,
+        })?;
     }
     Ok(())
 }
 
-/// About the bytes `rows` rows of `row_bytes` take as an Arrow IPC stream
+/// About the bytes `rows` rows of `arrow_bytes` take as an Arrow IPC stream
 /// of chunks of `chunk_rows`, and a little more.
-fn ipc_bytes(row_bytes: f64, rows: usize, chunk_rows: usize) -> usize {
+fn ipc_bytes(arrow_bytes: usize, rows: usize, chunk_rows: usize) -> usize {
     // A chunk's message header and 64-byte padding: under 4 KiB.
-    (row_bytes * rows as f64 * 1.03) as usize + (rows / chunk_rows.max(1) + 2) * 4096
+    (arrow_bytes as f64 * 1.03) as usize + (rows / chunk_rows.max(1) + 2) * 4096
 }
 
 /// The group of an `id_part` among `groups`: a fixed hash (FNV-1a), the
@@ -335,15 +373,22 @@ mod tests {
         assert_eq!(group_of_target("00003/part-1.arrows"), Some(3));
     }
 
-    /// The rows of every run `encode_runs` makes, decoded, and its bytes.
-    fn runs(batch: &RecordBatch, compress: bool) -> (Vec<RecordBatch>, usize) {
+    /// Every run `sorted_runs` makes, encoded: target, bytes, rows.
+    fn encoded_runs(batch: &RecordBatch, groups: usize, compress: bool) -> Vec<EncodedFile> {
         let mut files = Vec::new();
-        encode_runs(std::slice::from_ref(batch), 2, "p", compress, |f| {
-            files.push(f);
+        sorted_runs(std::slice::from_ref(batch), groups, "p", compress, |run| {
+            let (target, rows) = (run.target.clone(), run.rows);
+            files.push((target, run.encode()?, rows));
             Ok(())
         })
         .unwrap();
         files.sort_by(|a, b| a.0.cmp(&b.0));
+        files
+    }
+
+    /// The rows of every run `sorted_runs` makes, decoded, and its bytes.
+    fn runs(batch: &RecordBatch, compress: bool) -> (Vec<RecordBatch>, usize) {
+        let files = encoded_runs(batch, 2, compress);
         let bytes = files.iter().map(|f| f.1.len()).sum();
         let mut rows = Vec::new();
         for (_, file, _) in files {
@@ -408,12 +453,7 @@ mod tests {
             .map(|i| "x".repeat(50 + (i * 7_919) % 2_950))
             .collect();
         let batch = rows_of(&ids, |i| &vals[i]);
-        let mut files = Vec::new();
-        encode_runs(std::slice::from_ref(&batch), 4, "p", false, |f| {
-            files.push(f);
-            Ok(())
-        })
-        .unwrap();
+        let files = encoded_runs(&batch, 4, false);
         assert_eq!(files.len(), 4);
         for (target, bytes, _) in &files {
             let (len, cap) = (bytes.len(), bytes.capacity());
@@ -423,5 +463,32 @@ mod tests {
                 "{target}: {cap} bytes reserved for {len}"
             );
         }
+    }
+
+    /// A run held in memory is the same rows, in the same batches, as the
+    /// run staged, and its size is about what was estimated before
+    /// gathering it.
+    #[test]
+    fn held_runs_are_the_staged_rows() {
+        let n = 5_000;
+        let ids: Vec<String> = (0..n).map(|i| format!("{:02x}-{i}", i % 13)).collect();
+        let vals: Vec<String> = (0..n).map(|i| "y".repeat(20 + i % 400)).collect();
+        let batch = rows_of(&ids, |i| &vals[i]);
+        let mut held = Vec::new();
+        sorted_runs(std::slice::from_ref(&batch), 2, "p", false, |run| {
+            let estimate = run.arrow_bytes;
+            let batches = run.batches()?;
+            let size: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+            assert!(
+                size.abs_diff(estimate) <= estimate / 5 + 64 * 1024,
+                "estimated {estimate} bytes, held {size}"
+            );
+            held.extend(batches);
+            Ok(())
+        })
+        .unwrap();
+        let (staged, _) = runs(&batch, false);
+        assert_eq!(held, staged);
+        assert!(held.len() > 2, "runs are cut in batches: {}", held.len());
     }
 }

@@ -31,7 +31,7 @@ use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
 
 use super::error::storage_error;
-use super::flush::{EncodedFile, column, encode_flush, encode_runs};
+use super::flush::{EncodedFile, Run, column, encode_flush, sorted_runs};
 use super::schema::col;
 use super::summary::{summary_properties, summary_stream};
 use crate::keys::scope_stats;
@@ -304,7 +304,7 @@ impl TaskWriter {
             "part-{:05}-{flush:04}-{}",
             self.summary.partition, self.summary.attempt
         );
-        // Runs get their extension from `encode_runs`.
+        // Runs get their extension from `sorted_runs`.
         let (kind, name) = if groups > 0 {
             (FileKind::Run, base)
         } else {
@@ -336,21 +336,8 @@ impl TaskWriter {
         let (written, to_upload) = tokio::task::spawn_blocking(move || {
             let mut written = Vec::new();
             let mut to_upload = Vec::new();
-            let emit = |(target, bytes, rows): EncodedFile| {
-                let bytes = match &memory {
-                    Some((dest, staging, budget)) => {
-                        let key = dest.display(&raw_join(staging, &target));
-                        let size = bytes.len() as u64;
-                        match super::memory_runs::keep(key, bytes, *budget) {
-                            Ok(()) => {
-                                written.push((target, size, rows, None));
-                                return Ok(());
-                            }
-                            Err(bytes) => bytes,
-                        }
-                    }
-                    None => bytes,
-                };
+            let mut held = Vec::new();
+            let mut store = |(target, bytes, rows): EncodedFile| {
                 match &local {
                     Some(root) => {
                         let path = root.join(&target);
@@ -361,13 +348,30 @@ impl TaskWriter {
                     }
                     None => to_upload.push((target, bytes, rows)),
                 }
-                Ok(())
+                Ok::<_, DataFusionError>(())
             };
             if groups > 0 {
-                encode_runs(&batches, groups, &name, compress_runs, emit)?;
+                sorted_runs(&batches, groups, &name, compress_runs, |run: Run<'_>| {
+                    let room = memory.as_ref().and_then(|(dest, staging, budget)| {
+                        let key = dest.display(&raw_join(staging, &run.target));
+                        super::memory_runs::room(key, run.arrow_bytes, *budget)
+                    });
+                    let (target, rows) = (run.target.clone(), run.rows);
+                    match room {
+                        Some(room) => {
+                            let batches = run.batches()?;
+                            let size = batches.iter().map(RecordBatch::get_array_memory_size);
+                            held.push((target, size.sum::<usize>() as u64, rows, None));
+                            room.hold(batches);
+                            Ok(())
+                        }
+                        None => store((target, run.encode()?, rows)),
+                    }
+                })?;
             } else {
-                encode_flush(&batches, &spec, &name, emit)?;
+                encode_flush(&batches, &spec, &name, &mut store)?;
             }
+            written.extend(held);
             Ok::<_, DataFusionError>((written, to_upload))
         })
         .await
