@@ -5,7 +5,9 @@
 //!
 //! Only the sort keys are copied for sorting; rows are gathered from the
 //! buffered batches one chunk at a time, so a flush holds the buffer plus
-//! one chunk and one encoded file, not a second copy of the buffer.
+//! one chunk and one encoded file, not a second copy of the buffer. Line
+//! formats (JSON lines, text) are not gathered at all: each line is written
+//! from the batch its row is in.
 
 use std::sync::Arc;
 
@@ -19,7 +21,9 @@ use datafusion::arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
 use datafusion::error::{DataFusionError, Result};
 
 use super::schema::col;
-use crate::output::{OutputSpec, encode_batches, hive_escape, output_schema};
+use crate::output::{
+    OutputFormat, OutputSpec, encode_batches, encode_lines_at, hive_escape, output_schema,
+};
 
 /// One encoded file: its path under the staging directory, bytes, rows.
 pub(super) type EncodedFile = (String, Vec<u8>, u64);
@@ -138,6 +142,16 @@ impl<'a> Sorted<'a> {
         (bytes / row_bytes.max(1)).clamp(16, ENCODE_CHUNK)
     }
 
+    /// Where row `order[i]` is: (batch, row in it), for each `i` of `rows`.
+    fn located(&self, rows: impl Iterator<Item = usize>) -> Vec<(usize, usize)> {
+        rows.map(|i| {
+            let global = self.order[i];
+            let batch = self.starts.partition_point(|s| *s <= global) - 1;
+            (batch, global - self.starts[batch])
+        })
+        .collect()
+    }
+
     /// The rows `order[range]` in `schema`'s columns, a chunk at a time.
     fn gather(
         &self,
@@ -146,16 +160,12 @@ impl<'a> Sorted<'a> {
         chunk_rows: usize,
     ) -> impl Iterator<Item = Result<RecordBatch>> + '_ {
         let refs: Vec<&RecordBatch> = self.batches.iter().collect();
-        let rows: Vec<usize> = rows.map(|i| self.order[i]).collect();
-        let schema = Arc::clone(schema);
-        let locate = |global: usize| {
-            let batch = self.starts.partition_point(|s| *s <= global) - 1;
-            (batch, global - self.starts[batch])
-        };
-        let pairs: Vec<Vec<(usize, usize)>> = rows
+        let pairs: Vec<Vec<(usize, usize)>> = self
+            .located(rows)
             .chunks(chunk_rows.max(1))
-            .map(|chunk| chunk.iter().map(|g| locate(*g)).collect())
+            .map(<[(usize, usize)]>::to_vec)
             .collect();
+        let schema = Arc::clone(schema);
         pairs.into_iter().map(move |pairs| {
             let rows = interleave_record_batch(&refs, &pairs)?;
             let columns: Vec<ArrayRef> = schema
@@ -184,8 +194,19 @@ pub(super) fn encode_flush(
             Some(v) => format!("id_part={}/{name}", hive_escape(v)),
             None => name.to_owned(),
         };
-        let rows = sorted.gather(*start..*end, &schema, chunk_rows);
-        let bytes = encode_file(&schema, rows, spec, &target)?;
+        let bytes = match spec.format {
+            // Lines are written from the buffer where the rows are.
+            OutputFormat::Jsonl | OutputFormat::Text => {
+                let rows = sorted.located(*start..*end);
+                guarded(spec, &target, || {
+                    encode_lines_at(&schema, batches, rows.into_iter(), spec.format)
+                })?
+            }
+            OutputFormat::Orc | OutputFormat::Parquet => {
+                let rows = sorted.gather(*start..*end, &schema, chunk_rows);
+                encode_file(&schema, rows, spec, &target)?
+            }
+        };
         emit((target, bytes, (end - start) as u64))?;
     }
     Ok(())
@@ -308,15 +329,25 @@ pub(super) fn encode_file(
     spec: &OutputSpec,
     target: &str,
 ) -> Result<Vec<u8>> {
-    let format = spec.format.as_str();
-    let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    guarded(spec, target, || {
         encode_batches(
             Arc::clone(schema),
             chunks,
             spec.format,
             spec.orc_compression,
         )
-    }));
+    })
+}
+
+/// Runs an encoder of `target`: its error or panic becomes an error naming
+/// the file.
+fn guarded(
+    spec: &OutputSpec,
+    target: &str,
+    encode: impl FnOnce() -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    let format = spec.format.as_str();
+    let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(encode));
     match encoded {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) => Err(DataFusionError::External(Box::new(EncodeError {

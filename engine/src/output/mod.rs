@@ -14,7 +14,7 @@ pub use commit::{
     CommitPaths, DirOutput, ListedFile, PublishedDir, discard_staging, publish_all,
     published_files, version_tag,
 };
-pub use encode::{encode_batches, encode_table, hive_escape, output_schema};
+pub use encode::{encode_batches, encode_lines_at, encode_table, hive_escape, output_schema};
 pub use recover::{Recovery, recover, staged_days};
 
 /// A file format for good rows.
