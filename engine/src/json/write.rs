@@ -241,13 +241,13 @@ pub(crate) fn sort_and_dedup(object: &mut Object<'_>) {
 /// differ, the first differing byte is a real byte of both keys, or a real
 /// byte of the longer key after the whole of the shorter one.
 #[inline]
-pub(super) fn key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    key_word(a).cmp(&key_word(b)).then_with(|| a.cmp(b))
+fn key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    word(a).cmp(&word(b)).then_with(|| a.cmp(b))
 }
 
 /// The first eight bytes of `key`, big-endian, zero-padded.
 #[inline]
-pub(super) fn key_word(key: &[u8]) -> u64 {
+fn word(key: &[u8]) -> u64 {
     match key.first_chunk::<8>() {
         Some(head) => u64::from_be_bytes(*head),
         None => key
