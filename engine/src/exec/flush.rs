@@ -160,14 +160,12 @@ impl<'a> Sorted<'a> {
         chunk_rows: usize,
     ) -> impl Iterator<Item = Result<RecordBatch>> + '_ {
         let refs: Vec<&RecordBatch> = self.batches.iter().collect();
-        let pairs: Vec<Vec<(usize, usize)>> = self
-            .located(rows)
-            .chunks(chunk_rows.max(1))
-            .map(<[(usize, usize)]>::to_vec)
-            .collect();
+        let pairs = self.located(rows);
+        let chunk_rows = chunk_rows.max(1);
         let schema = Arc::clone(schema);
-        pairs.into_iter().map(move |pairs| {
-            let rows = interleave_record_batch(&refs, &pairs)?;
+        (0..pairs.len()).step_by(chunk_rows).map(move |start| {
+            let chunk = &pairs[start..pairs.len().min(start + chunk_rows)];
+            let rows = interleave_record_batch(&refs, chunk)?;
             let columns: Vec<ArrayRef> = schema
                 .fields()
                 .iter()

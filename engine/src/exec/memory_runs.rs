@@ -67,8 +67,9 @@ pub(super) fn room(key: String, bytes: usize, budget: usize) -> Option<Room> {
 }
 
 impl Room {
-    /// Holds `run` in the room, counted at its own size from now on.
-    pub(super) fn hold(mut self, run: Vec<RecordBatch>) {
+    /// Holds `run` in the room, counted at its own size from now on,
+    /// and says that size.
+    pub(super) fn hold(mut self, run: Vec<RecordBatch>) -> usize {
         let size: usize = run.iter().map(RecordBatch::get_array_memory_size).sum();
         let key = std::mem::take(&mut self.key);
         let mut held = held();
@@ -76,6 +77,7 @@ impl Room {
         held.runs.insert(key, (run, size));
         // Now counted with the run.
         self.bytes = 0;
+        size
     }
 }
 

@@ -359,10 +359,8 @@ impl TaskWriter {
                     let (target, rows) = (run.target.clone(), run.rows);
                     match room {
                         Some(room) => {
-                            let batches = run.batches()?;
-                            let size = batches.iter().map(RecordBatch::get_array_memory_size);
-                            held.push((target, size.sum::<usize>() as u64, rows, None));
-                            room.hold(batches);
+                            let size = room.hold(run.batches()?);
+                            held.push((target, size as u64, rows, None));
                             Ok(())
                         }
                         None => store((target, run.encode()?, rows)),
