@@ -17,6 +17,7 @@
 mod float;
 mod parse;
 mod value;
+mod words;
 mod write;
 
 pub use parse::{MAX_DEPTH, ParseError, ParseErrorKind, parse};
@@ -24,3 +25,6 @@ pub use value::{Object, Value};
 pub use write::{canonical_string, write_ascii, write_ascii_str, write_canonical, write_utf8_str};
 
 pub(crate) use value::date_object;
+#[cfg(test)]
+pub(crate) use words::assert_agrees_bytewise;
+pub(crate) use words::{any_byte, equal as bytes_equal};

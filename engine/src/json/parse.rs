@@ -14,6 +14,7 @@ use std::fmt;
 
 use super::value::{Object, Value};
 // The bytes that end a plain run are exactly those a writer must escape.
+use super::words::word_at;
 use super::write::{ESCAPE as STRING_STOP, escape_mask};
 
 /// Deepest nesting of arrays and objects accepted.
@@ -101,12 +102,10 @@ fn scan_plain(bytes: &[u8], from: usize) -> usize {
     let short_end = bytes.len().min(from.saturating_add(SHORT));
     let mut i = from;
     while i + 8 <= short_end {
-        let Some(chunk) = bytes.get(i..i + 8) else {
+        let Some(word) = word_at(bytes, i) else {
             break;
         };
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let mask = escape_mask(u64::from_le_bytes(word));
+        let mask = escape_mask(word);
         if mask != 0 {
             // The lowest flagged byte is always a real one.
             return i + (mask.trailing_zeros() / 8) as usize;

@@ -6,6 +6,7 @@
 
 use super::float::write_json_float;
 use super::value::{Object, Value};
+use super::words;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -138,32 +139,12 @@ pub fn write_utf8_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Whether any byte of `bytes` is in [`ESCAPE`]. Short strings (keys, ids,
-/// dates: most of a document's) are tested a word at a time, the last word
-/// overlapping the one before; a vectorised pass over them spent more on its
-/// set-up and byte-wise remainder than on the bytes. Long ones take that pass.
+/// Whether any byte of `bytes` is in [`ESCAPE`] (short strings a word at a
+/// time).
 fn needs_escape(bytes: &[u8]) -> bool {
-    let word = |at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    match bytes.len() {
-        0..8 => bytes.iter().any(|&b| ESCAPE[b as usize]),
-        n @ 8..=64 => {
-            let mut any = escape_mask(word(n - 8));
-            let mut at = 0;
-            while at + 8 < n {
-                any |= escape_mask(word(at));
-                at += 8;
-            }
-            // A false flag only ever sits above a real one, so `any` is exact.
-            any != 0
-        }
-        _ => bytes.iter().fold(false, |any, &b| {
-            any | (b < 0x20) | (b == b'"') | (b == b'\\')
-        }),
-    }
+    words::any_byte(bytes, escape_mask, |b| {
+        (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
 }
 
 /// The escape `json.dumps` writes for a byte of [`ESCAPE`], and its length.
@@ -196,12 +177,7 @@ fn escape_of(b: u8) -> ([u8; 6], usize) {
 /// is always one of them; a byte above it may be flagged falsely (the
 /// subtraction's borrow runs on), so callers use only the lowest.
 pub(super) fn escape_mask(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
-    below(word, 0x20)
-        | below(word ^ (ONES * u64::from(b'"')), 1)
-        | below(word ^ (ONES * u64::from(b'\\')), 1)
+    words::below(word, 0x20) | words::equal(word, b'"') | words::equal(word, b'\\')
 }
 
 /// `json.dumps(value)`: ASCII, insertion order, `", "` and `": "`.
@@ -389,19 +365,6 @@ mod tests {
     /// value at every offset, across the short and long lengths.
     #[test]
     fn needs_escape_agrees_with_the_table() {
-        for len in 1..90 {
-            for at in 0..len {
-                for b in 0..=255u8 {
-                    let mut text = vec![b'x'; len];
-                    text[at] = b;
-                    assert_eq!(
-                        needs_escape(&text),
-                        ESCAPE[b as usize],
-                        "byte {b} at {at} of {len}"
-                    );
-                }
-            }
-        }
-        assert!(!needs_escape(b""));
+        words::assert_agrees_bytewise(needs_escape, |b| ESCAPE[b as usize]);
     }
 }

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use memchr::memmem;
 
-use crate::json::{Value, parse, write_ascii, write_canonical};
+use crate::json::{Value, any_byte, bytes_equal, parse, write_ascii, write_canonical};
 
 use super::corrupt::{Corrupt, CorruptReason};
 
@@ -62,50 +62,20 @@ fn sanitise_str(s: &str, strip: bool) -> Option<Cow<'static, str>> {
 }
 
 /// Whether `bytes` holds a byte an edit of [`sanitise_str`] starts at: `$`,
-/// NUL, `_`, and with `strip` a newline or carriage return. Keys and values
-/// are mostly short, and a word at a time (the last word overlapping the one
-/// before) costs less there than a vectorised pass's set-up and remainder.
+/// NUL, `_`, and with `strip` a newline or carriage return.
 fn may_need_edit(bytes: &[u8], strip: bool) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // The top bit of every byte equal to `b`, and perhaps of bytes above
-    // one: any nonzero result means a real match.
-    let has = |w: u64, b: u8| {
-        let x = w ^ (ONES * u64::from(b));
-        x.wrapping_sub(ONES) & !x & HIGH
-    };
-    let hit = |w: u64| {
-        has(w, b'$')
-            | has(w, 0)
-            | has(w, b'_')
-            | if strip {
-                has(w, b'\n') | has(w, b'\r')
-            } else {
-                0
-            }
-    };
-    let word = |at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    match bytes.len() {
-        0..8 => bytes
-            .iter()
-            .any(|&b| matches!(b, b'$' | 0 | b'_') || (strip && matches!(b, b'\n' | b'\r'))),
-        n @ 8..=64 => {
-            let mut any = hit(word(n - 8));
-            let mut at = 0;
-            while at + 8 < n {
-                any |= hit(word(at));
-                at += 8;
-            }
-            any != 0
+    let newline = |w: u64| {
+        if strip {
+            bytes_equal(w, b'\n') | bytes_equal(w, b'\r')
+        } else {
+            0
         }
-        _ => bytes.iter().fold(false, |any, &b| {
-            any | (b == b'$') | (b == 0) | (b == b'_') | (strip & ((b == b'\n') | (b == b'\r')))
-        }),
-    }
+    };
+    any_byte(
+        bytes,
+        |w| bytes_equal(w, b'$') | bytes_equal(w, 0) | bytes_equal(w, b'_') | newline(w),
+        |b| (b == b'$') | (b == 0) | (b == b'_') | (strip & ((b == b'\n') | (b == b'\r'))),
+    )
 }
 
 fn has_literal_nul_escape(s: &str) -> bool {
@@ -336,22 +306,10 @@ mod tests {
     #[test]
     fn may_need_edit_agrees_with_a_bytewise_test() {
         for strip in [false, true] {
-            let edits =
-                |b: u8| matches!(b, b'$' | 0 | b'_') || (strip && matches!(b, b'\n' | b'\r'));
-            for len in 1..90 {
-                for at in 0..len {
-                    for b in 0..=255u8 {
-                        let mut text = vec![b'x'; len];
-                        text[at] = b;
-                        assert_eq!(
-                            may_need_edit(&text, strip),
-                            edits(b),
-                            "byte {b} at {at} of {len}, strip {strip}"
-                        );
-                    }
-                }
-            }
-            assert!(!may_need_edit(b"", strip));
+            crate::json::assert_agrees_bytewise(
+                |text| may_need_edit(text, strip),
+                |b| matches!(b, b'$' | 0 | b'_') || (strip && matches!(b, b'\n' | b'\r')),
+            );
         }
     }
 }
